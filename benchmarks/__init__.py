@@ -1,0 +1,1 @@
+"""vosync benchmarks: each measures vosync beside a baseline in the same run."""

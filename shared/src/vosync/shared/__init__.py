@@ -1,0 +1,1 @@
+"""vosync contracts shared by every service: settings, catalogue, messages, bus layout, schema."""

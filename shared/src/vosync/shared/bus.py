@@ -1,0 +1,232 @@
+"""The NATS layout of vosync, declared once: subjects, streams, the writer's consumer, KV buckets.
+
+Every service connects through `connect()` and declares what it uses through `ensure_*()`, so no
+two services can disagree about a stream's configuration.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+from collections.abc import Awaitable, Callable
+
+import nats
+from nats.aio.client import Client as NatsClient
+from nats.js import JetStreamContext
+from nats.js.api import (
+    AckPolicy,
+    ConsumerConfig,
+    DeliverPolicy,
+    DiscardPolicy,
+    KeyValueConfig,
+    RetentionPolicy,
+    StorageType,
+    StreamConfig,
+)
+from nats.js.errors import BadRequestError, BucketNotFoundError, NotFoundError
+from nats.js.kv import KeyValue
+
+from vosync.shared.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# -- subjects -----------------------------------------------------------------------------------
+RESULT_SUBJECTS = "vos.result.>"
+FETCH_SUBJECTS = "vos.fetch.*"
+FETCH_QUEUE = "pollers"
+EVENT_SUBJECTS = "gateway.online.>"
+DEAD_LETTER_SUBJECTS = "vos.dead.>"
+CACHE_CHANGED_SUBJECTS = "vos.cache.changed.*"
+
+
+def result_subject(instance_id: int, api_name: str) -> str:
+    return f"vos.result.{instance_id}.{api_name}"
+
+
+def fetch_subject(instance_id: int) -> str:
+    return f"vos.fetch.{instance_id}"
+
+
+def event_subject(instance_id: int, gateway_type: str) -> str:
+    return f"gateway.online.{instance_id}.{gateway_type}"
+
+
+def dead_letter_subject(original_subject: str) -> str:
+    return "vos.dead." + original_subject.removeprefix("vos.")
+
+
+def cache_changed_subject(instance_id: int) -> str:
+    return f"vos.cache.changed.{instance_id}"
+
+
+# -- streams ------------------------------------------------------------------------------------
+RESULTS_STREAM = "VOS_RESULTS"
+EVENTS_STREAM = "GATEWAY_EVENTS"
+DEAD_LETTER_STREAM = "VOS_DEAD_LETTER"
+WRITER_DURABLE = "writer"
+
+# A 10,000-gateway config reply is several MB; results are compressed above this size (see codec).
+MAX_MESSAGE_BYTES = 32 * 1024 * 1024
+DUPLICATE_WINDOW_S = 300.0
+DAY_S = 86_400.0
+
+
+def stream_configs(replicas: int = 1) -> list[StreamConfig]:
+    return [
+        StreamConfig(
+            name=RESULTS_STREAM,
+            description="Every VOS fetch outcome, success or failure",
+            subjects=[RESULT_SUBJECTS],
+            retention=RetentionPolicy.LIMITS,
+            storage=StorageType.FILE,
+            max_age=3 * DAY_S,
+            max_bytes=4 * 1024**3,
+            max_msg_size=MAX_MESSAGE_BYTES,
+            discard=DiscardPolicy.OLD,
+            duplicate_window=DUPLICATE_WINDOW_S,
+            num_replicas=replicas,
+        ),
+        StreamConfig(
+            name=EVENTS_STREAM,
+            description="gateway.online transitions, published from the writer's outbox",
+            subjects=[EVENT_SUBJECTS],
+            retention=RetentionPolicy.LIMITS,
+            storage=StorageType.FILE,
+            max_age=7 * DAY_S,
+            duplicate_window=DUPLICATE_WINDOW_S,
+            num_replicas=replicas,
+        ),
+        StreamConfig(
+            name=DEAD_LETTER_STREAM,
+            description="Results the writer could not apply, with the reason in headers",
+            subjects=[DEAD_LETTER_SUBJECTS],
+            retention=RetentionPolicy.LIMITS,
+            storage=StorageType.FILE,
+            max_age=14 * DAY_S,
+            max_msg_size=MAX_MESSAGE_BYTES,
+            num_replicas=replicas,
+        ),
+    ]
+
+
+def writer_consumer_config(settings: Settings) -> ConsumerConfig:
+    return ConsumerConfig(
+        durable_name=WRITER_DURABLE,
+        description="The writers' shared durable pull consumer",
+        deliver_policy=DeliverPolicy.ALL,
+        ack_policy=AckPolicy.EXPLICIT,
+        ack_wait=settings.writer_ack_wait_s,
+        max_deliver=settings.writer_max_deliver,
+        max_ack_pending=20_000,
+        filter_subject=RESULT_SUBJECTS,
+        num_replicas=settings.stream_replicas,
+    )
+
+
+# -- KV buckets ---------------------------------------------------------------------------------
+INSTANCES_BUCKET = "vosync_instances"  # key: instance id; value: InstanceRecord JSON (kept by the api)
+LEASES_BUCKET = "vosync_leases"  # keys: instance.<id> (owner lease), poller.<id> (heartbeat)
+
+
+def instance_key(instance_id: int) -> str:
+    return str(instance_id)
+
+
+def lease_key(instance_id: int) -> str:
+    return f"instance.{instance_id}"
+
+
+def heartbeat_key(poller_id: str) -> str:
+    return "poller." + "".join(c if c.isalnum() or c in "-_" else "_" for c in poller_id)
+
+
+def bucket_configs(settings: Settings) -> list[KeyValueConfig]:
+    return [
+        KeyValueConfig(
+            bucket=INSTANCES_BUCKET, history=1, storage=StorageType.FILE, replicas=settings.stream_replicas
+        ),
+        # Every key expires with the bucket's max age, so a lease or heartbeat nobody renews dies
+        # by itself within the TTL.
+        KeyValueConfig(
+            bucket=LEASES_BUCKET,
+            history=1,
+            ttl=settings.lease_ttl_s,
+            storage=StorageType.FILE,
+            replicas=settings.stream_replicas,
+        ),
+    ]
+
+
+# -- connecting ---------------------------------------------------------------------------------
+def _tls_context(settings: Settings) -> ssl.SSLContext | None:
+    if not (settings.nats_tls_ca or settings.nats_tls_cert):
+        return None
+    ctx = ssl.create_default_context(cafile=str(settings.nats_tls_ca) if settings.nats_tls_ca else None)
+    if settings.nats_tls_cert:
+        ctx.load_cert_chain(
+            str(settings.nats_tls_cert), str(settings.nats_tls_key) if settings.nats_tls_key else None
+        )
+    return ctx
+
+
+async def connect(
+    settings: Settings,
+    name: str,
+    *,
+    on_reconnect: Callable[[], Awaitable[None]] | None = None,
+) -> NatsClient:
+    """A connection that reconnects forever: a NATS restart pauses vosync, it never stops it."""
+
+    async def _disconnected() -> None:
+        log.warning("nats disconnected", extra={"client": name})
+
+    async def _reconnected() -> None:
+        log.info("nats reconnected", extra={"client": name})
+        if on_reconnect is not None:
+            await on_reconnect()
+
+    async def _error(exc: Exception) -> None:
+        log.warning("nats error", extra={"client": name, "error": repr(exc)})
+
+    return await nats.connect(
+        servers=[s.strip() for s in settings.require_nats_url().split(",")],
+        name=name,
+        max_reconnect_attempts=-1,
+        reconnect_time_wait=0.5,
+        connect_timeout=5,
+        allow_reconnect=True,
+        user=settings.nats_user,
+        password=settings.nats_password,
+        token=settings.nats_token,
+        user_credentials=str(settings.nats_creds) if settings.nats_creds else None,
+        tls=_tls_context(settings),
+        disconnected_cb=_disconnected,
+        reconnected_cb=_reconnected,
+        error_cb=_error,
+        pending_size=64 * 1024 * 1024,
+    )
+
+
+async def ensure_streams(js: JetStreamContext, settings: Settings) -> None:
+    """Create the streams, or bring an existing one to the declared configuration."""
+    for config in stream_configs(settings.stream_replicas):
+        try:
+            await js.add_stream(config)
+        except BadRequestError:
+            await js.update_stream(config)
+
+
+async def ensure_writer_consumer(js: JetStreamContext, settings: Settings) -> None:
+    await ensure_streams(js, settings)
+    await js.add_consumer(RESULTS_STREAM, writer_consumer_config(settings))
+
+
+async def ensure_bucket(js: JetStreamContext, config: KeyValueConfig) -> KeyValue:
+    try:
+        return await js.key_value(config.bucket)
+    except (BucketNotFoundError, NotFoundError):
+        return await js.create_key_value(config)
+
+
+async def ensure_buckets(js: JetStreamContext, settings: Settings) -> dict[str, KeyValue]:
+    return {cfg.bucket: await ensure_bucket(js, cfg) for cfg in bucket_configs(settings)}

@@ -1,0 +1,1 @@
+"""The PostgreSQL schema (SQLAlchemy models), engines and migrations. Needs the `db` extra."""

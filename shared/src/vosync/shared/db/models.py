@@ -1,0 +1,159 @@
+"""Tables. Columns of `vos_data_cache` and `gateways` follow the older system so its queries carry over."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+def _now() -> Any:
+    return mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)
+
+
+class VosInstance(Base):
+    __tablename__ = "vos_instances"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    vos_uuid: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True),
+        unique=True,
+        nullable=False,
+        default=uuid.uuid4,
+        server_default=text("gen_random_uuid()"),
+    )
+    name: Mapped[str] = mapped_column(String(128), unique=True, nullable=False)
+    base_url: Mapped[str] = mapped_column(String(256), nullable=False)
+    description: Mapped[str | None] = mapped_column(Text)
+    enabled: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("true"))
+    timeout_s: Mapped[float | None] = mapped_column(Float)
+    created_at: Mapped[datetime] = _now()
+    updated_at: Mapped[datetime] = _now()
+
+
+class VosDataCache(Base):
+    """The last reply of each (instance, API, params); a failure never replaces good data."""
+
+    __tablename__ = "vos_data_cache"
+    __table_args__ = (
+        UniqueConstraint(
+            "vos_instance_id", "api_path", "cache_key", name="uq_vos_data_cache_instance_path_key"
+        ),
+        Index("ix_vos_data_cache_instance_valid_expires", "vos_instance_id", "is_valid", "expires_at"),
+        Index("ix_vos_data_cache_expires_at", "expires_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    vos_instance_id: Mapped[int] = mapped_column(
+        ForeignKey("vos_instances.id", ondelete="CASCADE"), nullable=False
+    )
+    api_path: Mapped[str] = mapped_column(String(255), nullable=False)
+    api_name: Mapped[str] = mapped_column(String(128), nullable=False)
+    cache_key: Mapped[str] = mapped_column(String(32), nullable=False)
+    query_params: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, server_default="{}")
+    response_data: Mapped[dict[str, Any] | None] = mapped_column(JSONB)  # last good reply
+    content_hash: Mapped[str | None] = mapped_column(String(32))
+    is_valid: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("false"))
+    ret_code: Mapped[int | None] = mapped_column(Integer)
+    error_kind: Mapped[str | None] = mapped_column(String(32))
+    error_message: Mapped[str | None] = mapped_column(Text)
+    synced_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # last success
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    last_error_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    fetch_ms: Mapped[float | None] = mapped_column(Float)
+    created_at: Mapped[datetime] = _now()
+    updated_at: Mapped[datetime] = _now()
+
+
+class Gateway(Base):
+    """One mapping (对接) or routing (落地) gateway: config merged with online status."""
+
+    __tablename__ = "gateways"
+    __table_args__ = (
+        UniqueConstraint(
+            "vos_instance_id", "gateway_type", "gateway_name", name="uq_gateways_instance_type_name"
+        ),
+        Index("ix_gateways_instance_type_online", "vos_instance_id", "gateway_type", "is_online"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    vos_instance_id: Mapped[int] = mapped_column(
+        ForeignKey("vos_instances.id", ondelete="CASCADE"), nullable=False
+    )
+    gateway_type: Mapped[str] = mapped_column(String(16), nullable=False)
+    gateway_name: Mapped[str] = mapped_column(String(255), nullable=False)
+    in_config: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("false"))
+    ip_address: Mapped[str | None] = mapped_column(String(64))
+    port: Mapped[int | None] = mapped_column(Integer)
+    protocol: Mapped[str | None] = mapped_column(String(8))
+    remote_ips: Mapped[list[str] | None] = mapped_column(ARRAY(Text))
+    prefix: Mapped[str | None] = mapped_column(Text)
+    capacity: Mapped[int | None] = mapped_column(Integer)
+    register_type: Mapped[int | None] = mapped_column(Integer)
+    lock_type: Mapped[int | None] = mapped_column(Integer)
+    is_online: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("false"))
+    asr: Mapped[float | None] = mapped_column(Float)
+    acd: Mapped[float | None] = mapped_column(Float)
+    concurrent_calls: Mapped[int | None] = mapped_column(Integer)
+    online_changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    config_data: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    online_data: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    raw_data: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, server_default="{}")
+    synced_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # config
+    online_synced_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = _now()
+    updated_at: Mapped[datetime] = _now()
+
+
+class GatewayEventOutbox(Base):
+    """Online transitions committed with the projection; a relay publishes and marks them."""
+
+    __tablename__ = "gateway_event_outbox"
+    __table_args__ = (
+        Index("ix_gateway_event_outbox_unpublished", "id", postgresql_where=text("published_at IS NULL")),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    vos_instance_id: Mapped[int] = mapped_column(Integer, nullable=False)
+    gateway_type: Mapped[str] = mapped_column(String(16), nullable=False)
+    gateway_name: Mapped[str] = mapped_column(String(255), nullable=False)
+    is_online: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    previous: Mapped[bool | None] = mapped_column(Boolean)
+    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+    created_at: Mapped[datetime] = _now()
+    published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+TABLES_IN_TRUNCATE_ORDER = ("gateway_event_outbox", "gateways", "vos_data_cache", "vos_instances")

@@ -1,0 +1,94 @@
+"""The streams, consumer and buckets declared in vosync.shared.bus, against a real JetStream."""
+
+import asyncio
+from datetime import UTC, datetime
+
+import pytest
+from nats.aio.msg import Msg
+from nats.js.errors import KeyWrongLastSequenceError
+
+from vosync.shared import bus
+from vosync.shared.codec import decode, encode
+from vosync.shared.messages import FetchResult
+from vosync.shared.settings import Settings
+
+
+def _settings(nats_url: str) -> Settings:
+    return Settings(nats_url=nats_url)
+
+
+async def test_publish_dedup_and_durable_pull_ack(nats_url: str) -> None:
+    settings = _settings(nats_url)
+    nc = await bus.connect(settings, "test")
+    try:
+        js = nc.jetstream()
+        await bus.ensure_writer_consumer(js, settings)
+        await bus.ensure_writer_consumer(js, settings)  # idempotent
+        result = FetchResult(
+            instance_id=3,
+            api_name="GetSuite",
+            api_path="/external/server/GetSuite",
+            cache_key="abc",
+            ok=True,
+            response={"retCode": 0},
+            fetched_at=datetime.now(UTC),
+            poller_id="p",
+        )
+        body, headers = encode(result)
+        headers["Nats-Msg-Id"] = result.msg_id
+        first = await js.publish(bus.result_subject(3, "GetSuite"), body, headers=headers)
+        again = await js.publish(bus.result_subject(3, "GetSuite"), body, headers=headers)
+        assert first.stream == bus.RESULTS_STREAM and not first.duplicate
+        assert again.duplicate and again.seq == first.seq
+
+        sub = await js.pull_subscribe_bind(bus.WRITER_DURABLE, bus.RESULTS_STREAM)
+        msgs = await sub.fetch(10, timeout=2)
+        assert len(msgs) == 1
+        assert decode(FetchResult, msgs[0].data, msgs[0].headers) == result
+        await msgs[0].ack_sync()
+        info = await js.consumer_info(bus.RESULTS_STREAM, bus.WRITER_DURABLE)
+        assert info.num_ack_pending == 0 and info.num_pending == 0
+    finally:
+        await nc.close()
+
+
+async def test_fetch_subjects_are_outside_every_stream(nats_url: str) -> None:
+    settings = _settings(nats_url)
+    nc = await bus.connect(settings, "test")
+    try:
+        js = nc.jetstream()
+        await bus.ensure_streams(js, settings)
+        for info in await js.streams_info():
+            for subject in info.config.subjects or []:
+                assert not subject.startswith("vos.fetch"), subject
+                assert not subject.startswith("vos.cache"), subject
+
+        async def reply(msg: Msg) -> None:
+            await msg.respond(b"pong")
+
+        await nc.subscribe(bus.fetch_subject(1), queue=bus.FETCH_QUEUE, cb=reply)
+        answer = await nc.request(bus.fetch_subject(1), b"ping", timeout=2)
+        assert answer.data == b"pong"
+    finally:
+        await nc.close()
+
+
+async def test_kv_lease_create_update_with_revision(nats_url: str) -> None:
+    settings = Settings(nats_url=nats_url, lease_ttl_s=2)
+    nc = await bus.connect(settings, "test")
+    try:
+        js = nc.jetstream()
+        buckets = await bus.ensure_buckets(js, settings)
+        leases = buckets[bus.LEASES_BUCKET]
+        key = bus.lease_key(7)
+        rev = await leases.create(key, b"poller-a")
+        with pytest.raises(KeyWrongLastSequenceError):
+            await leases.create(key, b"poller-b")  # taken
+        rev2 = await leases.update(key, b"poller-a", last=rev)
+        assert rev2 > rev
+        with pytest.raises(KeyWrongLastSequenceError):
+            await leases.update(key, b"poller-b", last=rev)  # stale revision: fenced off
+        await asyncio.sleep(2.5)  # nobody renews: the lease expires with the bucket's max age
+        assert await leases.create(key, b"poller-b") > rev2
+    finally:
+        await nc.close()
