@@ -24,6 +24,8 @@ from vosync.shared.db.migrate import upgrade
 from vosync.shared.db.models import TABLES_IN_TRUNCATE_ORDER
 from vosync.shared.settings import Settings
 
+pytest_plugins = ["tests.fixtures.sim", "tests.fixtures.services"]
+
 
 def plain_pg_url(url: str) -> str:
     """asyncpg wants postgresql://, SQLAlchemy postgresql+asyncpg://."""
