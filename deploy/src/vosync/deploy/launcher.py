@@ -1,21 +1,39 @@
-"""The local launcher: embedded infrastructure, migrations, then the services as child processes."""
+"""`vosync up`: the whole system on one machine.
+
+Embedded NATS and PostgreSQL (unless VOSYNC_NATS_URL / VOSYNC_DATABASE_URL name servers), migrations,
+the VOS simulator (unless --no-sim), then the api, writers and pollers as separate processes, each
+waited for until ready. Ctrl-C or SIGTERM stops everything; the data stays in the data directory.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import os
 import signal
 import sys
+import sysconfig
 import threading
+import time
+import urllib.error
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from vosync.deploy.children import COLOURS, Child, stop_all
 from vosync.deploy.embedded import EmbeddedNats, EmbeddedPostgres
+from vosync.deploy.processes import free_port, port_is_open
 from vosync.shared.db.migrate import upgrade
 from vosync.shared.logs import configure_logging
-from vosync.shared.settings import SettingsError, load_settings
+from vosync.shared.settings import Settings, SettingsError, load_settings
 
 log = logging.getLogger("vosync.launcher")
+
+SIM_DEFAULT_PORT = 18100
+START_DEADLINE_S = 90.0
+STOP_CHILDREN_S = 6.0
 
 
 @dataclass(frozen=True)
@@ -29,6 +47,175 @@ class LaunchOptions:
     sim_gateways: int = 200
 
 
+class LaunchError(RuntimeError):
+    """Start-up cannot go on; the message says why in one sentence."""
+
+
+def _script(name: str) -> str:
+    path = Path(sysconfig.get_path("scripts")) / name
+    if not path.exists():
+        raise LaunchError(f"{name} is not installed in this environment (run `make run`)")
+    return str(path)
+
+
+def _sim_base_port(data_dir: Path, count: int) -> int:
+    """The simulator keeps its ports across runs, so registered instances stay valid."""
+    state = data_dir / "launcher.json"
+    saved = json.loads(state.read_text()).get("sim_port") if state.exists() else None
+    for base in [p for p in (saved, SIM_DEFAULT_PORT) if p]:
+        if not any(port_is_open("127.0.0.1", base + i) for i in range(count)):
+            break
+    else:
+        base = free_port()
+        while any(port_is_open("127.0.0.1", base + i) for i in range(count)):
+            base = free_port()
+    state.write_text(json.dumps({"sim_port": base}))
+    return int(base)
+
+
+def _http_json(method: str, url: str, body: dict[str, Any] | None = None) -> Any:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(  # noqa: S310 (our own loopback api)
+        url, data=data, method=method, headers={"Content-Type": "application/json"}
+    )
+    admin_key = next((k for k, role in load_settings().api_keys.items() if role == "admin"), None)
+    if admin_key:
+        request.add_header("X-API-Key", admin_key)
+    with urllib.request.urlopen(request, timeout=10) as resp:  # noqa: S310 (our own loopback api)
+        return json.loads(resp.read() or b"null")
+
+
+def _register_sim_instances(api_url: str, sim_urls: list[str]) -> None:
+    existing = {item["name"]: item for item in _http_json("GET", f"{api_url}/api/v1/instances")["items"]}
+    for index, url in enumerate(sim_urls, start=1):
+        name = f"sim-{index}"
+        current = existing.get(name)
+        if current is None:
+            _http_json(
+                "POST",
+                f"{api_url}/api/v1/instances",
+                {"name": name, "base_url": url, "description": "VOS3000 simulator (vosync up)"},
+            )
+        elif current["base_url"] != url:
+            _http_json("PATCH", f"{api_url}/api/v1/instances/{current['id']}", {"base_url": url})
+
+
+class Launcher:
+    def __init__(self, options: LaunchOptions, settings: Settings) -> None:
+        self.options = options
+        self.settings = settings
+        self.data_dir = Path(options.data_dir or settings.data_dir).resolve()
+        self.api_port = options.api_port if options.api_port is not None else settings.api_port
+        self.api_url = f"http://{settings.api_host}:{self.api_port}"
+        self.nats: EmbeddedNats | None = None
+        self.pg: EmbeddedPostgres | None = None
+        self.children: list[Child] = []
+        self.sim_urls: list[str] = []
+
+    # -- start ------------------------------------------------------------------------------------
+    def start(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.data_dir.chmod(0o755)
+        if port_is_open(self.settings.api_host, self.api_port):
+            raise LaunchError(f"port {self.api_port} is already in use; choose another with --api-port")
+        nats_url, database_url = self._start_infrastructure()
+        base_env = self._base_env(nats_url, database_url)
+        deadline = time.monotonic() + START_DEADLINE_S
+        if self.options.with_sim:
+            self._start_sim(base_env, deadline)
+        self._start_child("api", [_script("vosync-api")], base_env, f"{self.api_url}/health/ready", deadline)
+        if self.sim_urls:
+            _register_sim_instances(self.api_url, self.sim_urls)
+        for i in range(1, self.options.writers + 1):
+            self._start_ops_child(f"writer-{i}", "vosync-writer", base_env, deadline)
+        for i in range(1, self.options.pollers + 1):
+            env = {**base_env, "VOSYNC_POLLER_ID": f"{os.uname().nodename}-poller-{i}"}
+            self._start_ops_child(f"poller-{i}", "vosync-poller", env, deadline)
+        self._print_banner(nats_url, database_url)
+
+    def _start_infrastructure(self) -> tuple[str, str]:
+        if not self.settings.nats_url:
+            self.nats = EmbeddedNats(self.data_dir / "nats")
+            self.nats.start()
+        if not self.settings.database_url:
+            self.pg = EmbeddedPostgres(self.data_dir / "postgres")
+            self.pg.start()
+        nats_url = self.settings.nats_url or (self.nats.url if self.nats else "")
+        database_url = self.settings.database_url or (self.pg.url() if self.pg else "")
+        asyncio.run(upgrade(database_url))
+        return nats_url, database_url
+
+    def _base_env(self, nats_url: str, database_url: str) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("VOSYNC_OPS_")}
+        env.update(
+            {
+                "VOSYNC_NATS_URL": nats_url,
+                "VOSYNC_DATABASE_URL": database_url,
+                "VOSYNC_API_HOST": self.settings.api_host,
+                "VOSYNC_API_PORT": str(self.api_port),
+                "VOSYNC_DATA_DIR": str(self.data_dir),
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
+        env.setdefault("VOSYNC_AUTH", "off")  # the api refuses this outside loopback
+        env.setdefault("VOSYNC_LOG_FORMAT", "console")
+        return env
+
+    def _start_sim(self, env: dict[str, str], deadline: float) -> None:
+        count = self.options.sim_instances
+        base = _sim_base_port(self.data_dir, count)
+        self.sim_urls = [f"http://127.0.0.1:{base + i}" for i in range(count)]
+        argv = [
+            _script("vos-sim"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(base),
+            "--instances",
+            str(count),
+            "--gateways",
+            str(self.options.sim_gateways),
+            "--seed",
+            "1",
+        ]
+        self._start_child("vos-sim", argv, env, f"{self.sim_urls[-1]}/_sim/stats", deadline)
+
+    def _start_ops_child(self, name: str, script: str, env: dict[str, str], deadline: float) -> None:
+        port = free_port()
+        child_env = {**env, "VOSYNC_OPS_PORT": str(port)}
+        ready = f"http://127.0.0.1:{port}/health/ready"
+        self._start_child(name, [_script(script)], child_env, ready, deadline)
+
+    def _start_child(
+        self, name: str, argv: list[str], env: dict[str, str], ready: str, deadline: float
+    ) -> None:
+        child = Child(name, argv, env, ready)
+        self.children.append(child)
+        child.start(COLOURS[len(self.children) % len(COLOURS)])
+        child.wait_ready(deadline)
+
+    def _print_banner(self, nats_url: str, database_url: str) -> None:
+        lines = [
+            "",
+            "vosync is up",
+            f"  gateway page   {self.api_url}/",
+            f"  API docs       {self.api_url}/schema/swagger",
+            f"  NATS           {nats_url}",
+            f"  PostgreSQL     {database_url.replace('+asyncpg', '')}",
+        ]
+        lines += [f"  simulator      {url}  (sim-{i})" for i, url in enumerate(self.sim_urls, start=1)]
+        lines += ["Press Ctrl-C to stop.", ""]
+        print("\n".join(lines), flush=True)
+
+    # -- stop -------------------------------------------------------------------------------------
+    def stop(self) -> None:
+        stop_all(self.children, STOP_CHILDREN_S)
+        self.children.clear()
+        for server in (self.pg, self.nats):
+            if server is not None:
+                server.stop()
+
+
 def run_launcher(options: LaunchOptions) -> int:
     configure_logging("launcher", fmt="console")
     try:
@@ -36,29 +223,27 @@ def run_launcher(options: LaunchOptions) -> int:
     except SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    data_dir = Path(options.data_dir) if options.data_dir else settings.data_dir
-    data_dir = data_dir.resolve()
-    data_dir.mkdir(parents=True, exist_ok=True)
-    data_dir.chmod(0o755)
-
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
 
-    nats_server = None if settings.nats_url else EmbeddedNats(data_dir / "nats")
-    pg_server = None if settings.database_url else EmbeddedPostgres(data_dir / "postgres")
+    def _on_signal(*_: object) -> None:
+        stop.set()
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
+    launcher = Launcher(options, settings)
     try:
-        if nats_server:
-            nats_server.start()
-        if pg_server:
-            pg_server.start()
-        nats_url = settings.nats_url or (nats_server.url if nats_server else "")
-        database_url = settings.database_url or (pg_server.url() if pg_server else "")
-        asyncio.run(upgrade(database_url))
-        print(f"NATS       {nats_url}\nPostgreSQL {database_url}\nPress Ctrl-C to stop.", flush=True)
+        launcher.start()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        signal.signal(signal.SIGINT, lambda *_: stop.set())
         stop.wait()
+        print("stopping ...", flush=True)
+        return 0
+    except KeyboardInterrupt:
+        print("interrupted during start-up; stopping ...", flush=True)
+        return 130
+    except (LaunchError, TimeoutError, RuntimeError, urllib.error.URLError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     finally:
-        for server in (pg_server, nats_server):
-            if server:
-                server.stop()
-    return 0
+        launcher.stop()
