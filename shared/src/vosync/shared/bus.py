@@ -34,6 +34,11 @@ log = logging.getLogger(__name__)
 RESULT_SUBJECTS = "vos.result.>"
 FETCH_SUBJECTS = "vos.fetch.*"
 FETCH_QUEUE = "pollers"
+# An on-demand reply that carries no FetchResult has an empty body and these headers: a short reason,
+# and the HTTP status the api should answer with (400 bad request, 403 write API, 404 unknown instance
+# or API, 503 instance disabled / backing off / poller stopping).
+FETCH_ERROR_HEADER = "Vosync-Error"
+FETCH_ERROR_STATUS_HEADER = "Vosync-Error-Status"
 EVENT_SUBJECTS = "gateway.online.>"
 DEAD_LETTER_SUBJECTS = "vos.dead.>"
 CACHE_CHANGED_SUBJECTS = "vos.cache.changed.*"

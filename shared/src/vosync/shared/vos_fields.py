@@ -1,0 +1,48 @@
+"""VOS field spellings that differ between VOS3000 builds, brought to one canonical spelling.
+
+The VOS manual spells SIP fields of gateway config in capitals (`dtmfSendMethodSIP`,
+`dtmfSendPayloadTypeSIP`, `h323CallProceedingFromSIPTrying`, `h323AlertingFromSIP183Sdp`); the VOS
+builds' own test pages and the older system send and read `…Sip` (`dtmfSendMethodSip`,
+`h323CallProceedingFromSipTrying`, `h323AlertingFromSip183Sdp`). Reference §3.1.
+
+**Canonical spelling: `Sip`** (camel case, as the wire of the builds we know). The poller rewrites
+the keys of every item of a gateway reply's list (`infoGatewayMappings`, `infoGatewayRoutings`, …)
+to it before publishing, so the cache, the gateways table and every reader see one spelling.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+_SIP_CAPS = re.compile("SIP")
+
+
+def canonical_field(name: str) -> str:
+    """`dtmfSendMethodSIP` → `dtmfSendMethodSip`; a leading `SIP` becomes `sip` (camel case)."""
+    if "SIP" not in name:
+        return name
+    if name.startswith("SIP"):
+        name = "sip" + name[3:]
+    return _SIP_CAPS.sub("Sip", name)
+
+
+def normalise_item(item: Mapping[str, Any]) -> dict[str, Any]:
+    """The item with canonical keys; when both spellings are present the canonical one wins."""
+    out: dict[str, Any] = {}
+    for key, value in item.items():
+        canonical = canonical_field(key)
+        if canonical != key and canonical in item:
+            continue  # the item carries both spellings: keep the one already canonical
+        out[canonical] = value
+    return out
+
+
+def normalise_list_items(reply: Mapping[str, Any], list_key: str) -> dict[str, Any]:
+    """A copy of `reply` whose `list_key` items have canonical keys (other keys and shapes untouched)."""
+    items = reply.get(list_key)
+    if not isinstance(items, list):
+        return dict(reply)
+    normalised = [normalise_item(item) if isinstance(item, Mapping) else item for item in items]
+    return {**reply, list_key: normalised}
