@@ -44,6 +44,13 @@ class Settings(BaseSettings):
     api_keys: Annotated[dict[str, Role], NoDecode] = Field(default_factory=dict)
     api_fetch_timeout_s: float = Field(15.0, gt=0)
     api_max_body_bytes: int = Field(64 * 1024, gt=0)
+    api_hot_cache_max_bytes: int = Field(
+        256 * 1024 * 1024, ge=0, description="in-process cache of hot proxy replies; 0 disables it"
+    )
+    api_failure_backoff_s: float = Field(
+        2.0, ge=0, description="after a failed fetch, serve stale/errors this long before asking again"
+    )
+    api_sse_keepalive_s: float = Field(15.0, gt=0)
 
     # -- poller --------------------------------------------------------------------------------
     poller_id: str = Field(default_factory=_default_instance_id)
