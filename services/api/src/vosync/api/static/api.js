@@ -1,0 +1,123 @@
+// The vosync HTTP API as the page uses it: JSON over fetch, the X-API-Key header, and errors sorted
+// into the few kinds the page reacts to differently (api unreachable, key needed, VOS-side failure).
+
+const KEY_STORAGE = "vosync.apiKey";
+const BASE = "/api/v1";
+
+/** The api could not be reached at all (network error, server down). */
+export class ApiUnreachable extends Error {}
+
+/** The api wants an X-API-Key (missing or rejected). */
+export class AuthRequired extends Error {}
+
+/** The api answered with an error status; `status` and the api's message are kept. */
+export class ApiError extends Error {
+  constructor(status, message, body) {
+    super(message);
+    this.status = status;
+    this.body = body;
+  }
+
+  /** 502/503/504: VOS or the poller behind the api failed, the api itself is fine. */
+  get upstream() {
+    return this.status === 502 || this.status === 503 || this.status === 504;
+  }
+}
+
+export function loadKey() {
+  try {
+    return localStorage.getItem(KEY_STORAGE) || "";
+  } catch {
+    return "";
+  }
+}
+
+export function saveKey(key) {
+  try {
+    if (key) localStorage.setItem(KEY_STORAGE, key);
+    else localStorage.removeItem(KEY_STORAGE);
+  } catch {
+    // Storage may be disabled (private mode); the key then lives for this page only.
+  }
+}
+
+function errorMessage(body, fallback) {
+  if (body && typeof body === "object") {
+    return body.detail || body.error || body.message || fallback;
+  }
+  return (typeof body === "string" && body.trim()) || fallback;
+}
+
+export class ApiClient {
+  constructor() {
+    this.key = loadKey();
+  }
+
+  setKey(key) {
+    this.key = key;
+    saveKey(key);
+  }
+
+  async request(method, path, { query, body, signal } = {}) {
+    const url = new URL(BASE + path, location.origin);
+    for (const [name, value] of Object.entries(query || {})) {
+      if (value !== undefined && value !== null && value !== "") url.searchParams.set(name, String(value));
+    }
+    const headers = { Accept: "application/json" };
+    if (this.key) headers["X-API-Key"] = this.key;
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+
+    let response;
+    try {
+      response = await fetch(url, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal,
+        cache: "no-store",
+      });
+    } catch (err) {
+      if (err.name === "AbortError") throw err;
+      throw new ApiUnreachable(`cannot reach the vosync api (${err.message})`);
+    }
+    const text = await response.text();
+    let parsed = null;
+    try {
+      parsed = text ? JSON.parse(text) : null;
+    } catch {
+      parsed = text;
+    }
+    if (response.status === 401 || (response.status === 403 && !this.key)) {
+      throw new AuthRequired(errorMessage(parsed, "an API key is required"));
+    }
+    if (!response.ok) {
+      throw new ApiError(response.status, errorMessage(parsed, `HTTP ${response.status}`), parsed);
+    }
+    return parsed;
+  }
+
+  instances(signal) {
+    return this.request("GET", "/instances", { signal });
+  }
+
+  gateways(instanceId, params, signal) {
+    return this.request("GET", `/instances/${encodeURIComponent(instanceId)}/gateways`, { query: params, signal });
+  }
+
+  /** The cached VOS proxy with refresh=true: the poller asks VOS now. */
+  refreshApi(instanceId, apiName) {
+    return this.request(
+      "POST",
+      `/vos-api/instances/${encodeURIComponent(instanceId)}/${apiName}`,
+      { query: { refresh: "true" }, body: {} },
+    );
+  }
+
+  /** The SSE URL; EventSource cannot send headers, so the key travels as ?api_key=. */
+  eventsUrl(instanceId) {
+    const url = new URL(BASE + "/events/gateway-online", location.origin);
+    url.searchParams.set("instance_id", String(instanceId));
+    if (this.key) url.searchParams.set("api_key", this.key);
+    return url.toString();
+  }
+}

@@ -1,0 +1,157 @@
+// The gateway table: renders one page of rows, keeps a row per gateway name so a live event updates
+// its row in place, and shows the sort on the column headers.
+
+import { formatAcd, formatAsr, formatInt, formatText, formatTime, gatewayIps } from "./format.js";
+
+function cell(className, testId, text) {
+  const td = document.createElement("td");
+  td.className = className;
+  td.dataset.testid = testId;
+  td.textContent = text;
+  return td;
+}
+
+function stateBadge(td, item) {
+  const online = Boolean(item.is_online);
+  td.replaceChildren();
+  const badge = document.createElement("span");
+  badge.className = online ? "badge on" : "badge off";
+  badge.textContent = online ? "online 在线" : "offline 离线";
+  td.append(badge);
+  td.title = item.online_changed_at ? `since ${formatTime(item.online_changed_at)}` : "";
+}
+
+function callsCell(td, item) {
+  const calls = item.concurrent_calls;
+  td.replaceChildren(document.createTextNode(formatInt(calls)));
+  const capacity = Number(item.capacity);
+  if (Number.isFinite(capacity) && capacity > 0 && Number.isFinite(Number(calls))) {
+    const share = Math.min(1, Math.max(0, Number(calls) / capacity));
+    const bar = document.createElement("span");
+    bar.className = share >= 0.9 ? "load high" : "load";
+    bar.style.setProperty("--load", `${Math.round(share * 100)}%`);
+    bar.title = `${Math.round(share * 100)} % of capacity`;
+    td.append(bar);
+  }
+}
+
+function buildRow(item) {
+  const tr = document.createElement("tr");
+  tr.dataset.testid = "gw-row";
+  tr.dataset.name = item.gateway_name;
+  tr.dataset.type = item.gateway_type;
+
+  const name = cell("col-name", "gw-name", item.gateway_name);
+  if (item.prefix) name.title = `prefix ${item.prefix}`;
+  if (item.in_config === false) {
+    const tag = document.createElement("span");
+    tag.className = "tag";
+    tag.textContent = "not in config";
+    tag.title = "Reported online by VOS but missing from the gateway configuration";
+    name.append(tag);
+  }
+
+  const ips = gatewayIps(item);
+  const ip = cell("col-ip", "gw-ip", ips[0] || "–");
+  if (ips.length > 1) {
+    const more = document.createElement("span");
+    more.className = "more";
+    more.textContent = ` +${ips.length - 1}`;
+    ip.append(more);
+    ip.title = ips.join("\n");
+  }
+
+  tr.append(
+    name,
+    ip,
+    cell("col-port num", "gw-port", formatText(item.port)),
+    cell("col-proto", "gw-protocol", formatText(item.protocol)),
+    cell("col-state", "gw-state", ""),
+    cell("col-asr num", "gw-asr", ""),
+    cell("col-acd num", "gw-acd", ""),
+    cell("col-calls num", "gw-calls", ""),
+    cell("col-cap num", "gw-capacity", formatInt(item.capacity)),
+  );
+  fillLive(tr, item);
+  return tr;
+}
+
+/** The cells a gateway.online event can change. */
+function fillLive(tr, item) {
+  tr.dataset.online = item.is_online ? "true" : "false";
+  tr.classList.toggle("is-offline", !item.is_online);
+  const [, , , , state, asr, acd, calls] = tr.children;
+  stateBadge(state, item);
+  asr.textContent = formatAsr(item.asr);
+  acd.textContent = formatAcd(item.acd);
+  callsCell(calls, item);
+}
+
+export class GatewayTable {
+  constructor({ tbody, thead, emptyEl, onSort }) {
+    this.tbody = tbody;
+    this.thead = thead;
+    this.emptyEl = emptyEl;
+    this.rows = new Map(); // gateway_name → { tr, item }
+    this.type = null;
+    thead.addEventListener("click", (event) => {
+      const th = event.target.closest("th[data-sort]");
+      if (th) onSort(th.dataset.sort);
+    });
+  }
+
+  /** Replaces the shown rows with one page of items (built off-document, inserted in one go). */
+  render(items, type, emptyText) {
+    this.type = type;
+    this.rows.clear();
+    const fragment = document.createDocumentFragment();
+    for (const item of items) {
+      const tr = buildRow(item);
+      this.rows.set(item.gateway_name, { tr, item: { ...item } });
+      fragment.append(tr);
+    }
+    this.tbody.replaceChildren(fragment);
+    this.emptyEl.hidden = items.length > 0;
+    this.emptyEl.textContent = emptyText;
+  }
+
+  /** The shown item of a gateway, or undefined when it is not on this page. */
+  item(type, name) {
+    return type === this.type ? this.rows.get(name)?.item : undefined;
+  }
+
+  /** Applies a live event to its row when the row is shown; returns whether it was. */
+  applyEvent(event) {
+    const row = event.gateway_type === this.type ? this.rows.get(event.gateway_name) : undefined;
+    if (!row) return false;
+    const item = row.item;
+    item.is_online = event.is_online;
+    item.online_changed_at = event.changed_at;
+    for (const key of ["asr", "acd", "concurrent_calls"]) {
+      if (event[key] !== null && event[key] !== undefined) item[key] = event[key];
+    }
+    fillLive(row.tr, item);
+    flash(row.tr);
+    return true;
+  }
+
+  showSort(sort) {
+    const column = sort.replace(/^-/, "");
+    for (const th of this.thead.querySelectorAll("th[data-sort]")) {
+      const active = th.dataset.sort === column;
+      th.classList.toggle("sorted", active);
+      th.setAttribute("aria-sort", active ? (sort.startsWith("-") ? "descending" : "ascending") : "none");
+    }
+  }
+
+  setBusy(busy) {
+    this.tbody.classList.toggle("busy", busy);
+  }
+}
+
+function flash(tr) {
+  tr.classList.remove("flash");
+  void tr.offsetWidth; // restart the animation when a row changes twice in a row
+  tr.classList.add("flash");
+  tr.addEventListener("animationend", () => tr.classList.remove("flash"), { once: true });
+}
