@@ -1,0 +1,222 @@
+"""Publishes FetchResults to the VOS_RESULTS stream until JetStream acks each one.
+
+A failed publish (NATS restarting, stream leader moving, no responders) is retried with capped
+exponential backoff; the `Nats-Msg-Id` header (FetchResult.msg_id) makes a retry of a publish that
+did land a duplicate the stream drops. The backlog is bounded: when it passes its limits, only the
+newest result per (instance, cache_key) is kept (an older one would be overwritten by it anyway), and
+if that is still too much the oldest go; each drop is logged once with counts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from nats.errors import Error as NatsError
+from nats.errors import NoRespondersError
+from nats.js import JetStreamContext
+from nats.js.errors import NoStreamResponseError
+
+from vosync.shared.bus import result_subject
+from vosync.shared.codec import encode
+from vosync.shared.messages import FetchResult
+
+log = logging.getLogger(__name__)
+
+MSG_ID_HEADER = "Nats-Msg-Id"
+MAX_BACKLOG_MESSAGES = 5_000
+MAX_BACKLOG_BYTES = 256 * 1024 * 1024
+PUBLISH_TIMEOUT_S = 5.0
+RETRY_BASE_S = 0.1
+RETRY_MAX_S = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    key: tuple[int, str]  # (instance_id, cache_key): a newer result for it supersedes this one
+    subject: str
+    body: bytes
+    headers: dict[str, str]
+    msg_id: str
+
+    @classmethod
+    def of(cls, result: FetchResult) -> Outgoing:
+        body, headers = encode(result)
+        headers = {**headers, MSG_ID_HEADER: result.msg_id}
+        return cls(
+            (result.instance_id, result.cache_key),
+            result_subject(result.instance_id, result.api_name),
+            body,
+            headers,
+            result.msg_id,
+        )
+
+
+class Backlog:
+    """Results waiting to be published, oldest first, within message and byte limits."""
+
+    def __init__(self, max_messages: int = MAX_BACKLOG_MESSAGES, max_bytes: int = MAX_BACKLOG_BYTES) -> None:
+        self._items: deque[Outgoing] = deque()
+        self._bytes = 0
+        self._max_messages = max_messages
+        self._max_bytes = max_bytes
+        self.dropped = 0
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    @property
+    def bytes(self) -> int:
+        return self._bytes
+
+    def push(self, item: Outgoing) -> int:
+        """Append; returns how many older results were dropped to stay within limits."""
+        self._items.append(item)
+        self._bytes += len(item.body)
+        if not self._over():
+            return 0
+        dropped = self._keep_newest_per_key()
+        while self._over() and len(self._items) > 1:
+            self._bytes -= len(self._items.popleft().body)
+            dropped += 1
+        self.dropped += dropped
+        return dropped
+
+    def pop(self) -> Outgoing | None:
+        if not self._items:
+            return None
+        item = self._items.popleft()
+        self._bytes -= len(item.body)
+        return item
+
+    def _over(self) -> bool:
+        return len(self._items) > self._max_messages or self._bytes > self._max_bytes
+
+    def _keep_newest_per_key(self) -> int:
+        newest: dict[tuple[int, str], Outgoing] = {}
+        for item in self._items:
+            newest.pop(item.key, None)
+            newest[item.key] = item  # re-insert: order follows each key's newest result
+        kept = deque(newest.values())
+        dropped = len(self._items) - len(kept)
+        self._items = kept
+        self._bytes = sum(len(i.body) for i in kept)
+        return dropped
+
+
+class ResultPublisher:
+    """`submit()` never blocks; workers publish in order of submission and retry until acked."""
+
+    def __init__(
+        self,
+        js: JetStreamContext,
+        *,
+        workers: int = 4,
+        backlog: Backlog | None = None,
+        on_published: Callable[[], None] | None = None,
+        on_dropped: Callable[[int], None] | None = None,
+        repair: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        self._js = js
+        self._backlog = backlog or Backlog()
+        self._wakeup = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._workers = workers
+        self._tasks: list[asyncio.Task[None]] = []
+        self._in_flight = 0
+        self._on_published = on_published
+        self._on_dropped = on_dropped
+        self._repair = repair  # re-declares the stream when nothing answers for its subject
+        self._failing_since: float | None = None
+
+    @property
+    def pending(self) -> int:
+        return len(self._backlog) + self._in_flight
+
+    def start(self) -> None:
+        self._tasks = [asyncio.create_task(self._work(), name=f"publish-{i}") for i in range(self._workers)]
+
+    def submit(self, result: FetchResult) -> None:
+        dropped = self._backlog.push(Outgoing.of(result))
+        if dropped:
+            log.warning(
+                "publish backlog full; dropped older results",
+                extra={
+                    "dropped": dropped,
+                    "backlog": len(self._backlog),
+                    "backlog_bytes": self._backlog.bytes,
+                },
+            )
+            if self._on_dropped is not None:
+                self._on_dropped(dropped)
+        self._idle.clear()
+        self._wakeup.set()
+
+    async def flush(self, timeout_s: float) -> bool:
+        """Wait until everything submitted is acked, up to the deadline; True when all got out."""
+        if self.pending:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._idle.wait(), timeout_s)
+        return self.pending == 0
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+        if self.pending:
+            log.warning("results not published at shutdown", extra={"count": self.pending})
+
+    async def _work(self) -> None:
+        while True:
+            item = self._backlog.pop()
+            if item is None:
+                self._wakeup.clear()
+                await self._wakeup.wait()
+                continue
+            self._in_flight += 1
+            try:
+                await self._publish_until_acked(item)
+            finally:
+                self._in_flight -= 1
+                if self.pending == 0:
+                    self._idle.set()
+
+    async def _publish_until_acked(self, item: Outgoing) -> None:
+        delay = RETRY_BASE_S
+        while True:
+            try:
+                await self._js.publish(
+                    item.subject, item.body, headers=item.headers, timeout=PUBLISH_TIMEOUT_S
+                )
+            except (NatsError, TimeoutError, OSError) as exc:
+                self._log_failing(exc)
+                if isinstance(exc, NoRespondersError | NoStreamResponseError) and self._repair is not None:
+                    with contextlib.suppress(NatsError, TimeoutError, OSError):
+                        await self._repair()
+                await asyncio.sleep(delay)
+                delay = min(RETRY_MAX_S, delay * 2)
+                continue
+            self._log_recovered()
+            if self._on_published is not None:
+                self._on_published()
+            return
+
+    def _log_failing(self, exc: BaseException) -> None:
+        if self._failing_since is None:
+            self._failing_since = time.monotonic()
+            log.warning("publishing results failing; retrying", extra={"error": repr(exc)})
+
+    def _log_recovered(self) -> None:
+        if self._failing_since is not None:
+            log.info(
+                "publishing results again",
+                extra={"after_s": round(time.monotonic() - self._failing_since, 1)},
+            )
+            self._failing_since = None

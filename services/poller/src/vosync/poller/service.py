@@ -1,0 +1,360 @@
+"""The poller: keeps every scheduled VOS API of the instances it leases fresh, and serves on-demand
+fetches for any instance. The only part of vosync that talks to VOS.
+
+Pieces: InstanceDirectory (instances from KV), LeaseManager (which instances this poller polls),
+one schedule task per (owned instance, scheduled API), VosClient/Backoff/semaphore per instance,
+a singleflight shared by scheduled and on-demand fetches (one VOS call per key at a time),
+ResultPublisher (every outcome to VOS_RESULTS, retried until acked) and OnDemandServer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import ssl
+from dataclasses import dataclass
+from typing import Any
+
+from nats.aio.client import Client as NatsClient
+
+from vosync.poller.backoff import Backoff, BackoffPolicy
+from vosync.poller.directory import InstanceDirectory
+from vosync.poller.leases import LeaseManager
+from vosync.poller.metrics import PollerMetrics
+from vosync.poller.ondemand import OnDemandServer, Refusal
+from vosync.poller.publisher import ResultPublisher
+from vosync.poller.schedule import first_delay, next_delay
+from vosync.poller.singleflight import SingleFlight
+from vosync.poller.vos_client import VosClient
+from vosync.shared import bus
+from vosync.shared.cache_key import cache_key
+from vosync.shared.catalogue import ApiSpec
+from vosync.shared.instances import InstanceRecord
+from vosync.shared.messages import FetchReason, FetchResult
+from vosync.shared.ops_http import OpsServer
+from vosync.shared.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# While an instance backs off, a skipped key looks again after at most this long (or its interval).
+MIN_BACKOFF_RECHECK_S = 0.25
+STOP_GRACE_S = 1.0
+
+FlightKey = tuple[int, str]  # (instance_id, cache_key)
+Outcome = FetchResult | Refusal
+
+
+@dataclass(slots=True)
+class InstanceRuntime:
+    """What one poller keeps per VOS instance it talks to (owned or served on demand)."""
+
+    record: InstanceRecord
+    client: VosClient
+    semaphore: asyncio.Semaphore
+    backoff: Backoff
+
+
+class PollerService:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.poller_id = settings.poller_id
+        self.metrics = PollerMetrics()
+        self._specs: list[ApiSpec] = settings.catalogue.scheduled()
+        self._runtimes: dict[int, InstanceRuntime] = {}
+        self._schedules: dict[int, list[asyncio.Task[None]]] = {}
+        self._flights: SingleFlight[FlightKey, Outcome] = SingleFlight()
+        self._background: set[asyncio.Task[Any]] = set()
+        self._ssl = ssl.create_default_context()  # one CA load, shared by every instance's client
+        self._policy = BackoffPolicy(
+            settings.backoff_after_failures, settings.backoff_base_s, settings.backoff_max_s
+        )
+        self._rng = random.Random()
+        self._nc: NatsClient | None = None
+        self._directory: InstanceDirectory | None = None
+        self._leases: LeaseManager | None = None
+        self._publisher: ResultPublisher | None = None
+        self._on_demand: OnDemandServer | None = None
+        self._ops: OpsServer | None = None
+        self.stopping = False
+
+    # -- accessors for tests and ops -----------------------------------------------------------
+    @property
+    def leases(self) -> LeaseManager:
+        assert self._leases is not None, "start() first"
+        return self._leases
+
+    @property
+    def directory(self) -> InstanceDirectory:
+        assert self._directory is not None, "start() first"
+        return self._directory
+
+    @property
+    def publisher(self) -> ResultPublisher:
+        assert self._publisher is not None, "start() first"
+        return self._publisher
+
+    @property
+    def ops_port(self) -> int:
+        assert self._ops is not None, "start() first"
+        return self._ops.port
+
+    def polling(self) -> set[int]:
+        """Instances whose schedules run in this poller right now."""
+        return {i for i, tasks in self._schedules.items() if any(not t.done() for t in tasks)}
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    async def start(self) -> None:
+        settings = self.settings
+        self._nc = nc = await bus.connect(
+            settings, f"vosync-poller {self.poller_id}", on_reconnect=self._reconnected
+        )
+        js = nc.jetstream()
+        await bus.ensure_streams(js, settings)
+        buckets = await bus.ensure_buckets(js, settings)
+        leases_kv = buckets[bus.LEASES_BUCKET]
+        ttl_s = (await leases_kv.status()).ttl or settings.lease_ttl_s
+        if abs(ttl_s - settings.lease_ttl_s) > 1e-6:
+            log.warning(
+                "lease bucket TTL differs from VOSYNC_LEASE_TTL_S; using the bucket's",
+                extra={"bucket_ttl_s": ttl_s, "setting_s": settings.lease_ttl_s},
+            )
+
+        async def repair_streams() -> None:
+            await bus.ensure_streams(js, settings)
+
+        self._publisher = ResultPublisher(
+            js,
+            on_published=self.metrics.published.inc,
+            on_dropped=self.metrics.publish_dropped.inc,
+            repair=repair_streams,
+        )
+        self._publisher.start()
+        self.metrics.publish_backlog.set_function(lambda: self.publisher.pending)
+        self._directory = InstanceDirectory(buckets[bus.INSTANCES_BUCKET])
+        self._directory.subscribe(self._instance_changed)
+        await self._directory.start()
+        self._leases = LeaseManager(
+            leases_kv,
+            poller_id=self.poller_id,
+            ttl_s=ttl_s,
+            enabled_ids=self._directory.enabled_ids,
+            on_acquired=self._lease_acquired,
+            on_released=self._lease_released,
+            pinned=settings.poller_instances,
+        )
+        self._on_demand = OnDemandServer(
+            nc,
+            catalogue=settings.catalogue,
+            directory=self._directory,
+            fetch=self._fetch,
+            metrics=self.metrics,
+            is_stopping=lambda: self.stopping,
+        )
+        await self._on_demand.start()
+        await self._leases.start()
+        self._ops = OpsServer(settings.ops_host, settings.ops_port, self._ready, self.metrics.registry)
+        await self._ops.start()
+        log.info(
+            "poller started",
+            extra={
+                "poller_id": self.poller_id,
+                "pinned": settings.poller_instances,
+                "lease_ttl_s": ttl_s,
+                "instances": len(self._directory.enabled_ids()),
+                "owned": len(self._leases.owned_ids()),
+                "apis": {s.name: s.poll_interval_s for s in self._specs},
+            },
+        )
+
+    async def stop(self) -> None:
+        """Stop polling, release leases (others take over at once), flush results; within ~4 s."""
+        self.stopping = True
+        if self._on_demand is not None:
+            await self._on_demand.stop(STOP_GRACE_S)
+        tasks = [t for group in self._schedules.values() for t in group]
+        self._schedules.clear()
+        for task in tasks:
+            task.cancel()
+        if self._leases is not None:
+            await self._leases.stop()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await self._flights.cancel_all()
+        if self._publisher is not None:
+            await self._publisher.flush(1.5)
+            await self._publisher.stop()
+        if self._directory is not None:
+            await self._directory.stop()
+        for task in list(self._background):
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
+        await asyncio.gather(*(rt.client.aclose() for rt in self._runtimes.values()), return_exceptions=True)
+        self._runtimes.clear()
+        if self._ops is not None:
+            await self._ops.stop()
+        if self._nc is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._nc.close(), 1.0)
+        log.info("poller stopped", extra={"poller_id": self.poller_id})
+
+    async def kill(self) -> None:
+        """Die like SIGKILL for tests: no lease release, no flush, the connection just drops."""
+        self.stopping = True
+        for task in [t for group in self._schedules.values() for t in group]:
+            task.cancel()
+        self._schedules.clear()
+        if self._leases is not None:
+            await self._leases.abandon()
+        await self._flights.cancel_all()
+        if self._publisher is not None:
+            await self._publisher.stop()
+        if self._directory is not None:
+            await self._directory.stop()
+        if self._on_demand is not None:
+            await self._on_demand.stop(0)
+        if self._ops is not None:
+            await self._ops.stop()
+        await asyncio.gather(*(rt.client.aclose() for rt in self._runtimes.values()), return_exceptions=True)
+        if self._nc is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._nc.close(), 1.0)
+
+    async def _ready(self) -> dict[str, bool]:
+        return {"nats": self._nc is not None and self._nc.is_connected, "running": not self.stopping}
+
+    async def _reconnected(self) -> None:
+        if self._leases is not None:
+            self._leases.poke()
+        if self._directory is not None:
+            self._spawn(self._directory.resync())
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    # -- instances ---------------------------------------------------------------------------------
+    def _instance_changed(self, instance_id: int, record: InstanceRecord | None) -> None:
+        if record is None or not record.enabled:
+            self._stop_schedules(instance_id)
+            if self._leases is not None:
+                self._leases.request_release(instance_id)
+            runtime = self._runtimes.pop(instance_id, None)
+            if runtime is not None:
+                self._spawn(runtime.client.aclose())
+            return
+        runtime = self._runtimes.get(instance_id)
+        if runtime is not None and (
+            runtime.record.base_url != record.base_url or runtime.record.timeout_s != record.timeout_s
+        ):
+            old = runtime.client
+            runtime.client = self._new_client(record)
+            self._spawn(old.aclose())
+        if runtime is not None:
+            runtime.record = record
+        if self._leases is not None:
+            self._leases.poke()
+
+    def _new_client(self, record: InstanceRecord) -> VosClient:
+        return VosClient(
+            record,
+            default_timeout_s=self.settings.vos_timeout_s,
+            max_connections=self.settings.vos_max_concurrency,
+            poller_id=self.poller_id,
+            verify=self._ssl,
+        )
+
+    def _runtime(self, instance_id: int) -> InstanceRuntime | None:
+        """The runtime of an enabled instance, made on first use."""
+        runtime = self._runtimes.get(instance_id)
+        if runtime is not None:
+            return runtime
+        record = self.directory.get(instance_id)
+        if record is None or not record.enabled or self.stopping:
+            return None
+        runtime = InstanceRuntime(
+            record,
+            self._new_client(record),
+            asyncio.Semaphore(self.settings.vos_max_concurrency),
+            Backoff(instance_id, self._policy, rng=self._rng, on_change=self._backoff_changed),
+        )
+        self._runtimes[instance_id] = runtime
+        return runtime
+
+    def _backoff_changed(self, backing_off: bool) -> None:
+        self.metrics.backing_off.inc() if backing_off else self.metrics.backing_off.dec()
+
+    # -- leases and schedules ------------------------------------------------------------------
+    def _lease_acquired(self, instance_id: int, revision: int) -> None:
+        self.metrics.lease_changes.labels("acquired").inc()
+        self.metrics.owned_instances.set(len(self.leases.owned_ids()))
+        if self._runtime(instance_id) is None:
+            self.leases.request_release(instance_id)  # disabled or removed meanwhile
+            return
+        self._stop_schedules(instance_id)
+        self._schedules[instance_id] = [
+            asyncio.create_task(self._run_schedule(instance_id, spec), name=f"poll-{instance_id}-{spec.name}")
+            for spec in self._specs
+        ]
+
+    def _lease_released(self, instance_id: int, reason: str) -> None:
+        self._stop_schedules(instance_id)
+        self.metrics.lease_changes.labels(reason).inc()
+        self.metrics.owned_instances.set(len(self.leases.owned_ids()))
+
+    def _stop_schedules(self, instance_id: int) -> None:
+        for task in self._schedules.pop(instance_id, []):
+            task.cancel()
+
+    async def _run_schedule(self, instance_id: int, spec: ApiSpec) -> None:
+        interval = spec.poll_interval_s
+        assert interval is not None
+        await asyncio.sleep(first_delay(instance_id, spec.name, interval))
+        while True:
+            outcome, _joined = await self._fetch(instance_id, spec, {}, FetchReason.SCHEDULE)
+            if isinstance(outcome, Refusal):
+                if outcome.status == 404:
+                    return  # the instance is gone; the lease goes with it
+                self.metrics.skipped.labels(spec.name).inc()
+                runtime = self._runtimes.get(instance_id)
+                retry_in = runtime.backoff.retry_in() if runtime else interval
+                delay = min(interval, max(retry_in, MIN_BACKOFF_RECHECK_S))
+                delay *= 1 + self._rng.uniform(0, self.settings.poll_jitter)
+            else:
+                delay = next_delay(interval, self.settings.poll_jitter, self._rng)
+            await asyncio.sleep(delay)
+
+    # -- one VOS call ----------------------------------------------------------------------------
+    async def _fetch(
+        self, instance_id: int, spec: ApiSpec, params: dict[str, Any], reason: FetchReason
+    ) -> tuple[Outcome, bool]:
+        """The outcome of the VOS call for this key, shared with any call of the key in flight."""
+        key = (instance_id, cache_key(spec.path, params))
+        return await self._flights.do(key, lambda: self._call(instance_id, spec, params, reason))
+
+    async def _call(
+        self, instance_id: int, spec: ApiSpec, params: dict[str, Any], reason: FetchReason
+    ) -> Outcome:
+        runtime = self._runtime(instance_id)
+        if runtime is None:
+            return Refusal(404, f"instance {instance_id} is unknown or disabled")
+        if not runtime.backoff.try_acquire():
+            return Refusal(
+                503,
+                f"instance {instance_id} is backing off after {runtime.backoff.failures} transport "
+                f"failures; retry in {runtime.backoff.retry_in():.1f} s",
+            )
+        try:
+            async with runtime.semaphore:
+                revision = self._leases.revision(instance_id) if self._leases else None
+                call = await runtime.client.fetch(spec, params, reason=reason, lease_revision=revision)
+        except BaseException:
+            runtime.backoff.abandon()
+            raise
+        runtime.backoff.record(call.transport_failure)
+        result = call.result
+        self.metrics.polls.labels(spec.name, result.error_kind.value if result.error_kind else "ok").inc()
+        self.metrics.vos_latency.labels(spec.name).observe(result.duration_ms / 1000)
+        self.publisher.submit(result)
+        return result

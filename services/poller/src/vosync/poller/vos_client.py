@@ -1,0 +1,169 @@
+"""The HTTP client of one VOS3000 instance: every call becomes a FetchResult, never an exception.
+
+VOS answers `POST /external/server/<Name>` with a JSON object `{"retCode": int, "exception": str?, …}`
+(0 = success) and with an empty body when it cannot parse the request, so the body is always at least
+`{}`. The content type is the one the VOS manual names (VOS parses the raw body whatever it says).
+
+Outcomes (FetchResult.error_kind): timeout (no full answer within the instance's timeout), connect
+(any other transport failure), http_status (a non-2xx status), empty_body, bad_json (not JSON, not an
+object, or no integer retCode), ret_code (VOS answered retCode ≠ 0; `ret_code` and the `exception`
+text are kept, and `response` holds VOS's reply — readers must look at `ok`).
+
+Gateway replies have the keys of their list items rewritten to the canonical `Sip` spelling
+(vosync.shared.vos_fields), so `dtmfSendMethodSIP` and `dtmfSendMethodSip` arrive as one field.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import ssl
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from vosync.shared.cache_key import cache_key
+from vosync.shared.catalogue import ApiSpec, Projection
+from vosync.shared.instances import InstanceRecord
+from vosync.shared.messages import ErrorKind, FetchReason, FetchResult, utcnow
+from vosync.shared.vos_fields import normalise_list_items
+
+CONTENT_TYPE = "text/html;charset=UTF-8"
+_MAX_ERROR_CHARS = 300
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyOutcome:
+    """What an HTTP answer means, before it is stamped with who fetched it and when."""
+
+    ok: bool
+    error_kind: ErrorKind | None = None
+    error: str | None = None
+    ret_code: int | None = None
+    response: dict[str, Any] | None = None
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= _MAX_ERROR_CHARS else text[:_MAX_ERROR_CHARS] + "…"
+
+
+def classify_reply(status: int, body: bytes) -> ReplyOutcome:
+    """Read one VOS HTTP answer (status and raw body) into an outcome."""
+    if not 200 <= status < 300:
+        return ReplyOutcome(False, ErrorKind.HTTP_STATUS, f"HTTP {status}")
+    if not body.strip():
+        return ReplyOutcome(False, ErrorKind.EMPTY_BODY, "VOS answered with an empty body")
+    try:
+        reply = json.loads(body)
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        return ReplyOutcome(False, ErrorKind.BAD_JSON, _short(f"not JSON: {exc}"))
+    if not isinstance(reply, dict):
+        kind = type(reply).__name__
+        return ReplyOutcome(False, ErrorKind.BAD_JSON, f"reply is a JSON {kind}, not an object")
+    code = reply.get("retCode")
+    if isinstance(code, bool) or not isinstance(code, int):
+        return ReplyOutcome(False, ErrorKind.BAD_JSON, "reply has no integer retCode")
+    if code != 0:
+        exception = reply.get("exception")
+        text = f"retCode {code}" + (f": {exception}" if exception else "")
+        return ReplyOutcome(False, ErrorKind.RET_CODE, _short(text), ret_code=code, response=reply)
+    return ReplyOutcome(True, ret_code=0, response=reply)
+
+
+def normalise_reply(spec: ApiSpec, reply: dict[str, Any]) -> dict[str, Any]:
+    """Canonical field spellings in the item lists of gateway replies; other replies as they came."""
+    if spec.projection is Projection.NONE or spec.list_key is None:
+        return reply
+    return normalise_list_items(reply, spec.list_key)
+
+
+@dataclass(frozen=True, slots=True)
+class VosCall:
+    """A FetchResult plus what the breaker needs that the result does not carry."""
+
+    result: FetchResult
+    http_status: int | None
+
+    @property
+    def transport_failure(self) -> bool:
+        """Timeout, connect, or an HTTP 5xx: the path to VOS is failing (back off). A 4xx is not."""
+        kind = self.result.error_kind
+        if kind is None or not kind.is_transport:
+            return False
+        return kind is not ErrorKind.HTTP_STATUS or (self.http_status or 0) >= 500
+
+
+class VosClient:
+    """One pooled connection set to one VOS instance; `aclose()` when the instance goes away."""
+
+    def __init__(
+        self,
+        record: InstanceRecord,
+        *,
+        default_timeout_s: float,
+        max_connections: int,
+        poller_id: str,
+        verify: ssl.SSLContext | bool = True,
+    ) -> None:
+        self.record = record
+        self.timeout_s = record.timeout_s or default_timeout_s
+        self._poller_id = poller_id
+        self._http = httpx.AsyncClient(
+            base_url=record.base_url.rstrip("/"),
+            timeout=httpx.Timeout(self.timeout_s),
+            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
+            headers={"Content-Type": CONTENT_TYPE, "Accept": "application/json"},
+            follow_redirects=False,
+            verify=verify,
+        )
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def fetch(
+        self,
+        spec: ApiSpec,
+        params: dict[str, Any] | None = None,
+        *,
+        reason: FetchReason = FetchReason.SCHEDULE,
+        lease_revision: int | None = None,
+    ) -> VosCall:
+        params = dict(params or {})
+        body = json.dumps(params, ensure_ascii=False).encode("utf-8")  # `{}` at least, never empty
+        started = time.monotonic()
+        status: int | None = None
+        try:
+            # httpx times each phase; this bounds the whole call (a VOS trickling bytes included).
+            async with asyncio.timeout(self.timeout_s):
+                response = await self._http.post(spec.path, content=body)
+                status = response.status_code
+            outcome = classify_reply(status, response.content)
+        except (TimeoutError, httpx.TimeoutException):
+            outcome = ReplyOutcome(False, ErrorKind.TIMEOUT, f"no answer within {self.timeout_s:g} s")
+        except httpx.HTTPError as exc:
+            outcome = ReplyOutcome(False, ErrorKind.CONNECT, _short(f"{type(exc).__name__}: {exc}"))
+        except OSError as exc:  # a socket error httpx did not wrap
+            outcome = ReplyOutcome(False, ErrorKind.CONNECT, _short(f"{type(exc).__name__}: {exc}"))
+        response_data = outcome.response
+        if outcome.ok and response_data is not None:
+            response_data = normalise_reply(spec, response_data)
+        result = FetchResult(
+            instance_id=self.record.id,
+            api_name=spec.name,
+            api_path=spec.path,
+            params=params,
+            cache_key=cache_key(spec.path, params),
+            ok=outcome.ok,
+            ret_code=outcome.ret_code,
+            error=outcome.error,
+            error_kind=outcome.error_kind,
+            response=response_data,
+            fetched_at=utcnow(),
+            duration_ms=round((time.monotonic() - started) * 1000, 3),
+            poller_id=self._poller_id,
+            lease_revision=lease_revision,
+            reason=reason,
+        )
+        return VosCall(result, status)

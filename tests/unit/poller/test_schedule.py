@@ -1,0 +1,30 @@
+"""Per-key phases spread keys over the interval; jitter keeps each run within interval · (1 ± j)."""
+
+import random
+import statistics
+
+from vosync.poller.schedule import first_delay, next_delay, phase_fraction
+
+
+def test_phase_is_stable_and_in_range() -> None:
+    assert phase_fraction(3, "GetSuite") == phase_fraction(3, "GetSuite")
+    assert phase_fraction(3, "GetSuite") != phase_fraction(4, "GetSuite")
+    assert 0 <= first_delay(3, "GetSuite", 30) < 30
+
+
+def test_500_instances_spread_over_the_interval() -> None:
+    interval = 30.0
+    delays = [first_delay(i, "GetGatewayMappingOnline", interval) for i in range(1, 501)]
+    buckets = [0] * 10
+    for d in delays:
+        buckets[int(d / interval * 10)] += 1
+    assert min(buckets) >= 25 and max(buckets) <= 80  # about 50 per tenth of the interval, never a crowd
+
+
+def test_next_delay_stays_within_jitter() -> None:
+    rng = random.Random(5)
+    delays = [next_delay(10.0, 0.1, rng) for _ in range(2000)]
+    assert all(9.0 <= d <= 11.0 for d in delays)
+    assert abs(statistics.mean(delays) - 10.0) < 0.1
+    assert statistics.pstdev(delays) > 0.3  # actually jittered
+    assert next_delay(10.0, 0.0, rng) == 10.0
