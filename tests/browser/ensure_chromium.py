@@ -23,7 +23,10 @@ def main() -> int:
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     subprocess.run(["apt-get", "update", "-qq"], check=False, env=env)
     done = subprocess.run(
-        ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "chromium"], check=False, env=env
+        # A small CJK font so the page's Chinese labels render in screenshots instead of boxes.
+        ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "chromium", "fonts-wqy-microhei"],
+        check=False,
+        env=env,
     )
     if done.returncode != 0:
         print("note: chromium could not be installed; browser tests will be skipped", file=sys.stderr)
