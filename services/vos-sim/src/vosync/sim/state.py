@@ -39,7 +39,7 @@ def _stochastic_count(rng: random.Random, fraction: float, total: int) -> int:
 
 
 class InstanceState:
-    """Start from `build()` (a Dataset) or pass one built elsewhere, e.g. in a worker thread."""
+    """One instance's data. The constructor builds it in the calling thread; `create()` in a worker thread."""
 
     def __init__(
         self,
