@@ -14,7 +14,7 @@ from aiohttp import web
 
 from vosync.sim.datagen import KINDS
 from vosync.sim.faults import FaultInputError
-from vosync.sim.gateways import Gateway, dumps
+from vosync.sim.gateways import dumps
 from vosync.sim.state import StateError
 
 if TYPE_CHECKING:
@@ -70,17 +70,6 @@ def _number(body: dict[str, Any], key: str, low: float, high: float) -> float:
     if not isinstance(value, int | float) or isinstance(value, bool) or not low <= value <= high:
         raise ControlError(400, f"{key} must be a number from {low} to {high}")
     return float(value)
-
-
-def _gateway_json(gateway: Gateway) -> bytes:
-    online = b"true" if gateway.online_json else b"false"
-    return b'{"id":%d,"name":%s,"online":%s,"config":%s,"onlineInfo":%s}' % (
-        gateway.id,
-        dumps(gateway.name),
-        online,
-        gateway.config_json,
-        gateway.online_json or b"null",
-    )
 
 
 def _guard(handler: Handler) -> Handler:
@@ -171,12 +160,12 @@ class ControlApi:
         online = _bool(body, "online", False)
         body.pop("online", None)
         gateway = self.instance.state.add_gateway(kind, name, online, body)
-        return web.Response(status=201, body=_gateway_json(gateway), content_type="application/json")
+        return web.Response(status=201, body=gateway.truth(), content_type="application/json")
 
     async def set_online(self, request: web.Request) -> web.Response:
         kind, body = _kind(request), await _body(request)
         gateway = self.instance.state.set_online(kind, request.match_info["name"], _bool(body, "online"))
-        return _raw_json(_gateway_json(gateway))
+        return _raw_json(gateway.truth())
 
     async def remove_gateway(self, request: web.Request) -> web.Response:
         kind, name = _kind(request), request.match_info["name"]

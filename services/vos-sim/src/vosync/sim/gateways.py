@@ -48,6 +48,17 @@ class Gateway:
         name: str = self.config["name"]
         return name
 
+    def truth(self) -> bytes:
+        """`{"id", "name", "online", "config": <config item>, "onlineInfo": <online item or null>}`."""
+        online = b"true" if self.online_json is not None else b"false"
+        return b'{"id":%d,"name":%s,"online":%s,"config":%s,"onlineInfo":%s}' % (
+            self.id,
+            dumps(self.name),
+            online,
+            self.config_json,
+            self.online_json or b"null",
+        )
+
 
 class GatewayTable:
     """The gateways of one kind in VOS order (by id), and their cached replies."""
@@ -131,16 +142,5 @@ class GatewayTable:
         return self._online_reply
 
     def truth(self) -> bytes:
-        """The control API's view: every gateway with its online flag, config and online entry."""
-        items = (
-            b'{"id":%d,"name":%s,"online":%s,"config":%s,"onlineInfo":%s}'
-            % (
-                gw.id,
-                dumps(gw.name),
-                b"true" if gw.online_json else b"false",
-                gw.config_json,
-                gw.online_json or b"null",
-            )
-            for gw in self
-        )
-        return b"[" + b",".join(items) + b"]"
+        """The control API's view of every gateway (see `Gateway.truth`), in VOS order."""
+        return b"[" + b",".join(gw.truth() for gw in self) + b"]"

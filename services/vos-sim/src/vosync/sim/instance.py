@@ -133,4 +133,7 @@ class SimInstance:
             try:
                 await asyncio.wait_for(self._changes_updated.wait(), interval)
             except TimeoutError:
-                self.state.drift(fraction)
+                try:
+                    self.state.drift(fraction)
+                except Exception:  # a bug in one step must not end drift for the process's life
+                    log.exception("vos-sim drift step failed", extra={"index": self.index})
