@@ -52,9 +52,11 @@ class NatsNode:
     proc: subprocess.Popen[bytes] | None = None
     log: IO[bytes] | None = None
 
+    scheme: str = "nats"
+
     @property
     def url(self) -> str:
-        return f"nats://127.0.0.1:{self.client_port}"
+        return f"{self.scheme}://127.0.0.1:{self.client_port}"
 
     @property
     def route_url(self) -> str:
@@ -64,10 +66,14 @@ class NatsNode:
 class DeployedNats:
     """One node (single.conf) or a cluster of nodes (cluster.conf) from deploy/nats/."""
 
-    def __init__(self, workdir: Path, nodes: int = 1) -> None:
+    def __init__(self, workdir: Path, nodes: int = 1, *, tls_dir: Path | None = None) -> None:
+        """`tls_dir`: require client TLS (deploy/nats/tls.conf) with the ca.crt, server.crt and
+        server.key found there."""
         self.clustered = nodes > 1
+        self.tls_dir = tls_dir
         self.nodes = [NatsNode(f"nats-{i}", workdir / f"nats-{i}") for i in range(1, nodes + 1)]
         for node in self.nodes:
+            node.scheme = "tls" if tls_dir is not None else "nats"
             self._render(node)
 
     # -- configuration ----------------------------------------------------------------------------
@@ -84,6 +90,11 @@ class DeployedNats:
         common = _replace_once(
             common, 'store_dir: "/data"', f'store_dir: "{node.workdir / "data"}"', "common.conf"
         )
+        if self.tls_dir is not None:
+            tls = (NATS_DEPLOY_DIR / "tls.conf").read_text()
+            assert tls.count('"/etc/nats/tls/') == 3, "tls.conf: the three files under /etc/nats/tls/"
+            (node.workdir / "tls.conf").write_text(tls.replace('"/etc/nats/tls/', f'"{self.tls_dir}/'))
+            common += "\ninclude ./tls.conf\n"
         (node.workdir / "common.conf").write_text(common)
         (node.workdir / "single.conf").write_text((NATS_DEPLOY_DIR / "single.conf").read_text())
         cluster = (NATS_DEPLOY_DIR / "cluster.conf").read_text()
