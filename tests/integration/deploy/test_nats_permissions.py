@@ -166,8 +166,13 @@ async def test_each_service_does_its_job_with_its_own_user(deployed_nats: Deploy
         dead_ack = await writer_js.publish(bus.dead_letter_subject(again.subject), again.data)
         assert dead_ack.stream == bus.DEAD_LETTER_STREAM
         await writer.publish(bus.cache_changed_subject(7), b'["key-7"]')
-        received = {(await asyncio.wait_for(events.get(), DEADLINE_S)).subject for _ in range(2)}
-        assert received == {bus.event_subject(7, "mapping"), bus.cache_changed_subject(7)}
+        await api.publish(bus.cache_changed_subject(8), b'["key-8"]')  # an invalidation, to other replicas
+        received = {(await asyncio.wait_for(events.get(), DEADLINE_S)).subject for _ in range(3)}
+        assert received == {
+            bus.event_subject(7, "mapping"),
+            bus.cache_changed_subject(7),
+            bus.cache_changed_subject(8),
+        }
         consumer = await writer_js.consumer_info(bus.RESULTS_STREAM, bus.WRITER_DURABLE)
         assert consumer.num_pending == 0 and consumer.num_ack_pending == 0
     finally:
