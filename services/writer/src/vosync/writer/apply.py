@@ -1,0 +1,335 @@
+"""One batch of results → one PostgreSQL transaction: cache rows, gateway projections, outbox events.
+
+Order inside the transaction (every writer takes locks in the same order, so concurrent writers
+wait for each other instead of deadlocking):
+1. drop results of instances that no longer exist;
+2. advisory locks of the gateway scopes (instance, type) the batch projects, sorted;
+3. the existing cache rows of the batch's keys, locked FOR UPDATE in key order;
+4. one upsert for all cache rows (results folded per key, older-than-row results ignored);
+5. gateway projections of the replies whose content changed, in fetched_at order per scope
+   ("rounds": the n-th snapshot of every scope together, so a backlog loses no transition);
+6. one insert of the transitions into gateway_event_outbox.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from vosync.shared.catalogue import (
+    DEFAULT_TTL_S,
+    ApiSpec,
+    Catalogue,
+    Projection,
+    UnknownApiError,
+    WriteApiError,
+)
+from vosync.shared.messages import FetchResult, GatewayOnlineEvent
+from vosync.writer import cache_rows
+from vosync.writer.cache_rows import CacheFold, CacheState
+from vosync.writer.gateway_plan import GatewayState, Scope, Transition, plan_config, plan_online
+from vosync.writer.gateway_rows import parse_config, parse_online
+from vosync.writer.gateway_sql import ConfigBatch, GatewaySql, OnlineBatch, state_args, state_from_record
+from vosync.writer.jsontext import pg_json
+from vosync.writer.results import CacheKey, is_full_snapshot, key_of
+
+log = logging.getLogger(__name__)
+
+SCOPE_LOCK_CLASS = 771_801  # + 0 mapping, + 1 routing; the second key is the instance id
+_TYPE_INDEX = {"mapping": 0, "routing": 1}
+
+KNOWN_INSTANCES = "SELECT id FROM vos_instances WHERE id = ANY($1::int[])"
+LOCK_SCOPES = """
+    SELECT count(pg_advisory_xact_lock(s.k1, s.k2))
+    FROM (SELECT * FROM unnest($1::int[], $2::int[]) AS u(k1, k2) ORDER BY 1, 2 OFFSET 0) AS s
+"""
+INSERT_OUTBOX = """
+    INSERT INTO gateway_event_outbox
+        (vos_instance_id, gateway_type, gateway_name, is_online, previous, changed_at, payload)
+    SELECT e.instance_id, e.gateway_type, e.name, e.is_online, e.previous, e.changed_at, e.payload
+    FROM unnest($1::int[], $2::text[], $3::text[], $4::bool[], $5::bool[], $6::timestamptz[], $7::jsonb[])
+         WITH ORDINALITY AS e(instance_id, gateway_type, name, is_online, previous, changed_at, payload, ord)
+    ORDER BY e.ord
+"""
+
+
+class Outcome:
+    APPLIED = "applied"  # a success whose content is new
+    UNCHANGED = "unchanged"  # a success with the same content: timestamps only
+    FAILURE = "failure_recorded"
+    STALE = "stale"  # older than the row: ignored
+    SUPERSEDED = "superseded"  # a newer result of the same key in the same batch decided the row
+    UNKNOWN_INSTANCE = "unknown_instance"
+
+
+@dataclass(slots=True)
+class BatchReport:
+    outcomes: list[tuple[FetchResult, str]] = field(default_factory=list)
+    changed_keys: dict[int, set[str]] = field(default_factory=lambda: defaultdict(set))
+    events: int = 0
+    unknown_instances: Counter[int] = field(default_factory=Counter)
+    problems: Counter[tuple[str, str]] = field(default_factory=Counter)  # (api, problem) → count
+
+
+@dataclass(frozen=True, slots=True)
+class _Step:
+    """One snapshot to project into its scope."""
+
+    scope: Scope
+    spec: ApiSpec
+    result: FetchResult
+    cache_id: int
+
+    @property
+    def at(self) -> datetime:
+        return self.result.fetched_at
+
+
+class BatchApplier:
+    def __init__(self, pool: asyncpg.Pool, catalogue: Catalogue) -> None:
+        self._pool = pool
+        self._catalogue = catalogue
+        self._sql = GatewaySql(catalogue)
+
+    def spec(self, api_name: str) -> ApiSpec | None:
+        try:
+            return self._catalogue.spec(api_name)
+        except (UnknownApiError, WriteApiError):
+            return None
+
+    async def apply(self, results: list[FetchResult]) -> BatchReport:
+        async with self._pool.acquire() as conn, conn.transaction():
+            return await _Transaction(self, self._sql, conn).run(results)
+
+
+class _Transaction:
+    def __init__(self, applier: BatchApplier, sql: GatewaySql, conn: asyncpg.Connection) -> None:
+        self._applier = applier
+        self._sql = sql
+        self._conn = conn
+        self.report = BatchReport()
+
+    async def run(self, results: list[FetchResult]) -> BatchReport:
+        live = await self._known(results)
+        if not live:
+            return self.report
+        groups: dict[CacheKey, list[FetchResult]] = defaultdict(list)
+        for result in live:
+            groups[key_of(result)].append(result)
+        keys = sorted(groups, key=CacheKey.sort_key)
+        await self._lock_scopes(keys, groups)
+        old = dict(
+            CacheState.from_record(r)
+            for r in await self._conn.fetch(cache_rows.LOCK_EXISTING, *cache_rows.lock_args(keys))
+        )
+        folds = []
+        for key in keys:
+            folded = cache_rows.fold(key, groups[key], old.get(key), self._ttl(groups[key][0].api_name))
+            if folded is None:
+                self.report.outcomes.extend((r, Outcome.STALE) for r in groups[key])
+            else:
+                folds.append(folded)
+        new: dict[CacheKey, CacheState] = {}
+        if folds:
+            records = await self._conn.fetch(cache_rows.UPSERT, *cache_rows.upsert_args(folds))
+            new = dict(CacheState.from_record(r) for r in records)
+        steps: list[_Step] = []
+        for folded in folds:
+            steps.extend(self._settle(folded, groups[folded.key], old.get(folded.key), new.get(folded.key)))
+        transitions = await self._project(steps)
+        await self._write_outbox(transitions)
+        return self.report
+
+    async def _known(self, results: list[FetchResult]) -> list[FetchResult]:
+        ids = sorted({r.instance_id for r in results})
+        known = {r["id"] for r in await self._conn.fetch(KNOWN_INSTANCES, ids)}
+        live = []
+        for result in results:
+            if result.instance_id in known:
+                live.append(result)
+            else:
+                self.report.unknown_instances[result.instance_id] += 1
+                self.report.outcomes.append((result, Outcome.UNKNOWN_INSTANCE))
+        return live
+
+    def _ttl(self, api_name: str) -> float:
+        spec = self._applier.spec(api_name)
+        return spec.ttl_s if spec is not None else DEFAULT_TTL_S
+
+    def _projected_spec(self, result: FetchResult) -> ApiSpec | None:
+        spec = self._applier.spec(result.api_name)
+        if (
+            spec is None
+            or spec.projection is Projection.NONE
+            or spec.gateway_type is None
+            or not spec.list_key
+        ):
+            return None
+        return spec if is_full_snapshot(result) else None
+
+    async def _lock_scopes(self, keys: list[CacheKey], groups: dict[CacheKey, list[FetchResult]]) -> None:
+        locks = set()
+        for key in keys:
+            first = groups[key][0]
+            spec = self._projected_spec(first)
+            if spec is not None and spec.gateway_type is not None and any(r.ok for r in groups[key]):
+                locks.add((SCOPE_LOCK_CLASS + _TYPE_INDEX[spec.gateway_type.value], key.instance_id))
+        if locks:
+            ordered = sorted(locks)
+            await self._conn.fetchval(LOCK_SCOPES, [k[0] for k in ordered], [k[1] for k in ordered])
+
+    def _settle(
+        self,
+        folded: CacheFold,
+        group: list[FetchResult],
+        old: CacheState | None,
+        new: CacheState | None,
+    ) -> list[_Step]:
+        """Outcomes and changed keys of one cache row; the projection steps it calls for."""
+        if new is None:  # another writer stored a newer attempt in the meantime
+            self.report.outcomes.extend((r, Outcome.STALE) for r in group)
+            return []
+        content_changed = old is None or new.content_hash != old.content_hash
+        if old is None or new.visible() != old.visible():
+            self.report.changed_keys[folded.key.instance_id].add(folded.key.cache_key)
+        accepted = {id(r) for r in folded.accepted}
+        last = folded.last
+        for result in group:
+            if id(result) not in accepted:
+                outcome = Outcome.STALE
+            elif result is not last:
+                outcome = Outcome.SUPERSEDED
+            elif not result.ok:
+                outcome = Outcome.FAILURE
+            else:
+                outcome = Outcome.APPLIED if content_changed else Outcome.UNCHANGED
+            self.report.outcomes.append((result, outcome))
+        return self._steps(folded, new, content_changed)
+
+    def _steps(self, folded: CacheFold, new: CacheState, content_changed: bool) -> list[_Step]:
+        spec = self._projected_spec(folded.last)
+        if spec is None or spec.gateway_type is None:
+            return []
+        scope: Scope = (folded.key.instance_id, spec.gateway_type)
+        successes = [r for r in folded.accepted if r.ok]
+        if not successes:
+            return []  # a failed reply changes no gateway
+        if spec.projection is Projection.GATEWAY_CONFIG:
+            # Config is a state, not a stream of changes: the newest reply says it all, and it is
+            # the one now in the cache row (checked by its time), where the items are read from.
+            newest = successes[-1]
+            if not content_changed or new.synced_at != newest.fetched_at:
+                return []
+            return [_Step(scope, spec, newest, new.id)]
+        if len(successes) == 1 and not content_changed:
+            return []  # the same online list again (a redelivery, or nothing changed)
+        return [_Step(scope, spec, r, new.id) for r in successes]
+
+    async def _project(self, steps: list[_Step]) -> list[Transition]:
+        by_scope: dict[Scope, list[_Step]] = defaultdict(list)
+        for step in sorted(steps, key=lambda s: (s.scope[0], s.scope[1].value, s.at)):
+            by_scope[step.scope].append(step)
+        transitions: list[Transition] = []
+        for round_steps in itertools.zip_longest(*by_scope.values()):
+            transitions.extend(await self._project_round([s for s in round_steps if s is not None]))
+        return transitions
+
+    async def _project_round(self, steps: list[_Step]) -> list[Transition]:
+        scopes = [s.scope for s in steps]
+        current: dict[Scope, dict[str, GatewayState]] = {scope: {} for scope in scopes}
+        for record in await self._conn.fetch(self._sql.read_state, *state_args(scopes)):
+            scope, state = state_from_record(record)
+            current[scope][state.name] = state
+        config, online = ConfigBatch(), OnlineBatch()
+        deletes: list[int] = []
+        unconfig: list[int] = []
+        offline: list[tuple[int, datetime, str]] = []
+        transitions: list[Transition] = []
+        for step in steps:
+            kind = step.scope[1]
+            list_key = step.spec.list_key or ""
+            if step.spec.projection is Projection.GATEWAY_CONFIG:
+                snap = parse_config(step.result.response, list_key, kind)
+                self._note(step, snap.problems)
+                if snap.list_key is None:
+                    continue
+                plan = plan_config(snap.rows, current[step.scope])
+                config.add(step.cache_id, snap.list_key, step.spec.name, step.scope, plan.upserts, step.at)
+                deletes += plan.delete_ids
+                unconfig += plan.unconfig_ids
+            else:
+                osnap = parse_online(step.result.response, list_key, kind)
+                self._note(step, osnap.problems)
+                if osnap.list_key is None:
+                    continue
+                oplan = plan_online(step.scope, osnap.rows, current[step.scope], step.at)
+                online.add(step.scope, oplan.upserts, step.at, step.spec.name)
+                deletes += oplan.delete_ids
+                offline += [(gid, step.at, step.spec.name) for gid in oplan.offline_ids]
+                transitions += oplan.transitions
+        await self._execute(config, online, deletes, unconfig, offline)
+        return transitions
+
+    async def _execute(
+        self,
+        config: ConfigBatch,
+        online: OnlineBatch,
+        deletes: list[int],
+        unconfig: list[int],
+        offline: list[tuple[int, datetime, str]],
+    ) -> None:
+        conn, sql = self._conn, self._sql
+        if deletes:
+            await conn.execute(sql.delete, sorted(deletes))
+        if config.rows:
+            await conn.execute(sql.upsert_config, *config.args())
+        if online.rows:
+            await conn.execute(sql.upsert_online, *online.args())
+        if offline:
+            offline.sort()
+            await conn.execute(sql.mark_offline, *[list(col) for col in zip(*offline, strict=True)])
+        if unconfig:
+            await conn.execute(sql.unconfig, sorted(unconfig))
+
+    def _note(self, step: _Step, problems: Counter[str]) -> None:
+        for problem, count in problems.items():
+            self.report.problems[(step.spec.name, problem)] += count
+        if problems:
+            log.warning(
+                "gateway reply has problems",
+                extra={
+                    "instance_id": step.scope[0],
+                    "api": step.spec.name,
+                    "fetched_at": step.at.isoformat(),
+                    "problems": dict(problems),
+                },
+            )
+
+    async def _write_outbox(self, transitions: list[Transition]) -> None:
+        if not transitions:
+            return
+        rows = [_outbox_row(t) for t in transitions]
+        await self._conn.execute(INSERT_OUTBOX, *[list(col) for col in zip(*rows, strict=True)])
+        self.report.events = len(rows)
+
+
+def _outbox_row(t: Transition) -> tuple[Any, ...]:
+    event = GatewayOnlineEvent(
+        instance_id=t.scope[0],
+        gateway_type=t.scope[1],
+        gateway_name=t.name,
+        is_online=t.is_online,
+        previous=t.previous,
+        changed_at=t.changed_at,
+        asr=t.asr,
+        acd=t.acd,
+        concurrent_calls=t.concurrent_calls,
+    )
+    payload = pg_json(event.model_dump(mode="json", exclude={"event_id"}))
+    return (t.scope[0], t.scope[1].value, t.name, t.is_online, t.previous, t.changed_at, payload)

@@ -1,0 +1,24 @@
+"""`vosync-writer`: run one writer until SIGTERM/SIGINT."""
+
+from __future__ import annotations
+
+import os
+
+from vosync.shared.lifecycle import run_main
+from vosync.shared.logs import configure_logging
+from vosync.shared.settings import load_settings
+from vosync.writer.service import WriterService
+
+
+def main() -> None:
+    # Logging first, from the raw variables, so that a bad setting is reported through it too.
+    configure_logging(
+        "writer",
+        os.environ.get("VOSYNC_LOG_LEVEL", "INFO"),
+        os.environ.get("VOSYNC_LOG_FORMAT", "json"),
+    )
+    run_main(lambda: WriterService(load_settings()))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,76 @@
+"""Prometheus metrics of one writer (own registry, so several writers can live in one test process)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from vosync.shared.catalogue import Catalogue
+
+BATCH_BUCKETS = (1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000)
+SECONDS_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+
+class WriterMetrics:
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        r = self.registry
+        self.results = Counter(
+            "vosync_writer_results",
+            "Results handled, by API and outcome (applied, unchanged, failure_recorded, stale, "
+            "superseded, unknown_instance, dead_lettered)",
+            ["api", "outcome"],
+            registry=r,
+        )
+        self.batch_size = Histogram(
+            "vosync_writer_batch_size", "Messages per fetched batch", buckets=BATCH_BUCKETS, registry=r
+        )
+        self.batch_seconds = Histogram(
+            "vosync_writer_batch_seconds",
+            "Time to apply and commit one batch",
+            buckets=SECONDS_BUCKETS,
+            registry=r,
+        )
+        self.consumer_pending = Gauge(
+            "vosync_writer_consumer_pending",
+            "Consumer lag: messages of VOS_RESULTS not yet delivered to any writer (num_pending)",
+            registry=r,
+        )
+        self.consumer_ack_pending = Gauge(
+            "vosync_writer_consumer_ack_pending",
+            "Messages delivered to the writers and not yet acknowledged",
+            registry=r,
+        )
+        self.outbox_backlog = Gauge(
+            "vosync_writer_outbox_backlog", "Gateway events committed but not yet published", registry=r
+        )
+        self.events_written = Counter(
+            "vosync_writer_events_written", "Online/offline transitions written to the outbox", registry=r
+        )
+        self.events_published = Counter(
+            "vosync_writer_events_published", "Outbox events published to GATEWAY_EVENTS", registry=r
+        )
+        self.dead_lettered = Counter(
+            "vosync_writer_dead_lettered",
+            "Messages sent to the dead-letter stream, by stage (decode, invalid, apply)",
+            ["stage"],
+            registry=r,
+        )
+        self.naks = Counter(
+            "vosync_writer_naks", "Messages handed back for a delayed redelivery after a failure", registry=r
+        )
+        self.db_unavailable = Counter(
+            "vosync_writer_db_retries",
+            "Batch attempts that failed because PostgreSQL was unavailable (the batch was held and retried)",
+            registry=r,
+        )
+        self.projection_problems = Counter(
+            "vosync_writer_projection_problems",
+            "Problems in gateway replies (missing list, bad items or values), by API and kind",
+            ["api", "problem"],
+            registry=r,
+        )
+
+
+def api_label(catalogue: Catalogue, api_name: str) -> str:
+    """The API as a label value: known names only, so a bad producer cannot explode the series."""
+    return api_name if api_name in catalogue.names() else "other"

@@ -1,0 +1,59 @@
+"""Checks and normalisation of a decoded FetchResult before it goes near the database."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC
+from typing import Any
+
+from vosync.shared.messages import FetchResult
+
+_CACHE_KEY = re.compile(r"[0-9a-f]{32}")
+INT32_MAX = 2**31 - 1
+
+
+class InvalidResult(ValueError):
+    """A decodable FetchResult that can never be stored (wrong key shape, missing reply, …)."""
+
+
+def _empty(value: Any) -> bool:
+    return value is None or value == "" or value == [] or value == {}
+
+
+@dataclass(frozen=True, slots=True)
+class CacheKey:
+    """The identity of a vos_data_cache row; sorts in the order rows are locked."""
+
+    instance_id: int
+    api_path: str
+    cache_key: str
+
+    def sort_key(self) -> tuple[int, str, str]:
+        return (self.instance_id, self.api_path, self.cache_key)
+
+
+def checked(result: FetchResult) -> FetchResult:
+    """The result with an aware fetched_at (naive = UTC); raises InvalidResult if it cannot be stored."""
+    if not 0 < result.instance_id <= INT32_MAX:
+        raise InvalidResult(f"instance_id {result.instance_id} is out of range")
+    if not _CACHE_KEY.fullmatch(result.cache_key):
+        raise InvalidResult(f"cache_key {result.cache_key[:40]!r} is not an md5 hex digest")
+    if not result.api_path or len(result.api_path) > 255 or "\x00" in result.api_path:
+        raise InvalidResult("api_path is empty, longer than 255 characters or has NUL")
+    if not result.api_name or len(result.api_name) > 128 or "\x00" in result.api_name:
+        raise InvalidResult("api_name is empty, longer than 128 characters or has NUL")
+    if result.ok and result.response is None:
+        raise InvalidResult("a successful result without a response")
+    if result.fetched_at.tzinfo is None:
+        return result.model_copy(update={"fetched_at": result.fetched_at.replace(tzinfo=UTC)})
+    return result
+
+
+def key_of(result: FetchResult) -> CacheKey:
+    return CacheKey(result.instance_id, result.api_path, result.cache_key)
+
+
+def is_full_snapshot(result: FetchResult) -> bool:
+    """Only an unfiltered reply lists every gateway; a `names`-filtered one is cached, not projected."""
+    return all(_empty(value) for value in result.params.values())

@@ -1,0 +1,156 @@
+"""WriterService: the consumer, the outbox relay, the consumer-lag probe and the ops endpoint."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+import asyncpg
+from nats.aio.client import Client as NatsClient
+from nats.js import JetStreamContext
+
+from vosync.shared import bus
+from vosync.shared.codec import encode
+from vosync.shared.messages import CacheChanged
+from vosync.shared.ops_http import OpsServer
+from vosync.shared.settings import Settings
+from vosync.writer.apply import BatchApplier, BatchReport
+from vosync.writer.consumer import ResultConsumer
+from vosync.writer.db import create_pool
+from vosync.writer.dead_letter import DeadLetters
+from vosync.writer.metrics import WriterMetrics, api_label
+from vosync.writer.outbox import OutboxRelay
+
+log = logging.getLogger(__name__)
+
+STOP_BUDGET_S = 4.0  # of the 5 s a stop may take: the batch in hand, then everything else
+LAG_PROBE_S = 5.0
+
+
+class WriterService:
+    def __init__(self, settings: Settings, metrics: WriterMetrics | None = None) -> None:
+        self.settings = settings
+        self.metrics = metrics or WriterMetrics()
+        self._stop = asyncio.Event()
+        self._nc: NatsClient | None = None
+        self._js: JetStreamContext | None = None
+        self._pool: asyncpg.Pool | None = None
+        self._consumer: ResultConsumer | None = None
+        self._relay: OutboxRelay | None = None
+        self._ops: OpsServer | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+
+    @property
+    def ops_port(self) -> int:
+        assert self._ops is not None
+        return self._ops.port
+
+    async def start(self) -> None:
+        settings = self.settings
+        self._stop.clear()
+        self._nc = await bus.connect(settings, "vosync-writer")
+        self._js = self._nc.jetstream()
+        self._pool = await create_pool(settings)
+        applier = BatchApplier(self._pool, settings.catalogue)
+        self._relay = OutboxRelay(self._pool, self._js, self.metrics)
+        self._consumer = ResultConsumer(
+            settings, self._js, applier, DeadLetters(self._js, self.metrics), self.metrics, self._after_commit
+        )
+        await self._consumer.bind()
+        self._ops = OpsServer(settings.ops_host, settings.ops_port, self._ready, self.metrics.registry)
+        await self._ops.start()
+        self._tasks = [
+            asyncio.create_task(self._consumer.run(self._stop), name="writer-consumer"),
+            asyncio.create_task(self._relay.run(self._stop), name="writer-relay"),
+            asyncio.create_task(self._probe_lag(), name="writer-lag"),
+        ]
+        log.info(
+            "writer started",
+            extra={"batch_size": settings.writer_batch_size, "max_deliver": settings.writer_max_deliver},
+        )
+
+    async def stop(self) -> None:
+        """Finish the batch in hand, stop fetching, publish nothing half-way; within 5 s."""
+        self._stop.set()
+        if self._tasks:
+            _, late = await asyncio.wait(self._tasks, timeout=STOP_BUDGET_S)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+            if late:
+                log.warning(
+                    "stopped tasks that did not finish in time", extra={"tasks": [t.get_name() for t in late]}
+                )
+            self._tasks = []
+        if self._consumer is not None:
+            await self._consumer.unbind()
+        if self._nc is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._nc.flush(), 0.5)  # the last acks
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._nc.close(), 0.5)
+            self._nc = None
+        if self._pool is not None:
+            try:
+                await asyncio.wait_for(self._pool.close(), 0.5)
+            except Exception:
+                self._pool.terminate()
+            self._pool = None
+        if self._ops is not None:
+            await self._ops.stop()
+            self._ops = None
+        log.info("writer stopped")
+
+    async def _after_commit(self, report: BatchReport) -> None:
+        for result, outcome in report.outcomes:
+            self.metrics.results.labels(api_label(self.settings.catalogue, result.api_name), outcome).inc()
+        for (api, problem), count in report.problems.items():
+            self.metrics.projection_problems.labels(api, problem).inc(count)
+        for instance_id, count in sorted(report.unknown_instances.items()):
+            log.info(
+                "results of an unknown instance dropped", extra={"instance_id": instance_id, "count": count}
+            )
+        if report.events:
+            self.metrics.events_written.inc(report.events)
+            assert self._relay is not None
+            self._relay.kick()
+        await self._notify(report)
+
+    async def _notify(self, report: BatchReport) -> None:
+        """Tell the api processes which cache keys changed (core NATS: a hint, never a record)."""
+        if self._nc is None:
+            return
+        for instance_id, keys in sorted(report.changed_keys.items()):
+            body, headers = encode(CacheChanged(instance_id=instance_id, cache_keys=sorted(keys)))
+            try:
+                await self._nc.publish(bus.cache_changed_subject(instance_id), body, headers=headers or None)
+            except Exception as exc:
+                log.debug("cache change notification not sent", extra={"error": repr(exc)})
+
+    async def _probe_lag(self) -> None:
+        assert self._js is not None
+        while not self._stop.is_set():
+            try:
+                info = await self._js.consumer_info(bus.RESULTS_STREAM, bus.WRITER_DURABLE, timeout=2)
+                self.metrics.consumer_pending.set(info.num_pending or 0)
+                self.metrics.consumer_ack_pending.set(info.num_ack_pending or 0)
+            except Exception as exc:
+                log.debug("consumer info unavailable", extra={"error": repr(exc)})
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), LAG_PROBE_S)
+
+    async def _ready(self) -> dict[str, bool]:
+        return {
+            "nats": bool(self._nc is not None and self._nc.is_connected),
+            "database": await self._database_answers(),
+        }
+
+    async def _database_answers(self) -> bool:
+        if self._pool is None:
+            return False
+        try:
+            async with asyncio.timeout(2):
+                return bool(await self._pool.fetchval("SELECT 1") == 1)
+        except Exception:
+            return False

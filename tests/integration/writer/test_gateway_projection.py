@@ -1,0 +1,253 @@
+"""The gateways table and the outbox from real VOS-shaped replies (through the batch transaction)."""
+
+from __future__ import annotations
+
+import asyncpg
+
+from tests.integration.writer.helpers import gateways
+from tests.unit.writer.vos_replies import (
+    at,
+    failed,
+    mapping_item,
+    mapping_online_item,
+    ok,
+    reply,
+    routing_item,
+    routing_online_item,
+)
+from vosync.writer.apply import BatchApplier
+
+MAP, MAP_ON = "GetGatewayMapping", "GetGatewayMappingOnline"
+ROUTE, ROUTE_ON = "GetGatewayRouting", "GetGatewayRoutingOnline"
+
+
+async def outbox(conn: asyncpg.Connection) -> list[tuple[str, str, bool, bool | None]]:
+    rows = await conn.fetch(
+        "SELECT gateway_type, gateway_name, is_online, previous FROM gateway_event_outbox ORDER BY id"
+    )
+    return [(r["gateway_type"], r["gateway_name"], r["is_online"], r["previous"]) for r in rows]
+
+
+async def test_columns_come_from_the_real_vos_fields(
+    applier: BatchApplier, pg_conn: asyncpg.Connection, instance: int
+) -> None:
+    await applier.apply(
+        [
+            ok(
+                MAP,
+                reply(MAP, [mapping_item("cust-a", 3, ips="10.1.1.1, 10.1.1.2", registerType=1, lockType=2)]),
+                fetched_at=1,
+            ),
+            ok(
+                ROUTE,
+                reply(
+                    ROUTE,
+                    [
+                        routing_item(
+                            "carrier-x", 1, ip="172.16.0.9", protocol=1, signalPort=5080, prefix="86,0086"
+                        )
+                    ],
+                ),
+                fetched_at=1,
+            ),
+            ok(ROUTE, reply(ROUTE, []), fetched_at=0.5, params={"names": ["nobody"]}),
+        ]
+    )
+    await applier.apply(
+        [
+            ok(
+                MAP_ON,
+                reply(MAP_ON, [mapping_online_item("cust-a", 3, currentCall=7, asr=0.55, acd=83)]),
+                fetched_at=2,
+            ),
+            ok(ROUTE_ON, reply(ROUTE_ON, []), fetched_at=2),
+        ]
+    )
+    rows = await gateways(pg_conn)
+    mapping = rows[("mapping", "cust-a")]
+    assert mapping["ip_address"] == "10.1.1.1" and mapping["remote_ips"] == ["10.1.1.1", "10.1.1.2"]
+    assert mapping["register_type"] == 1 and mapping["lock_type"] == 2 and mapping["capacity"] == 200
+    assert mapping["port"] is None and mapping["protocol"] is None and mapping["in_config"]
+    assert mapping["is_online"] and mapping["concurrent_calls"] == 7
+    assert mapping["asr"] == 0.55 and mapping["acd"] == 83.0
+    assert mapping["online_changed_at"] == at(2) and mapping["synced_at"] == at(1)
+    assert mapping["config_data"]["remoteIps"] == "10.1.1.1, 10.1.1.2"
+    assert mapping["online_data"]["currentCall"] == 7
+    raw = mapping["raw_data"]
+    assert raw["accountName"] == "客户3" and raw["currentCall"] == 7 and raw["dtmfSendMethodSip"] == 1
+    assert raw["remoteIps"] == "10.0.0.3"  # the online item's value wins in raw_data
+    assert raw["_data_sources"] == {
+        "config": {"api": MAP, "synced_at": "2026-03-01T12:00:01+00:00"},
+        "online": {"api": MAP_ON, "synced_at": "2026-03-01T12:00:02+00:00"},
+    }
+    routing = rows[("routing", "carrier-x")]
+    assert routing["ip_address"] == "172.16.0.9" and routing["remote_ips"] == ["172.16.0.9"]
+    assert routing["port"] == 5080 and routing["protocol"] == "SIP" and routing["prefix"] == "86,0086"
+    assert not routing["is_online"] and routing["online_synced_at"] == at(2)
+    assert routing["raw_data"]["_data_sources"]["online"] == {
+        "api": ROUTE_ON,
+        "synced_at": "2026-03-01T12:00:02+00:00",
+    }
+    assert await outbox(pg_conn) == [("mapping", "cust-a", True, None)]  # first seen online: an event
+
+
+async def test_a_mapping_and_a_routing_gateway_may_share_a_name(
+    applier: BatchApplier, pg_conn: asyncpg.Connection, instance: int
+) -> None:
+    await applier.apply(
+        [
+            ok(MAP, reply(MAP, [mapping_item("gw1", 1)]), fetched_at=1),
+            ok(ROUTE, reply(ROUTE, [routing_item("gw1", 2, protocol=0)]), fetched_at=1),
+        ]
+    )
+    rows = await gateways(pg_conn)
+    assert set(rows) == {("mapping", "gw1"), ("routing", "gw1")}
+    assert rows[("routing", "gw1")]["protocol"] == "H323" and rows[("routing", "gw1")]["port"] == 1720
+
+
+async def test_removal_online_but_absent_and_online_only(
+    applier: BatchApplier, pg_conn: asyncpg.Connection, instance: int
+) -> None:
+    await applier.apply(
+        [ok(MAP, reply(MAP, [mapping_item(n, i) for i, n in enumerate("abc")]), fetched_at=1)]
+    )
+    await applier.apply(
+        [ok(MAP_ON, reply(MAP_ON, [mapping_online_item("b", 1), mapping_online_item("z", 9)]), fetched_at=2)]
+    )
+    rows = await gateways(pg_conn)
+    assert {n for _, n in rows} == {"a", "b", "c", "z"}
+    assert not rows[("mapping", "z")]["in_config"] and rows[("mapping", "z")]["is_online"]
+    assert rows[("mapping", "z")]["ip_address"] == "10.0.0.9"  # from the online item, no config
+    # Config without a (offline → removed), b (online → kept, marked absent from config), z.
+    await applier.apply([ok(MAP, reply(MAP, [mapping_item("c", 2)]), fetched_at=3)])
+    rows = await gateways(pg_conn)
+    assert set(rows) == {("mapping", "b"), ("mapping", "c"), ("mapping", "z")}
+    assert not rows[("mapping", "b")]["in_config"] and rows[("mapping", "b")]["is_online"]
+    assert rows[("mapping", "c")]["in_config"]
+    # A failed reply changes no gateway.
+    before = await gateways(pg_conn)
+    await applier.apply([failed(MAP, fetched_at=4), failed(MAP_ON, fetched_at=4)])
+    assert await gateways(pg_conn) == before
+    # b and z go offline: neither configured nor online any more, they are removed (after an event).
+    await applier.apply([ok(MAP_ON, reply(MAP_ON, []), fetched_at=5)])
+    rows = await gateways(pg_conn)
+    assert set(rows) == {("mapping", "c")}
+    assert await outbox(pg_conn) == [
+        ("mapping", "b", True, None),
+        ("mapping", "z", True, None),
+        ("mapping", "b", False, True),
+        ("mapping", "z", False, True),
+    ]
+
+
+async def test_each_transition_writes_one_event_and_no_change_writes_none(
+    applier: BatchApplier, pg_conn: asyncpg.Connection, instance: int
+) -> None:
+    await applier.apply(
+        [ok(ROUTE, reply(ROUTE, [routing_item("r1", 1), routing_item("r2", 2)]), fetched_at=0)]
+    )
+    assert await outbox(pg_conn) == []  # first seen in config: status unknown, no event
+    await applier.apply([ok(ROUTE_ON, reply(ROUTE_ON, [routing_online_item("r1", 1)]), fetched_at=1)])
+    assert await outbox(pg_conn) == [("routing", "r1", True, None)]  # r2 first seen offline: none
+    same = ok(ROUTE_ON, reply(ROUTE_ON, [routing_online_item("r1", 1)]), fetched_at=2)
+    await applier.apply([same])
+    await applier.apply([same])  # a redelivery
+    changed_calls = ok(
+        ROUTE_ON, reply(ROUTE_ON, [routing_online_item("r1", 1, currentCall=99)]), fetched_at=3
+    )
+    await applier.apply([changed_calls])
+    assert len(await outbox(pg_conn)) == 1  # still online: no event
+    assert (await gateways(pg_conn))[("routing", "r1")]["concurrent_calls"] == 99
+    # A backlog in one batch: r2 up then down, r1 down then up — every transition, in order.
+    await applier.apply(
+        [
+            ok(
+                ROUTE_ON,
+                reply(ROUTE_ON, [routing_online_item("r1", 1), routing_online_item("r2", 2)]),
+                fetched_at=5,
+            ),
+            ok(ROUTE_ON, reply(ROUTE_ON, []), fetched_at=6),
+            ok(ROUTE_ON, reply(ROUTE_ON, [routing_online_item("r1", 1)]), fetched_at=7),
+        ]
+    )
+    assert (await outbox(pg_conn))[1:] == [
+        ("routing", "r2", True, False),
+        ("routing", "r1", False, True),
+        ("routing", "r2", False, True),
+        ("routing", "r1", True, False),
+    ]
+    row = (await gateways(pg_conn))[("routing", "r1")]
+    assert row["is_online"] and row["online_changed_at"] == at(7)
+    payloads = await pg_conn.fetch("SELECT payload::text FROM gateway_event_outbox ORDER BY id")
+    assert '"changed_at": "2026-03-01T12:00:07Z"' in payloads[-1][0]
+
+
+async def test_the_same_result_twice_gives_the_same_rows_and_one_event(
+    applier: BatchApplier, pg_conn: asyncpg.Connection, instance: int
+) -> None:
+    config = ok(MAP, reply(MAP, [mapping_item("g", 1)]), fetched_at=1)
+    online = ok(MAP_ON, reply(MAP_ON, [mapping_online_item("g", 1)]), fetched_at=2)
+    await applier.apply([config, online])
+    first = await gateways(pg_conn)
+    await applier.apply([config, online])
+    await applier.apply([online])
+    assert await gateways(pg_conn) == first
+    assert await outbox(pg_conn) == [("mapping", "g", True, None)]
+
+
+async def test_an_older_snapshot_after_a_newer_one_changes_nothing(
+    applier: BatchApplier, pg_conn: asyncpg.Connection, instance: int
+) -> None:
+    await applier.apply([ok(MAP, reply(MAP, [mapping_item("new", 1)]), fetched_at=10)])
+    await applier.apply([ok(MAP_ON, reply(MAP_ON, []), fetched_at=10)])
+    before = await gateways(pg_conn)
+    await applier.apply([ok(MAP, reply(MAP, [mapping_item("old", 1)]), fetched_at=5)])
+    await applier.apply([ok(MAP_ON, reply(MAP_ON, [mapping_online_item("new", 1)]), fetched_at=5)])
+    assert await gateways(pg_conn) == before and await outbox(pg_conn) == []
+
+
+async def test_bad_vos_data_gives_a_partial_projection_not_a_failure(
+    applier: BatchApplier, pg_conn: asyncpg.Connection, instance: int
+) -> None:
+    await applier.apply([ok(MAP, reply(MAP, [mapping_item("keep", 1)]), fetched_at=0)])
+    messy = {
+        "retCode": 0,
+        "InfoGatewayMappings": [  # unexpected key casing
+            "not an object",
+            {"remoteIps": "10.0.0.1"},  # no name
+            {
+                "Name": "upper",
+                "RemoteIps": "10.5.5.5",
+                "Capacity": "60",
+                "registerType": "x",
+                "lockType": True,
+            },
+            {"name": "nums", "remoteIps": ["10.6.6.6", 42], "capacity": 12.0, "lockType": 1e12},
+            {"name": "keep", "remoteIps": None, "capacity": None},
+        ],
+    }
+    report = await applier.apply([ok(MAP, messy, fetched_at=1)])
+    rows = await gateways(pg_conn)
+    assert set(rows) == {("mapping", "upper"), ("mapping", "nums"), ("mapping", "keep")}
+    assert (
+        rows[("mapping", "upper")]["ip_address"] == "10.5.5.5"
+        and rows[("mapping", "upper")]["capacity"] == 60
+    )
+    assert (
+        rows[("mapping", "upper")]["register_type"] is None
+        and rows[("mapping", "upper")]["lock_type"] is None
+    )
+    assert (
+        rows[("mapping", "nums")]["remote_ips"] == ["10.6.6.6"]
+        and rows[("mapping", "nums")]["capacity"] == 12
+    )
+    assert rows[("mapping", "keep")]["ip_address"] is None
+    problems = {p: n for (_, p), n in report.problems.items()}
+    assert problems["item_not_object"] == 1 and problems["item_without_name"] == 1
+    assert problems["bad_value:registerType"] == 1 and problems["bad_value:lockType"] == 2
+
+    # No list at all, or not a list: nothing is projected (and nothing removed).
+    for broken in ({"retCode": 0}, {"retCode": 0, "infoGatewayMappings": {"name": "x"}}):
+        report = await applier.apply([ok(MAP, broken, fetched_at=2 + len(broken))])
+        assert set(await gateways(pg_conn)) == set(rows)
+        assert {p for (_, p) in report.problems} & {"list_missing", "list_not_array"}
