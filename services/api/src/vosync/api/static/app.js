@@ -35,6 +35,7 @@ class GatewayPage {
     this.retryDelay = RETRY_FIRST_MS;
     this.emptyTimer = null;
     this.refreshing = false;
+    this.liveState = "off";
 
     this.notices = new Notices($("banners"));
     this.freshness = new Freshness({ ageEl: $("age"), sourceEl: $("source") });
@@ -215,6 +216,8 @@ class GatewayPage {
   }
 
   onLiveStatus(state, detail) {
+    const previous = this.liveState;
+    this.liveState = state;
     const el = $("live");
     el.dataset.state = state;
     el.querySelector(".live-text").textContent = {
@@ -224,6 +227,8 @@ class GatewayPage {
       off: "Live off",
     }[state];
     if (state === "retrying") {
+      // The stream dropping is often the api going away: one quiet reload tells which it is.
+      if (previous === "open") this.loadGateways({ quiet: true });
       this.notices.show("live", {
         level: "warn",
         title: "Live updates interrupted 实时更新中断",
@@ -253,7 +258,7 @@ class GatewayPage {
       const sources = results.map((r, i) => this.describeRefresh(names[i], r));
       this.freshness.noteRefresh(sources);
       this.reportRefresh(sources);
-      await this.catchUp(sources[0]);
+      await this.catchUp(sources);
     } finally {
       this.refreshing = false;
       button.disabled = false;
@@ -314,17 +319,20 @@ class GatewayPage {
     }
   }
 
-  /** Reloads until the table shows the refreshed online status (the writer applies it shortly after). */
-  async catchUp(onlineSource) {
-    const target = onlineSource?.data_source === "vos_api" && onlineSource.synced_at
-      ? Date.parse(onlineSource.synced_at)
-      : null;
+  /** Reloads until the table shows what the refresh fetched (the writer applies it shortly after). */
+  async catchUp([online, config]) {
+    const fetchedAt = (source) =>
+      source?.data_source === "vos_api" && source.synced_at ? Date.parse(source.synced_at) : 0;
+    const wantOnline = fetchedAt(online);
+    const wantConfig = fetchedAt(config);
     const deadline = Date.now() + REFRESH_CATCH_UP_MS;
     for (;;) {
       await sleep(400);
       const page = await this.loadGateways({ quiet: true });
-      const shown = page?.online_synced_at ? Date.parse(page.online_synced_at) : 0;
-      if (!page || target === null || shown >= target || Date.now() > deadline) return;
+      if (!page || Date.now() > deadline) return;
+      const onlineAt = page.online_synced_at ? Date.parse(page.online_synced_at) : 0;
+      const configAt = page.synced_at ? Date.parse(page.synced_at) : 0;
+      if (onlineAt >= wantOnline && configAt >= wantConfig) return;
     }
   }
 

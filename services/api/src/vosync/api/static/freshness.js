@@ -30,9 +30,9 @@ export class Freshness {
     this.onlineAt = page.online_synced_at ? Date.parse(page.online_synced_at) : null;
     this.configAt = page.synced_at ? Date.parse(page.synced_at) : null;
     this.instanceName = page.instance_name || "";
-    const newest = Math.max(this.onlineAt || 0, this.configAt || 0);
-    if (typeof page.age_s === "number" && newest > 0) {
-      const skew = Date.now() - newest - page.age_s * 1000;
+    // The api's age_s is the age of online_synced_at, measured on the server's clock.
+    if (typeof page.age_s === "number" && this.onlineAt) {
+      const skew = Date.now() - this.onlineAt - page.age_s * 1000;
       // Only a real clock difference is worth correcting; small values are request latency.
       this.skewMs = Math.abs(skew) > 2000 ? skew : 0;
     }

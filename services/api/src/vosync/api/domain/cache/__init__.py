@@ -1,0 +1,1 @@
+"""The cache domain of the api."""

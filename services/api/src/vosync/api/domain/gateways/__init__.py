@@ -1,0 +1,1 @@
+"""The gateways domain of the api."""

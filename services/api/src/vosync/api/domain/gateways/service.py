@@ -1,0 +1,231 @@
+"""Reads of the gateways table (SQLAlchemy Core on the async engine, one connection per call)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, cast
+
+from sqlalchemy import ColumnElement, Table, func, literal_column, or_, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.sql.elements import UnaryExpression
+
+from vosync.api.domain.gateways.schemas import (
+    GatewayDetail,
+    GatewayItem,
+    GatewayList,
+    GatewaySort,
+    GatewaySummary,
+    GatewayTypeName,
+    InstanceGatewaySummary,
+    InstanceTotals,
+    OnlineCounts,
+    TypeCounts,
+)
+from vosync.api.lib.directory import InstanceInfo
+from vosync.api.lib.redact import redact
+from vosync.shared.db.models import Gateway, VosInstance
+
+_G = cast(Table, Gateway.__table__)
+_I = cast(Table, VosInstance.__table__)
+
+ITEM_COLUMNS = (
+    _G.c.gateway_type,
+    _G.c.gateway_name,
+    _G.c.ip_address,
+    _G.c.remote_ips,
+    _G.c.port,
+    _G.c.protocol,
+    _G.c.is_online,
+    _G.c.asr,
+    _G.c.acd,
+    _G.c.concurrent_calls,
+    _G.c.capacity,
+    _G.c.prefix,
+    _G.c.register_type,
+    _G.c.in_config,
+    _G.c.online_changed_at,
+    _G.c.synced_at,
+    _G.c.online_synced_at,
+)
+_ITEM_FIELDS = tuple(col.name for col in ITEM_COLUMNS)
+
+_SORT_COLUMNS = {
+    "name": _G.c.gateway_name,
+    "asr": _G.c.asr,
+    "acd": _G.c.acd,
+    "concurrent_calls": _G.c.concurrent_calls,
+    "is_online": _G.c.is_online,
+    "ip_address": _G.c.ip_address,
+}
+
+
+def _order_by(sort: GatewaySort) -> list[UnaryExpression[Any]]:
+    descending = sort.startswith("-")
+    column = _SORT_COLUMNS[sort.lstrip("-")]
+    first = column.desc().nulls_last() if descending else column.asc().nulls_last()
+    # Ties break by name then type, so paging is stable.
+    return [first, _G.c.gateway_name.asc(), _G.c.gateway_type.asc()]
+
+
+def _like_pattern(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _counts(total: int, online: int) -> OnlineCounts:
+    return OnlineCounts(total=total, online=online, offline=total - online)
+
+
+def _item(row: Any) -> GatewayItem:
+    return GatewayItem(**{name: getattr(row, name) for name in _ITEM_FIELDS})
+
+
+class GatewayService:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def list(
+        self,
+        instance: InstanceInfo,
+        *,
+        gateway_type: GatewayTypeName | None,
+        online: bool | None,
+        q: str | None,
+        sort: GatewaySort,
+        limit: int,
+        offset: int,
+    ) -> GatewayList:
+        conditions: list[ColumnElement[bool]] = [_G.c.vos_instance_id == instance.id]
+        if gateway_type is not None:
+            conditions.append(_G.c.gateway_type == gateway_type)
+        if online is not None:
+            conditions.append(_G.c.is_online.is_(online))
+        if q:
+            pattern = _like_pattern(q)
+            conditions.append(
+                or_(
+                    _G.c.gateway_name.ilike(pattern, escape="\\"),
+                    _G.c.ip_address.ilike(pattern, escape="\\"),
+                    func.array_to_string(_G.c.remote_ips, literal_column("','")).ilike(pattern, escape="\\"),
+                )
+            )
+        items_stmt = (
+            select(*ITEM_COLUMNS).where(*conditions).order_by(*_order_by(sort)).limit(limit).offset(offset)
+        )
+        total_stmt = select(func.count()).select_from(_G).where(*conditions)
+        counts_stmt = (
+            select(
+                _G.c.gateway_type,
+                func.count().label("total"),
+                func.count().filter(_G.c.is_online).label("online"),
+                func.max(_G.c.synced_at).label("synced_at"),
+                func.max(_G.c.online_synced_at).label("online_synced_at"),
+            )
+            .where(_G.c.vos_instance_id == instance.id)
+            .group_by(_G.c.gateway_type)
+        )
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(items_stmt)).all()
+            total = (await conn.execute(total_stmt)).scalar_one()
+            per_type = {row.gateway_type: row for row in (await conn.execute(counts_stmt)).all()}
+
+        def type_counts(name: str) -> OnlineCounts:
+            row = per_type.get(name)
+            return _counts(row.total, row.online) if row is not None else _counts(0, 0)
+
+        synced_at = max((r.synced_at for r in per_type.values() if r.synced_at), default=None)
+        online_synced_at = max(
+            (r.online_synced_at for r in per_type.values() if r.online_synced_at), default=None
+        )
+        age_s = (
+            round((datetime.now(UTC) - online_synced_at).total_seconds(), 3)
+            if online_synced_at is not None
+            else None
+        )
+        return GatewayList(
+            instance_id=instance.id,
+            instance_name=instance.name,
+            total=total,
+            limit=limit,
+            offset=offset,
+            counts=TypeCounts(mapping=type_counts("mapping"), routing=type_counts("routing")),
+            synced_at=synced_at,
+            online_synced_at=online_synced_at,
+            age_s=age_s,
+            items=[_item(row) for row in rows],
+        )
+
+    async def get(
+        self, instance: InstanceInfo, gateway_type: GatewayTypeName, name: str, *, unmasked: bool
+    ) -> GatewayDetail | None:
+        stmt = select(*ITEM_COLUMNS, _G.c.lock_type, _G.c.raw_data, _G.c.created_at, _G.c.updated_at).where(
+            _G.c.vos_instance_id == instance.id,
+            _G.c.gateway_type == gateway_type,
+            _G.c.gateway_name == name,
+        )
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(stmt)).first()
+        if row is None:
+            return None
+        raw = row.raw_data if isinstance(row.raw_data, dict) else {}
+        return GatewayDetail(
+            **{field: getattr(row, field) for field in _ITEM_FIELDS},
+            instance_id=instance.id,
+            instance_name=instance.name,
+            lock_type=row.lock_type,
+            raw_data=raw if unmasked else redact(raw),
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+        )
+
+    async def summary(self) -> GatewaySummary:
+        stmt = (
+            select(
+                _I.c.id,
+                _I.c.name,
+                _I.c.enabled,
+                _G.c.gateway_type,
+                func.count(_G.c.id).label("total"),
+                func.count(_G.c.id).filter(_G.c.is_online).label("online"),
+            )
+            .select_from(_I.outerjoin(_G, _G.c.vos_instance_id == _I.c.id))
+            .group_by(_I.c.id, _I.c.name, _I.c.enabled, _G.c.gateway_type)
+            .order_by(_I.c.id)
+        )
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(stmt)).all()
+        per_instance: dict[int, dict[str, Any]] = {}
+        for row in rows:
+            entry = per_instance.setdefault(
+                row.id, {"name": row.name, "enabled": row.enabled, "mapping": (0, 0), "routing": (0, 0)}
+            )
+            if row.gateway_type in ("mapping", "routing"):
+                entry[row.gateway_type] = (row.total, row.online)
+        instances: list[InstanceGatewaySummary] = []
+        sums = {"mapping": [0, 0], "routing": [0, 0]}
+        for instance_id, entry in per_instance.items():
+            m_total, m_online = entry["mapping"]
+            r_total, r_online = entry["routing"]
+            sums["mapping"][0] += m_total
+            sums["mapping"][1] += m_online
+            sums["routing"][0] += r_total
+            sums["routing"][1] += r_online
+            instances.append(
+                InstanceGatewaySummary(
+                    instance_id=instance_id,
+                    instance_name=entry["name"],
+                    enabled=entry["enabled"],
+                    mapping=_counts(m_total, m_online),
+                    routing=_counts(r_total, r_online),
+                    total=_counts(m_total + r_total, m_online + r_online),
+                )
+            )
+        m, r = sums["mapping"], sums["routing"]
+        return GatewaySummary(
+            instances=instances,
+            totals=InstanceTotals(
+                mapping=_counts(m[0], m[1]),
+                routing=_counts(r[0], r[1]),
+                total=_counts(m[0] + r[0], m[1] + r[1]),
+            ),
+        )

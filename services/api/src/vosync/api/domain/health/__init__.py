@@ -1,0 +1,1 @@
+"""The health domain of the api."""

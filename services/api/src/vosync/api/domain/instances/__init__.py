@@ -1,0 +1,1 @@
+"""The instances domain of the api."""

@@ -1,0 +1,1 @@
+"""The page domain of the api."""

@@ -1,0 +1,1 @@
+"""The proxy domain of the api."""

@@ -1,0 +1,83 @@
+"""POST /api/v1/vos-api/instances/{id}/{ApiName}: the cached VOS proxy."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from litestar import Controller, Request, Response, post
+from litestar.di import NamedDependency
+from litestar.openapi.spec import Example
+from litestar.params import Body, FromPath, QueryParameter
+from litestar.status_codes import HTTP_200_OK
+
+from vosync.api.domain.proxy.schemas import ProxyReply
+from vosync.api.domain.proxy.service import ProxyService
+from vosync.api.lib.auth import require_read, sees_secrets
+from vosync.api.lib.errors import error_response
+from vosync.api.lib.jsonutil import dumps, json_response
+from vosync.api.lib.openapi import error_responses
+
+_DESCRIPTION = """
+The reply of a read-only VOS API for the given request body (the VOS request params; empty body =
+`{}`), from vosync's cache when fresh (`data_source: "database"`), otherwise fetched now through the
+pollers (`"vos_api"`). If that fetch fails but an earlier good reply is stored, it is served with
+`data_source: "stale"`, `success: true` and the failure in `error`. `refresh=true` always fetches.
+Concurrent requests for the same key share one fetch. Secrets (`password`, `customerPassword`, any
+key ending in `password`) are masked unless the caller has the admin role.
+
+Errors: unknown instance or API 404; write API 403; body not a JSON object or too large 400;
+VOS error with nothing cached 502; pollers unreachable with nothing cached 503.
+"""
+
+
+class ProxyController(Controller):
+    path = "/vos-api/instances"
+    tags = ["proxy"]  # noqa: RUF012 (Litestar layer attribute)
+    guards = [require_read]  # noqa: RUF012
+
+    @post(
+        "/{instance_id:int}/{api_name:str}",
+        status_code=HTTP_200_OK,
+        summary="Cached VOS API call",
+        description=_DESCRIPTION,
+        operation_id="proxyVosApi",
+        responses=error_responses(400, 401, 403, 404, 502, 503),
+    )
+    async def call(
+        self,
+        request: Request[Any, Any, Any],
+        proxy: NamedDependency[ProxyService],
+        instance_id: FromPath[int],
+        api_name: FromPath[str],
+        refresh: Annotated[
+            bool, QueryParameter(description="fetch from VOS now, even when the cached reply is fresh")
+        ] = False,
+        data: Annotated[
+            dict[str, Any] | None,
+            Body(
+                title="VOS request params",
+                description="The JSON object VOS expects for this API; empty means {}",
+                examples=[Example(summary="all gateways", value={}), Example(value={"names": ["gw-1"]})],
+            ),
+        ] = None,
+    ) -> Response[ProxyReply]:
+        info, resolved = await proxy.read(instance_id, api_name, data or {}, refresh)
+        if resolved.reply is None:
+            return error_response(resolved.status, resolved.error or "fetch failed", resolved.extra)
+        reply = resolved.reply
+        now = datetime.now(UTC)
+        head = dumps(
+            {
+                "success": True,
+                "error": resolved.error,
+                "data_source": resolved.source,
+                "synced_at": reply.synced_at,
+                "expires_at": reply.expires_at,
+                "age_s": round((now - reply.synced_at).total_seconds(), 3) if reply.synced_at else None,
+                "instance_name": info.name,
+            }
+        )
+        proxy.count_reply(resolved.source)
+        body = b"".join((head[:-1], b',"data":', reply.body(unmasked=sees_secrets(request)), b"}"))
+        return json_response(body)

@@ -1,0 +1,233 @@
+"""The cached VOS proxy: in-process cache → database row → on-demand fetch through the pollers,
+with stale-if-error and one shared fetch per key for concurrent misses."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
+
+from litestar.exceptions import ClientException, NotFoundException, PermissionDeniedException
+from sqlalchemy import Table, Text, select
+from sqlalchemy import cast as sql_cast
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from vosync.api.domain.proxy.schemas import DataSource
+from vosync.api.lib.directory import InstanceDirectory, InstanceInfo
+from vosync.api.lib.fetcher import Fetcher, FetchFailure, FetchOutcome
+from vosync.api.lib.hot_cache import CachedReply, CacheKey, HotCache
+from vosync.api.lib.jsonutil import dumps
+from vosync.api.lib.metrics import ApiMetrics
+from vosync.api.lib.singleflight import SingleFlight
+from vosync.api.lib.validate import check_instance_id
+from vosync.shared.cache_key import cache_key
+from vosync.shared.catalogue import ApiSpec, Catalogue, UnknownApiError, WriteApiError
+from vosync.shared.db.models import VosDataCache
+from vosync.shared.messages import FetchReason, FetchRequest
+
+log = logging.getLogger(__name__)
+_C = cast(Table, VosDataCache.__table__)
+_MAX_REMEMBERED_FAILURES = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class Resolved:
+    """What a proxy read found: data with its source, or the error to answer with."""
+
+    source: DataSource | None
+    reply: CachedReply | None
+    error: str | None = None
+    status: int = 200
+    extra: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _StoredRow:
+    data: bytes | None
+    synced_at: datetime | None
+    expires_at: datetime | None
+    is_valid: bool
+
+    def fresh(self, now: datetime) -> bool:
+        return (
+            self.is_valid
+            and self.data is not None
+            and self.synced_at is not None
+            and self.expires_at is not None
+            and self.expires_at > now
+        )
+
+
+def resolve_spec(catalogue: Catalogue, api_name: str) -> ApiSpec:
+    """The API's spec, or 403 for a write API / 404 for a name vosync does not know."""
+    try:
+        return catalogue.spec(api_name)
+    except WriteApiError as exc:
+        raise PermissionDeniedException(detail=str(exc)) from None
+    except UnknownApiError:
+        raise NotFoundException(detail=f"unknown VOS API {api_name!r}") from None
+
+
+def params_key(api_path: str, params: dict[str, Any]) -> str:
+    try:
+        return cache_key(api_path, params)
+    except (UnicodeEncodeError, ValueError, TypeError):
+        raise ClientException(detail="the request body is not a JSON object vosync can key") from None
+
+
+class ProxyService:
+    def __init__(
+        self,
+        *,
+        catalogue: Catalogue,
+        engine: AsyncEngine,
+        hot: HotCache,
+        directory: InstanceDirectory,
+        fetcher: Fetcher,
+        metrics: ApiMetrics,
+        failure_backoff_s: float,
+    ) -> None:
+        self._catalogue = catalogue
+        self._engine = engine
+        self._hot = hot
+        self._directory = directory
+        self._fetcher = fetcher
+        self._metrics = metrics
+        self._failure_backoff_s = failure_backoff_s
+        self._flights: SingleFlight[tuple[CacheKey, bool], Resolved] = SingleFlight(metrics.coalesced.inc)
+        self._hits = metrics.hot_cache.labels("hit")
+        self._misses = metrics.hot_cache.labels("miss")
+        self._replies = {
+            source: metrics.proxy_replies.labels(source) for source in ("database", "vos_api", "stale")
+        }
+        # Keys whose last fetch failed, until when: readers get stale data (or the error) at once
+        # instead of each waiting for another failing fetch.
+        self._failed: OrderedDict[CacheKey, tuple[float, FetchOutcome]] = OrderedDict()
+
+    async def instance(self, instance_id: int) -> InstanceInfo:
+        info = await self._directory.get(check_instance_id(instance_id))
+        if info is None:
+            raise NotFoundException(detail=f"unknown instance {instance_id}")
+        return info
+
+    async def read(
+        self, instance_id: int, api_name: str, params: dict[str, Any], refresh: bool
+    ) -> tuple[InstanceInfo, Resolved]:
+        spec = resolve_spec(self._catalogue, api_name)
+        info = await self.instance(instance_id)
+        key: CacheKey = (instance_id, spec.path, params_key(spec.path, params))
+        if not refresh:
+            reply = self._hot.get(key)
+            if reply is not None:
+                self._hits.inc()
+                return info, Resolved("database", reply)
+            self._misses.inc()
+        resolved = await self._flights.do((key, refresh), lambda: self._resolve(spec, key, params, refresh))
+        return info, resolved
+
+    def count_reply(self, source: DataSource | None) -> None:
+        if source is not None:
+            self._replies[source].inc()
+
+    def forget_failures(self, instance_id: int, cache_keys: set[str]) -> None:
+        """New data arrived for these keys: the next reader may fetch again."""
+        for key in [k for k in self._failed if k[0] == instance_id and k[2] in cache_keys]:
+            del self._failed[key]
+
+    async def _resolve(self, spec: ApiSpec, key: CacheKey, params: dict[str, Any], refresh: bool) -> Resolved:
+        generation = self._hot.generation(key[0])
+        row: _StoredRow | None = None
+        if not refresh:
+            row = await self._load_row(key)
+            if row is not None and row.fresh(datetime.now(UTC)):
+                reply = _reply(key, row)
+                self._hot.put(reply, generation)
+                return Resolved("database", reply)
+            failed = self._failed.get(key)
+            if failed is not None and failed[0] > time.monotonic():
+                return self._fallback(key, row, failed[1])
+
+        request = FetchRequest(
+            instance_id=key[0], api_name=spec.name, params=params, reason=FetchReason.ON_DEMAND
+        )
+        outcome = await self._fetcher.fetch(request)
+        self._metrics.fetches.labels(_outcome_label(outcome)).inc()
+        if outcome.ok and outcome.result is not None:
+            self._failed.pop(key, None)
+            fetched_at = outcome.result.fetched_at
+            reply = CachedReply(
+                instance_id=key[0],
+                api_path=key[1],
+                cache_key=key[2],
+                data=dumps(outcome.result.response or {}),
+                synced_at=fetched_at,
+                expires_at=fetched_at + timedelta(seconds=spec.ttl_s),
+            )
+            self._hot.put(reply, generation)
+            return Resolved("vos_api", reply)
+
+        self._remember_failure(key, outcome)
+        if row is None:
+            row = await self._load_row(key)
+        return self._fallback(key, row, outcome)
+
+    def _fallback(self, key: CacheKey, row: _StoredRow | None, outcome: FetchOutcome) -> Resolved:
+        if row is not None and row.data is not None:
+            return Resolved("stale", _reply(key, row), error=outcome.error)
+        if outcome.failure is FetchFailure.REFUSED:
+            return Resolved(None, None, status=outcome.refusal_status or 503, error=outcome.message)
+        if outcome.failure is FetchFailure.UNAVAILABLE:
+            return Resolved(
+                None, None, status=503, error=f"cannot reach VOS and nothing is cached: {outcome.message}"
+            )
+        result = outcome.result
+        return Resolved(
+            None,
+            None,
+            status=502,
+            error=f"VOS answered with an error and nothing is cached: {outcome.error}",
+            extra={
+                "error_kind": outcome.error_kind,
+                "ret_code": result.ret_code if result is not None else None,
+            },
+        )
+
+    def _remember_failure(self, key: CacheKey, outcome: FetchOutcome) -> None:
+        if self._failure_backoff_s <= 0:
+            return
+        self._failed[key] = (time.monotonic() + self._failure_backoff_s, outcome)
+        self._failed.move_to_end(key)
+        while len(self._failed) > _MAX_REMEMBERED_FAILURES:
+            self._failed.popitem(last=False)
+
+    async def _load_row(self, key: CacheKey) -> _StoredRow | None:
+        stmt = select(
+            sql_cast(_C.c.response_data, Text).label("data"), _C.c.synced_at, _C.c.expires_at, _C.c.is_valid
+        ).where(_C.c.vos_instance_id == key[0], _C.c.api_path == key[1], _C.c.cache_key == key[2])
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(stmt)).first()
+        if row is None:
+            return None
+        data = row.data.encode() if row.data is not None and row.data != "null" else None
+        return _StoredRow(data, row.synced_at, row.expires_at, bool(row.is_valid))
+
+
+def _reply(key: CacheKey, row: _StoredRow) -> CachedReply:
+    assert row.data is not None
+    return CachedReply(
+        instance_id=key[0],
+        api_path=key[1],
+        cache_key=key[2],
+        data=row.data,
+        synced_at=row.synced_at,
+        expires_at=row.expires_at,
+    )
+
+
+def _outcome_label(outcome: FetchOutcome) -> str:
+    if outcome.ok:
+        return "ok"
+    return outcome.failure.value if outcome.failure is not None else "vos_error"

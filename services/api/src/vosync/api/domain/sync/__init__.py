@@ -1,0 +1,1 @@
+"""The sync domain of the api."""

@@ -1,0 +1,1 @@
+"""Building blocks shared by the api's domains (no Litestar routes here)."""

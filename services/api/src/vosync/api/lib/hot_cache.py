@@ -1,0 +1,142 @@
+"""The in-process cache of hot proxy replies, so a fresh cached read needs no database round trip.
+
+Entries hold the VOS reply as pre-serialised JSON bytes (and, made once on first use, a copy with
+secrets masked). An entry is served only until its `expires_at`; the writer's `vos.cache.changed.*`
+notifications drop entries whose row changed. Every invalidation bumps a per-instance generation:
+a loader records the generation before it reads, and `put` refuses the entry if the generation moved
+meanwhile, so a read that raced a change can never park old data in the cache.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import msgspec
+
+from vosync.api.lib.jsonutil import dumps
+from vosync.api.lib.redact import has_secret, redact
+
+CacheKey = tuple[int, str, str]  # (instance_id, api_path, cache_key)
+
+
+@dataclass(slots=True, eq=False)
+class CachedReply:
+    instance_id: int
+    api_path: str
+    cache_key: str
+    data: bytes  # the VOS reply as JSON, secrets included
+    synced_at: datetime | None
+    expires_at: datetime | None
+    _masked: bytes | None = field(default=None, repr=False)
+
+    @property
+    def key(self) -> CacheKey:
+        return (self.instance_id, self.api_path, self.cache_key)
+
+    @property
+    def expires_ts(self) -> float:
+        return self.expires_at.timestamp() if self.expires_at is not None else 0.0
+
+    def body(self, *, unmasked: bool) -> bytes:
+        """The reply JSON for a caller: with secrets for admins, masked for everyone else."""
+        if unmasked:
+            return self.data
+        if self._masked is None:
+            parsed = msgspec.json.decode(self.data)
+            self._masked = dumps(redact(parsed)) if has_secret(parsed) else self.data
+        return self._masked
+
+
+@dataclass(slots=True)
+class _Slot:
+    reply: CachedReply
+    expires_ts: float
+    size: int
+
+
+class HotCache:
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._slots: OrderedDict[CacheKey, _Slot] = OrderedDict()
+        self._by_instance: dict[int, set[CacheKey]] = {}
+        self._generation: dict[int, int] = {}
+        self._epoch = 0  # bumped by clear(), which invalidates every instance at once
+        self._bytes = 0
+
+    def __len__(self) -> int:
+        return len(self._slots)
+
+    @property
+    def size_bytes(self) -> int:
+        return self._bytes
+
+    def generation(self, instance_id: int) -> tuple[int, int]:
+        return (self._epoch, self._generation.get(instance_id, 0))
+
+    def get(self, key: CacheKey, now_ts: float | None = None) -> CachedReply | None:
+        slot = self._slots.get(key)
+        if slot is None:
+            return None
+        if slot.expires_ts <= (time.time() if now_ts is None else now_ts):
+            self._drop(key)
+            return None
+        self._slots.move_to_end(key)
+        return slot.reply
+
+    def put(self, reply: CachedReply, generation: tuple[int, int]) -> bool:
+        """Keep `reply` unless its instance was invalidated since `generation` was read."""
+        if generation != self.generation(reply.instance_id):
+            return False
+        # Budget for the masked copy up front: most callers are not admins.
+        size = 2 * len(reply.data) + 256
+        if size > self.max_bytes:
+            return False
+        key = reply.key
+        if key in self._slots:
+            self._drop(key)
+        self._slots[key] = _Slot(reply, reply.expires_ts, size)
+        self._by_instance.setdefault(reply.instance_id, set()).add(key)
+        self._bytes += size
+        while self._bytes > self.max_bytes and self._slots:
+            self._drop(next(iter(self._slots)))
+        return True
+
+    def invalidate(self, instance_id: int, cache_keys: Iterable[str]) -> int:
+        wanted = set(cache_keys)
+        self._bump(instance_id)
+        doomed = [key for key in self._by_instance.get(instance_id, ()) if key[2] in wanted]
+        for key in doomed:
+            self._drop(key)
+        return len(doomed)
+
+    def invalidate_instance(self, instance_id: int) -> int:
+        self._bump(instance_id)
+        doomed = list(self._by_instance.get(instance_id, ()))
+        for key in doomed:
+            self._drop(key)
+        return len(doomed)
+
+    def clear(self) -> None:
+        """Forget everything (after a NATS reconnect: invalidations may have been missed)."""
+        self._epoch += 1
+        self._slots.clear()
+        self._by_instance.clear()
+        self._bytes = 0
+
+    def _bump(self, instance_id: int) -> None:
+        self._generation[instance_id] = self._generation.get(instance_id, 0) + 1
+
+    def _drop(self, key: CacheKey) -> None:
+        slot = self._slots.pop(key, None)
+        if slot is None:
+            return
+        self._bytes -= slot.size
+        keys = self._by_instance.get(key[0])
+        if keys is not None:
+            keys.discard(key)
+            if not keys:
+                del self._by_instance[key[0]]
