@@ -37,7 +37,9 @@ async def publish(js: JetStreamContext, result: FetchResult, *, dedup: bool = Tr
     assert ack.stream == bus.RESULTS_STREAM
 
 
-async def wait_for(check: Callable[[], Awaitable[T]], timeout: float = 10.0, what: str = "condition") -> T:
+async def wait_for(
+    check: Callable[[], Awaitable[T | None]], timeout: float = 10.0, what: str = "condition"
+) -> T:
     """Poll `check` until it returns something truthy, or fail after `timeout` seconds."""
     deadline = time.monotonic() + timeout
     delay = 0.02
