@@ -5,6 +5,7 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+LATENESS_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
 class PollerMetrics:
@@ -22,6 +23,12 @@ class PollerMetrics:
             "Duration of VOS calls, any outcome",
             ["api"],
             buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.schedule_lateness = Histogram(
+            "vosync_poller_schedule_lateness_seconds",
+            "How much later than planned scheduled runs wake up (event-loop lag of an overloaded poller)",
+            buckets=LATENESS_BUCKETS,
             registry=r,
         )
         self.owned_instances = Gauge(

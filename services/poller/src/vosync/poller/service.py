@@ -310,8 +310,12 @@ class PollerService:
     async def _run_schedule(self, instance_id: int, spec: ApiSpec) -> None:
         interval = spec.poll_interval_s
         assert interval is not None
-        await asyncio.sleep(first_delay(instance_id, spec.name, interval))
+        loop = asyncio.get_running_loop()
+        delay = first_delay(instance_id, spec.name, interval)
         while True:
+            due = loop.time() + delay
+            await asyncio.sleep(delay)
+            self.metrics.schedule_lateness.observe(max(0.0, loop.time() - due))
             outcome, _joined = await self._fetch(instance_id, spec, {}, FetchReason.SCHEDULE)
             if isinstance(outcome, Refusal):
                 if outcome.status == 404:
@@ -323,7 +327,6 @@ class PollerService:
                 delay *= 1 + self._rng.uniform(0, self.settings.poll_jitter)
             else:
                 delay = next_delay(interval, self.settings.poll_jitter, self._rng)
-            await asyncio.sleep(delay)
 
     # -- one VOS call ----------------------------------------------------------------------------
     async def _fetch(
