@@ -251,3 +251,19 @@ async def test_bad_vos_data_gives_a_partial_projection_not_a_failure(
         report = await applier.apply([ok(MAP, broken, fetched_at=2 + len(broken))])
         assert set(await gateways(pg_conn)) == set(rows)
         assert {p for (_, p) in report.problems} & {"list_missing", "list_not_array"}
+
+
+async def test_manual_sip_spellings_are_stored_canonical(
+    applier: BatchApplier, pg_conn: asyncpg.Connection, instance: int
+) -> None:
+    item = mapping_item("s", 1)
+    item["dtmfSendPayloadTypeSIP"] = item.pop("dtmfSendPayloadTypeSip")
+    result = ok(MAP, reply(MAP, [item]), fetched_at=1)
+    await applier.apply([result])
+    row = (await gateways(pg_conn))[("mapping", "s")]
+    assert (
+        row["config_data"]["dtmfSendPayloadTypeSip"] == 101
+        and "dtmfSendPayloadTypeSIP" not in row["config_data"]
+    )
+    cached = await pg_conn.fetchval("SELECT response_data::text FROM vos_data_cache")
+    assert "dtmfSendPayloadTypeSip" in cached and "dtmfSendPayloadTypeSIP" not in cached

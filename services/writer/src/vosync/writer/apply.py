@@ -37,7 +37,7 @@ from vosync.writer.gateway_plan import GatewayState, Scope, Transition, plan_con
 from vosync.writer.gateway_rows import parse_config, parse_online
 from vosync.writer.gateway_sql import ConfigBatch, GatewaySql, OnlineBatch, state_args, state_from_record
 from vosync.writer.jsontext import pg_json
-from vosync.writer.results import CacheKey, is_full_snapshot, key_of
+from vosync.writer.results import CacheKey, is_full_snapshot, key_of, with_canonical_fields
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +116,7 @@ class _Transaction:
         self.report = BatchReport()
 
     async def run(self, results: list[FetchResult]) -> BatchReport:
-        live = await self._known(results)
+        live = [self._canonical(r) for r in await self._known(results)]
         if not live:
             return self.report
         groups: dict[CacheKey, list[FetchResult]] = defaultdict(list)
@@ -157,6 +157,12 @@ class _Transaction:
                 self.report.unknown_instances[result.instance_id] += 1
                 self.report.outcomes.append((result, Outcome.UNKNOWN_INSTANCE))
         return live
+
+    def _canonical(self, result: FetchResult) -> FetchResult:
+        spec = self._applier.spec(result.api_name)
+        if spec is None or spec.projection is Projection.NONE or not spec.list_key:
+            return result
+        return with_canonical_fields(result, spec.list_key)
 
     def _ttl(self, api_name: str) -> float:
         spec = self._applier.spec(api_name)

@@ -8,6 +8,8 @@ from datetime import UTC
 from typing import Any
 
 from vosync.shared.messages import FetchResult
+from vosync.shared.vos_fields import canonical_field, normalise_list_items
+from vosync.writer.vos_items import find_key
 
 _CACHE_KEY = re.compile(r"[0-9a-f]{32}")
 INT32_MAX = 2**31 - 1
@@ -57,3 +59,22 @@ def key_of(result: FetchResult) -> CacheKey:
 def is_full_snapshot(result: FetchResult) -> bool:
     """Only an unfiltered reply lists every gateway; a `names`-filtered one is cached, not projected."""
     return all(_empty(value) for value in result.params.values())
+
+
+def with_canonical_fields(result: FetchResult, list_key: str) -> FetchResult:
+    """The result with its gateway items' keys in the canonical `…Sip` spelling (shared vos_fields).
+
+    The poller already sends them so; a reply from another producer is brought to the same spelling
+    before it is stored, so readers of the cache and of the gateways table see one spelling.
+    """
+    response = result.response
+    if not result.ok or not isinstance(response, dict):
+        return result
+    key = find_key(response, list_key)
+    items = response.get(key) if key is not None else None
+    if key is None or not isinstance(items, list):
+        return result
+    names: set[Any] = set().union(*(item.keys() for item in items if isinstance(item, dict)))
+    if not any(isinstance(name, str) and canonical_field(name) != name for name in names):
+        return result
+    return result.model_copy(update={"response": normalise_list_items(response, key)})

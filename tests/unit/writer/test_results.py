@@ -1,0 +1,66 @@
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from tests.unit.writer.vos_replies import at, failed, mapping_item, ok, reply
+from vosync.writer.cache_rows import CacheState, fold
+from vosync.writer.jsontext import pg_json
+from vosync.writer.results import InvalidResult, checked, is_full_snapshot, key_of, with_canonical_fields
+
+
+def test_checked_rejects_what_cannot_be_stored_and_makes_times_aware() -> None:
+    good = ok("GetSuite", {"retCode": 0})
+    assert checked(good) is good
+    naive = good.model_copy(update={"fetched_at": datetime(2026, 1, 1)})
+    assert checked(naive).fetched_at == datetime(2026, 1, 1, tzinfo=UTC)
+    for update in (
+        {"cache_key": "abc"},
+        {"instance_id": 0},
+        {"api_path": ""},
+        {"api_name": "x" * 200},
+        {"response": None},
+    ):
+        with pytest.raises(InvalidResult):
+            checked(good.model_copy(update=update))
+
+
+def test_only_unfiltered_replies_are_full_snapshots() -> None:
+    assert is_full_snapshot(ok("GetGatewayMapping", {}, params={}))
+    assert is_full_snapshot(ok("GetGatewayMapping", {}, params={"names": []}))
+    assert not is_full_snapshot(ok("GetGatewayMapping", {}, params={"names": ["a"]}))
+    assert not is_full_snapshot(ok("GetGatewayMappingOnline", {}, params={"softswitchName": "ss1"}))
+
+
+def test_sip_spellings_become_canonical() -> None:
+    item = mapping_item("a")
+    item["dtmfSendMethodSIP"] = item.pop("dtmfSendMethodSip")
+    result = ok("GetGatewayMapping", reply("GetGatewayMapping", [item]))
+    fixed = with_canonical_fields(result, "infoGatewayMappings")
+    assert fixed.response is not None
+    (out,) = fixed.response["infoGatewayMappings"]
+    assert "dtmfSendMethodSip" in out and "dtmfSendMethodSIP" not in out
+    canonical = ok("GetGatewayMapping", reply("GetGatewayMapping", [mapping_item("b")]))
+    assert with_canonical_fields(canonical, "infoGatewayMappings") is canonical  # nothing to do, no copy
+
+
+def test_fold_ignores_older_than_the_row_and_keeps_the_newest_success() -> None:
+    results = [
+        ok("GetSuite", {"v": 3}, fetched_at=30),
+        failed("GetSuite", fetched_at=40),
+        ok("GetSuite", {"v": 1}, fetched_at=10),
+    ]
+    key = key_of(results[0])
+    old = CacheState(1, "h", True, 0, None, None, at(5), last_attempt_at=at(20))
+    folded = fold(key, results, old, ttl_s=60)
+    assert folded is not None
+    assert [r.fetched_at for r in folded.accepted] == [at(30), at(40)]
+    columns = folded.columns()
+    assert columns[5] == pg_json({"v": 3})  # data of the newest success
+    assert columns[7:9] == ("ret_code", "Not found, operation failed.")  # error of the last attempt
+    assert columns[9:14] == (at(30), at(30) + timedelta(seconds=60), at(40), at(40), 8.0)
+    assert fold(key, [results[2]], old, ttl_s=60) is None  # everything older than the row
+
+
+def test_pg_json_drops_what_jsonb_refuses() -> None:
+    assert pg_json({"a": "x\x00y", "n": float("nan"), "中": 1}) == '{"a":"xy","n":null,"中":1}'
+    assert pg_json({"a": "\\u0000 literal"}) == '{"a":"\\\\u0000 literal"}'
