@@ -233,7 +233,7 @@ async def test_cache_changed_drops_the_in_process_copy(
     await pg_conn.execute('UPDATE vos_data_cache SET response_data = \'{"retCode": 0, "v": 2}\'::jsonb')
     assert (await api.post(url(iid, "GetSuite"), headers=READ)).json()["data"] == SUITES
     # …until the writer's change notification arrives (core NATS, every replica).
-    nc = await nats.connect(api_settings.nats_url)
+    nc = await nats.connect(api_settings.require_nats_url())
     try:
         body, headers = encode(CacheChanged(instance_id=iid, cache_keys=[key]))
         await nc.publish(bus.cache_changed_subject(iid), body, headers=headers or None)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 from collections.abc import Iterator
 
 import uvicorn
@@ -21,6 +22,7 @@ from vosync.shared.settings import Settings
 
 log = logging.getLogger(__name__)
 START_TIMEOUT_S = 30.0
+BACKLOG = 2048
 
 
 class _Server(uvicorn.Server):
@@ -53,7 +55,12 @@ class ApiService:
         return f"http://{host}:{self.port}"
 
     async def start(self) -> None:
-        await self.resources.start()
+        sock = self._bind()
+        try:
+            await self.resources.start()
+        except BaseException:
+            sock.close()
+            raise
         config = uvicorn.Config(
             self.app,
             host=self.settings.api_host,
@@ -65,16 +72,43 @@ class ApiService:
             access_log=False,
             server_header=False,
             timeout_graceful_shutdown=3,
-            backlog=2048,
+            backlog=BACKLOG,
         )
         self._server = server = _Server(config)
-        self._task = asyncio.create_task(server.serve(), name="uvicorn")
+        self._task = asyncio.create_task(self._serve(server, sock), name="uvicorn")
         deadline = asyncio.get_running_loop().time() + START_TIMEOUT_S
         while not server.started:
             if self._task.done() or asyncio.get_running_loop().time() > deadline:
                 await self._abort_start()
             await asyncio.sleep(0.01)
         log.info("api listening", extra={"url": self.url})
+
+    def _bind(self) -> socket.socket:
+        """Our own listening socket: a taken port is a clear error here, not uvicorn's sys.exit."""
+        host, port = self.settings.api_host, self.settings.api_port
+        try:
+            family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+            sock = socket.socket(family, kind, proto)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind(address)
+                sock.listen(BACKLOG)
+            except OSError:
+                sock.close()
+                raise
+        except OSError as exc:
+            raise RuntimeError(f"the api could not listen on {host}:{port}: {exc.strerror or exc}") from exc
+        sock.setblocking(False)
+        return sock
+
+    @staticmethod
+    async def _serve(server: _Server, sock: socket.socket) -> None:
+        try:
+            await server.serve(sockets=[sock])
+        except SystemExit as exc:  # uvicorn exits on start-up failures; a task must not
+            raise RuntimeError(f"uvicorn could not start (exit code {exc.code})") from None
+        finally:
+            sock.close()
 
     async def stop(self) -> None:
         if "events" in self.resources._services:
@@ -95,6 +129,5 @@ class ApiService:
             self._task.cancel()
         await self.resources.stop()
         raise RuntimeError(
-            f"the api could not listen on {self.settings.api_host}:{self.settings.api_port}"
-            " (port in use or address unavailable; see the log)"
+            f"the api could not serve on {self.settings.api_host}:{self.settings.api_port} (see the log)"
         ) from error

@@ -8,12 +8,23 @@ from typing import Annotated
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
-Name = Annotated[str, Meta(min_length=1, max_length=128, description="unique, shown on the page")]
+# Patterns document what the service checks anyway (and let schema fuzzers generate valid values).
+Name = Annotated[
+    str,
+    Meta(
+        min_length=1, max_length=128, pattern=r"^[^\x00]*\S[^\x00]*$", description="unique, shown on the page"
+    ),
+]
 BaseUrl = Annotated[
     str,
-    Meta(min_length=1, max_length=256, description="http(s) URL of the VOS web API, e.g. http://10.0.0.5"),
+    Meta(
+        min_length=1,
+        max_length=256,
+        pattern=r"^https?://([A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\])(:[1-9][0-9]{0,4})?(/[^\s\x00]*)?$",
+        description="http(s) URL of the VOS web API, with a host, e.g. http://10.0.0.5",
+    ),
 ]
-Description = Annotated[str, Meta(max_length=4000)]
+Description = Annotated[str, Meta(max_length=4000, pattern=r"^[^\x00]*$")]
 TimeoutS = Annotated[float, Meta(gt=0, le=3600, description="VOS call timeout; null: VOSYNC_VOS_TIMEOUT_S")]
 
 

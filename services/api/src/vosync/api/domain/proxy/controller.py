@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from litestar import Controller, Request, Response, post
 from litestar.di import NamedDependency
 from litestar.openapi.spec import Example
-from litestar.params import Body, FromPath, QueryParameter
+from litestar.params import Body, FromPath, PathParameter, QueryParameter
 from litestar.status_codes import HTTP_200_OK
 
 from vosync.api.domain.proxy.schemas import ProxyReply
@@ -17,6 +17,7 @@ from vosync.api.lib.auth import require_read, sees_secrets
 from vosync.api.lib.errors import error_response
 from vosync.api.lib.jsonutil import dumps, json_response
 from vosync.api.lib.openapi import error_responses
+from vosync.shared.catalogue import known_api_names
 
 _DESCRIPTION = """
 The reply of a read-only VOS API for the given request body (the VOS request params; empty body =
@@ -49,7 +50,13 @@ class ProxyController(Controller):
         request: Request[Any, Any, Any],
         proxy: NamedDependency[ProxyService],
         instance_id: FromPath[int],
-        api_name: FromPath[str],
+        api_name: Annotated[
+            str,
+            PathParameter(
+                description="a read-only VOS API (write APIs are refused with 403)",
+                schema_extra={"enum": sorted(known_api_names())},
+            ),
+        ],
         refresh: Annotated[
             bool, QueryParameter(description="fetch from VOS now, even when the cached reply is fresh")
         ] = False,
