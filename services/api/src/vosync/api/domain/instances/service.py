@@ -121,7 +121,7 @@ class InstanceService:
         except IntegrityError:
             raise ConflictException(detail=f"an instance named {values['name']!r} already exists") from None
         self._directory.put(InstanceInfo(row.id, row.name, row.enabled))
-        log.info("instance created", extra={"instance_id": row.id, "name": row.name})
+        log.info("instance created", extra={"instance_id": row.id, "instance_name": row.name})
         return _instance(row)
 
     async def patch(self, instance_id: int, data: InstancePatch) -> Instance:
