@@ -17,7 +17,7 @@ import pytest
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 
-from tests.fixtures.api import RunApi, run_api  # noqa: F401 (fixture)
+from tests.fixtures.api import RunApi
 from vosync.api.service import ApiService
 from vosync.shared import bus
 from vosync.shared.cache_key import cache_key
@@ -43,7 +43,7 @@ def api_settings(make_settings: Callable[..., Settings]) -> Settings:
 
 
 @pytest.fixture
-async def api_service(api_settings: Settings, run_api: RunApi) -> ApiService:  # noqa: F811
+async def api_service(api_settings: Settings, run_api: RunApi) -> ApiService:
     """The api served by uvicorn on a free port, in this test's event loop (so test peers on the
     bus answer while a request waits; litestar's test client would run the app in another thread)."""
     return await run_api(api_settings)
