@@ -16,17 +16,20 @@ from vosync.deploy.processes import die_with_parent, free_port, stop_process
 
 
 class ServiceProcess:
+    """One service; its HTTP port (the api's, or the poller's / writer's ops port) is a free one."""
+
     def __init__(self, name: str, script: str, env: dict[str, str], workdir: Path) -> None:
         self.name = name
         self.script = Path(sysconfig.get_path("scripts")) / script
-        self.ops_port = free_port()
+        self.port = free_port()
+        listen = "API" if script == "vosync-api" else "OPS"
         # Only what is given here: a VOSYNC_ variable of the test runner must not leak in.
         base = {k: v for k, v in os.environ.items() if not k.startswith("VOSYNC_")}
         self.env = {
             **base,
             **env,
-            "VOSYNC_OPS_HOST": "127.0.0.1",
-            "VOSYNC_OPS_PORT": str(self.ops_port),
+            f"VOSYNC_{listen}_HOST": "127.0.0.1",
+            f"VOSYNC_{listen}_PORT": str(self.port),
             "VOSYNC_LOG_FORMAT": "console",
             "PYTHONUNBUFFERED": "1",
         }
@@ -47,12 +50,16 @@ class ServiceProcess:
 
     def ready(self) -> bool:
         """GET /health/ready answers 200 (NATS connected, database reachable where used)."""
-        url = f"http://127.0.0.1:{self.ops_port}/health/ready"
+        url = f"{self.url}/health/ready"
         try:
             with urllib.request.urlopen(url, timeout=2) as resp:
                 return bool(resp.status == 200)
         except (OSError, urllib.error.HTTPError):
             return False
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
@@ -67,6 +74,11 @@ class ServiceProcess:
             time.sleep(0.1)
         raise AssertionError(f"{self.name} not ready after {timeout_s:.0f} s:\n{self.log_tail()}")
 
+    def terminate(self) -> None:
+        """SIGTERM without waiting (stop() then waits)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+
     def stop(self) -> None:
         if self.proc is not None:
             stop_process(self.proc)
@@ -74,7 +86,18 @@ class ServiceProcess:
             self._log.close()
             self._log = None
 
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
     def log_tail(self, lines: int = 40) -> str:
         if not self.log_path.exists():
             return "(no log)"
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def stop_all(processes: list[ServiceProcess]) -> None:
+    """SIGTERM to all first, so that they stop side by side, then wait for each."""
+    for proc in processes:
+        proc.terminate()
+    for proc in processes:
+        proc.stop()

@@ -17,7 +17,7 @@ from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 
 from tests.integration.deploy.deployed_nats import PASSWORDS, DeployedNats
-from tests.integration.deploy.service_processes import ServiceProcess
+from tests.integration.deploy.service_processes import ServiceProcess, stop_all
 from vosync.shared import bus
 from vosync.shared.codec import decode
 from vosync.shared.instances import InstanceRecord
@@ -60,11 +60,10 @@ async def admin(nats_cluster: DeployedNats) -> AsyncIterator[NatsClient]:
 
 
 @pytest.fixture
-def processes(tmp_path: Path) -> Iterator[list[ServiceProcess]]:
+def processes() -> Iterator[list[ServiceProcess]]:
     started: list[ServiceProcess] = []
     yield started
-    for proc in started:
-        proc.stop()
+    stop_all(started)
 
 
 async def _register_instances(

@@ -26,7 +26,7 @@ from vosync.shared import bus
 from vosync.shared.codec import decode, encode
 from vosync.shared.messages import FetchRequest, FetchResult
 
-DEADLINE_S = 5.0
+DEADLINE_S = 10.0
 
 
 @dataclass
