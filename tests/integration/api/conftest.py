@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -30,6 +31,12 @@ ADMIN_KEY = "test-admin-key"
 READ_KEY = "test-read-key"
 ADMIN = {"X-API-Key": ADMIN_KEY}
 READ = {"X-API-Key": READ_KEY}
+
+
+@pytest.fixture(autouse=True)
+def _log_everything(caplog: pytest.LogCaptureFixture) -> None:
+    """Every log call of vosync builds its record (a bad `extra` key fails the test, not production)."""
+    caplog.set_level(logging.DEBUG, logger="vosync")
 
 
 @pytest.fixture

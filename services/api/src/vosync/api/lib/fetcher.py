@@ -23,7 +23,8 @@ from vosync.shared.messages import FetchRequest, FetchResult
 
 log = logging.getLogger(__name__)
 
-_REFUSAL_STATUSES = frozenset({400, 403, 404, 503})
+# Statuses a poller's refusal may carry through to the client; anything else (a poller bug) is 502.
+_REFUSAL_STATUSES = frozenset({400, 403, 404, 502, 503})
 
 
 class FetchFailure(StrEnum):
@@ -94,8 +95,8 @@ class Fetcher:
             try:
                 status = int(headers_in.get(bus.FETCH_ERROR_STATUS_HEADER, "503"))
             except ValueError:
-                status = 503
-            status = status if status in _REFUSAL_STATUSES else 503
+                status = 502
+            status = status if status in _REFUSAL_STATUSES else 502
             return outcome(None, FetchFailure.REFUSED, f"poller refused: {reason}", status)
         try:
             result = decode(FetchResult, msg.data, headers_in)
