@@ -1,0 +1,165 @@
+"""Benchmark 1: cached reads through the api, beside two bare Litestar baselines in the same run.
+
+The simulator serves one instance with 1,000 mapping (and 1,000 routing) gateways. The reply gets
+into `vos_data_cache` through the real path: `POST /instances/1/sync` asks the poller, which fetches
+from the simulator and publishes the result; the writer stores it (and the gateways table). Then wrk
+loads, 50 connections for 10 s after a warm-up, from loopback:
+
+- the api: POST /api/v1/vos-api/instances/1/GetGatewayMapping (fresh row → in-process cache),
+- the api: GET /api/v1/instances/1/gateways?limit=100 (a page of the gateways table),
+- baseline `static`: a bare Litestar route answering the api's reply bytes held in memory,
+- baseline `pk`: a bare Litestar route answering the same JSON read by primary key (one asyncpg select).
+
+The poller and writer stay up but idle (schedules pushed out to a day), so the load sees only the api.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+
+import asyncpg
+
+from benchmarks.common import record, wrk
+from benchmarks.harness import Stack, http_json, plain_pg_url, stack, wait_for
+from vosync.deploy.processes import free_port
+from vosync.shared.catalogue import Catalogue
+
+GATEWAYS = 1000
+# Scheduled runs pushed a day out: the poller fetches only when asked, so the load sees only the api.
+QUIET_INTERVALS = json.dumps({spec.name: 86_400 for spec in Catalogue().scheduled()})
+GATEWAY_APIS = [
+    "GetGatewayMapping",
+    "GetGatewayRouting",
+    "GetGatewayMappingOnline",
+    "GetGatewayRoutingOnline",
+]
+
+
+def sync_now(s: Stack, instance_id: int, apis: list[str]) -> None:
+    """Ask for a fetch of each API until every one succeeds (the poller learns the instance from KV)."""
+
+    def all_ok() -> bool:
+        reply = http_json("POST", f"{s.api_url}/api/v1/instances/{instance_id}/sync", {"apis": apis})
+        return all(r["ok"] for r in reply["results"])
+
+    wait_for(all_ok, 30, "sync of the gateway APIs", 0.3)
+
+
+async def cache_row_id(database_url: str, instance_id: int, api_name: str) -> int | None:
+    conn = await asyncpg.connect(plain_pg_url(database_url))
+    try:
+        row_id: int | None = await conn.fetchval(
+            "SELECT id FROM vos_data_cache WHERE vos_instance_id = $1 AND api_name = $2 AND is_valid"
+            " AND expires_at > now()",
+            instance_id,
+            api_name,
+        )
+        return row_id
+    finally:
+        await conn.close()
+
+
+async def gateway_count(database_url: str, instance_id: int) -> int:
+    conn = await asyncpg.connect(plain_pg_url(database_url))
+    try:
+        return int(
+            await conn.fetchval("SELECT count(*) FROM gateways WHERE vos_instance_id = $1", instance_id)
+        )
+    finally:
+        await conn.close()
+
+
+def wait_stored(s: Stack, instance_id: int) -> int:
+    """The id of the fresh GetGatewayMapping row, once the writer has stored it and both gateway kinds."""
+    found: list[int] = []
+
+    def stored() -> bool:
+        row_id = asyncio.run(cache_row_id(s.database_url, instance_id, "GetGatewayMapping"))
+        if row_id is None or asyncio.run(gateway_count(s.database_url, instance_id)) < 2 * GATEWAYS:
+            return False
+        found.append(row_id)
+        return True
+
+    wait_for(stored, 60, "the writer storing the reply and the gateways", 0.2)
+    return found[-1]
+
+
+def load_baseline(s: Stack, mode: str, args: list[str], body: str) -> dict[str, float | int | str]:
+    port = free_port()
+    child = s.spawn(
+        f"baseline-{mode}",
+        [sys.executable, "-m", "benchmarks.baseline_server", mode, "--port", str(port), *args],
+        s.env(),
+    )
+    try:
+        url = f"http://127.0.0.1:{port}/reply"
+        wait_for(lambda: _answers(url, body), 30, f"baseline {mode}", 0.1)
+        return wrk(url, method="POST", body=body).figures(f"baseline_{mode}")
+    finally:
+        child.stop()
+
+
+def _answers(url: str, body: str) -> bool:
+    try:
+        http_json("POST", url, json.loads(body), timeout_s=5)
+        return True
+    except OSError:
+        return False
+
+
+def main() -> None:
+    with stack("cached_reads") as s:
+        (sim_url,) = s.start_sim(instances=1, gateways=GATEWAYS)
+        s.start_api()
+        s.start_writer()
+        s.start_poller(VOSYNC_POLL_INTERVALS=QUIET_INTERVALS)
+        instance_id = s.add_instance("bench-1", sim_url)
+        sync_now(s, instance_id, GATEWAY_APIS)
+        row_id = wait_stored(s, instance_id)
+
+        proxy_url = f"{s.api_url}/api/v1/vos-api/instances/{instance_id}/GetGatewayMapping"
+        gateways_url = f"{s.api_url}/api/v1/instances/{instance_id}/gateways?limit=100"
+        reply = http_json("POST", proxy_url, {})
+        if reply["data_source"] != "database" or len(reply["data"]["infoGatewayMappings"]) != GATEWAYS:
+            raise RuntimeError(f"unexpected proxy reply: source {reply['data_source']}")
+        body_file = s.work / "reply.json"
+        body_file.write_bytes(_raw_post(proxy_url))
+        page = http_json("GET", gateways_url)
+        if len(page["items"]) != 100:
+            raise RuntimeError(f"gateways page has {len(page['items'])} items, not 100")
+
+        figures: dict[str, float | int | str] = {
+            "cached_read_reply_kb": round(body_file.stat().st_size / 1024)
+        }
+        figures |= load_baseline(s, "static", ["--body-file", str(body_file)], "{}")
+        figures |= wrk(proxy_url, method="POST", body="{}").figures("api_cached_read")
+        figures |= load_baseline(s, "pk", ["--database-url", s.database_url, "--row-id", str(row_id)], "{}")
+        figures |= wrk(gateways_url).figures("api_gateways_page")
+
+        after = http_json("POST", proxy_url, {})
+        if after["data_source"] != "database":
+            raise RuntimeError("the cached row stopped being fresh during the run")
+        figures["api_cached_read_vs_static_ratio"] = round(
+            float(figures["api_cached_read_rps"]) / float(figures["baseline_static_rps"]), 3
+        )
+        figures["api_cached_read_vs_pk_select_ratio"] = round(
+            float(figures["api_cached_read_rps"]) / float(figures["baseline_pk_rps"]), 3
+        )
+        figures |= s.rss_figures("cached_reads")
+        record(figures)
+
+
+def _raw_post(url: str) -> bytes:
+    import urllib.request
+
+    request = urllib.request.Request(
+        url, data=b"{}", method="POST", headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=30) as resp:
+        return bytes(resp.read())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,215 @@
+"""The results table of benchmarks/README.md, from results.json: figures, goals, pass or short.
+
+python -m benchmarks.report     # rewrite the table from the current results.json
+"""
+
+from __future__ import annotations
+
+import json
+import operator
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from benchmarks.common import HERE, RESULTS
+
+README = HERE / "README.md"
+BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
+
+# Peak RSS of each service is the largest any of benchmarks 1–3 saw (each records its own).
+RSS_SOURCES = ("cached_reads", "writer_ingest", "stampede")
+
+
+@dataclass(frozen=True)
+class Figure:
+    key: str
+    label: str
+    unit: str = ""
+    goal: str = ""
+    check: Callable[[float], bool] | None = None
+
+
+def _at_most(limit: float) -> Callable[[float], bool]:
+    return lambda value: operator.le(value, limit)
+
+
+def _at_least(limit: float) -> Callable[[float], bool]:
+    return lambda value: operator.ge(value, limit)
+
+
+SECTIONS: list[tuple[str, str, list[Figure]]] = [
+    (
+        "1 cached reads",
+        "cached_reads",
+        [
+            Figure("api_cached_read_rps", "api: POST …/GetGatewayMapping (fresh row)", "req/s"),
+            Figure("api_cached_read_p50_ms", "  p50", "ms"),
+            Figure("api_cached_read_p99_ms", "  p99", "ms", "≤ 20 ms", _at_most(20)),
+            Figure("baseline_static_rps", "baseline: same bytes from memory", "req/s"),
+            Figure("baseline_static_p50_ms", "  p50", "ms"),
+            Figure("baseline_static_p99_ms", "  p99", "ms"),
+            Figure("baseline_pk_rps", "baseline: one asyncpg select by primary key", "req/s"),
+            Figure("baseline_pk_p50_ms", "  p50", "ms"),
+            Figure("baseline_pk_p99_ms", "  p99", "ms"),
+            Figure("api_cached_read_vs_static_ratio", "api ÷ in-memory route", "×", "≥ 0.7", _at_least(0.7)),
+            Figure("api_cached_read_vs_pk_select_ratio", "api ÷ primary-key select route", "×"),
+            Figure("api_gateways_page_rps", "api: GET …/gateways?limit=100", "req/s"),
+            Figure("api_gateways_page_p50_ms", "  p50", "ms"),
+            Figure("api_gateways_page_p99_ms", "  p99", "ms"),
+            Figure("cached_read_reply_kb", "reply size (1,000 gateways)", "KiB"),
+        ],
+    ),
+    (
+        "2 writer ingest",
+        "writer_ingest",
+        [
+            Figure(
+                "writer_snapshot_10k_s",
+                "10,000-gateway snapshot, publish → commit",
+                "s",
+                "< 1 s",
+                _at_most(1),
+            ),
+            Figure("writer_vs_per_row_ratio", "writer ÷ per-row ORM way", "×", "≥ 20", _at_least(20)),
+        ],
+    ),
+    (
+        "3 stampede",
+        "stampede",
+        [
+            Figure(
+                "stampede_vos_calls", "VOS calls for 500 readers of one expired key", "", "1", _at_most(1)
+            ),
+            Figure("stampede_first_reply_ms", "  first reader answered", "ms"),
+            Figure("stampede_p50_ms", "  readers p50", "ms"),
+            Figure("stampede_p99_ms", "  readers p99", "ms"),
+        ],
+    ),
+    (
+        "4 freshness",
+        "freshness",
+        [
+            Figure("event_processing_ms_p50", "fetch done → gateway.online event, p50", "ms"),
+            Figure(
+                "event_processing_ms_p99",
+                "fetch done → gateway.online event, p99",
+                "ms",
+                "≤ 200 ms",
+                _at_most(200),
+            ),
+            Figure("flip_to_event_ms_p50", "flip → event (2 s poll), p50", "ms"),
+            Figure("flip_to_event_ms_p99", "flip → event (2 s poll), p99", "ms"),
+        ],
+    ),
+    (
+        "5 poller scale",
+        "poller_scale",
+        [
+            Figure(
+                "poller_lateness_p99_s",
+                "schedule lateness p99 (500 instances, 10×)",
+                "s",
+                "≤ 1 s",
+                _at_most(1),
+            ),
+            Figure("poller_lateness_p50_s", "schedule lateness p50", "s"),
+            Figure("poller_cpu_share_of_core", "CPU share of one core", "×"),
+            Figure("poller_peak_rss_mb_500", "peak RSS", "MB", "≤ 200 MB", _at_most(200)),
+            Figure("poller_results_per_s", "results published", "/s"),
+            Figure("poller_expected_runs_per_s", "results the schedules ask for", "/s"),
+            Figure("poller_ready_s", "start → owning all 500 instances", "s"),
+        ],
+    ),
+    (
+        "6 peak RSS (benchmarks 1–3)",
+        "",
+        [
+            Figure("api_peak_rss_mb", "api", "MB"),
+            Figure("poller_peak_rss_mb", "poller", "MB"),
+            Figure("writer_peak_rss_mb", "writer", "MB"),
+        ],
+    ),
+]
+
+
+def peak_rss(results: dict[str, Any]) -> dict[str, float]:
+    """`<service>_peak_rss_mb`: the largest `<benchmark>_<service>_peak_rss_mb` of benchmarks 1–3."""
+    peaks: dict[str, float] = {}
+    for service in ("api", "poller", "writer"):
+        values = [
+            float(results[key])
+            for source in RSS_SOURCES
+            if isinstance(results.get(key := f"{source}_{service}_peak_rss_mb"), int | float)
+        ]
+        if values:
+            peaks[f"{service}_peak_rss_mb"] = max(values)
+    return peaks
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:,.3f}".rstrip("0").rstrip(".") if abs(value) < 10 else f"{value:,.1f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def verdict(figure: Figure, value: Any) -> str:
+    if figure.check is None:
+        return ""
+    if not isinstance(value, int | float):
+        return "**short**"
+    return "pass" if figure.check(float(value)) else "**short**"
+
+
+def table(results: dict[str, Any]) -> str:
+    status: dict[str, str] = results.get("_status", {})
+    lines = [
+        f"Measured {results.get('_date', '?')} on {results.get('_machine', '?')}.",
+        "",
+        "| benchmark | figure | value | goal | |",
+        "|---|---|---:|---|---|",
+    ]
+    for title, module, figures in SECTIONS:
+        note = status.get(module, "") if module else ""
+        for i, figure in enumerate(figures):
+            value = results.get(figure.key)
+            shown = "—" if value is None else f"{_value(value)} {figure.unit}".strip()
+            head = f"{title}" + (f" ({note})" if note and not note.startswith("ok") else "") if i == 0 else ""
+            lines.append(f"| {head} | {figure.label} | {shown} | {figure.goal} | {verdict(figure, value)} |")
+    return "\n".join(lines)
+
+
+def shortfalls(results: dict[str, Any]) -> list[str]:
+    found = []
+    for title, _module, figures in SECTIONS:
+        for figure in figures:
+            if figure.check is not None and verdict(figure, results.get(figure.key)) != "pass":
+                value = results.get(figure.key)
+                shown = "not measured" if value is None else _value(value)
+                found.append(
+                    f"- {title}: {figure.label.strip()} = {shown} {figure.unit} (goal {figure.goal})"
+                )
+    return found
+
+
+def write_readme(results: dict[str, Any], readme: Path = README) -> None:
+    text = readme.read_text()
+    block = "\n".join(
+        [BEGIN, table(results), "", "Short of a goal in this run:", *(shortfalls(results) or ["- none"]), END]
+    )
+    pattern = re.compile(re.escape(BEGIN) + ".*?" + re.escape(END), re.S)
+    if not pattern.search(text):
+        raise RuntimeError(f"{readme} has no {BEGIN} … {END} block")
+    readme.write_text(pattern.sub(lambda _: block, text))
+
+
+def main() -> None:
+    results = json.loads(RESULTS.read_text())
+    write_readme(results | peak_rss(results))
+
+
+if __name__ == "__main__":
+    main()
