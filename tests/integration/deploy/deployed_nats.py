@@ -33,6 +33,9 @@ PASSWORDS = {
     "sys": "test-sys-secret",
 }
 ROUTE_PASSWORD = "test-route-secret"
+# The tests' JetStream API calls wait this long (nats-py's default is 5 s): a loaded test machine
+# can be slow to create file-backed streams, which is not what these tests are about.
+JS_TIMEOUT_S = 15.0
 
 
 def _replace_once(text: str, old: str, new: str, source: str) -> str:

@@ -19,7 +19,7 @@ import nats
 import nats.errors
 import pytest
 
-from tests.integration.deploy.deployed_nats import DeployedNats
+from tests.integration.deploy.deployed_nats import JS_TIMEOUT_S, DeployedNats
 from vosync.deploy.embedded import nats_server_binary
 from vosync.deploy.processes import die_with_parent, free_port, stop_process, wait_until
 from vosync.shared import bus
@@ -87,7 +87,7 @@ async def test_service_connects_over_mutual_tls_with_its_user(tls_nats: tuple[De
     assert settings.require_nats_url().startswith("tls://")
     nc = await bus.connect(settings, "tls-writer")
     try:
-        js = nc.jetstream()
+        js = nc.jetstream(timeout=JS_TIMEOUT_S)
         await bus.ensure_writer_consumer(js, settings)
         info = await js.consumer_info(bus.RESULTS_STREAM, bus.WRITER_DURABLE)
         assert info.name == bus.WRITER_DURABLE
@@ -148,7 +148,7 @@ async def test_service_connects_with_a_token(token_nats: str) -> None:
     settings = Settings(nats_url=token_nats, nats_token="test-token-secret")
     nc = await bus.connect(settings, "token-client")
     try:
-        await bus.ensure_streams(nc.jetstream(), settings)
+        await bus.ensure_streams(nc.jetstream(timeout=JS_TIMEOUT_S), settings)
     finally:
         await nc.close()
     with pytest.raises(nats.errors.Error, match="Authorization Violation"):

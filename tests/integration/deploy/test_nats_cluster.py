@@ -16,7 +16,7 @@ import pytest
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 
-from tests.integration.deploy.deployed_nats import PASSWORDS, DeployedNats
+from tests.integration.deploy.deployed_nats import JS_TIMEOUT_S, PASSWORDS, DeployedNats
 from tests.integration.deploy.service_processes import ServiceProcess, stop_all
 from vosync.shared import bus
 from vosync.shared.codec import decode
@@ -81,7 +81,7 @@ async def _register_instances(
     nc = await bus.connect(settings, "test-api")
     try:
         [config] = [c for c in bus.bucket_configs(settings) if c.bucket == bus.INSTANCES_BUCKET]
-        kv = await bus.ensure_bucket(nc.jetstream(), config)
+        kv = await bus.ensure_bucket(nc.jetstream(timeout=JS_TIMEOUT_S), config)
         for instance_id, url in zip(ids, sim.urls, strict=True):
             record = InstanceRecord(id=instance_id, name=f"sim-{instance_id}", base_url=url)
             await kv.put(bus.instance_key(instance_id), record.to_kv())
@@ -126,7 +126,7 @@ async def test_every_result_is_applied_when_a_nats_node_dies(
     vos_sim: SimCluster,
     tmp_path: Path,
 ) -> None:
-    js = admin.jetstream()
+    js = admin.jetstream(timeout=JS_TIMEOUT_S)
     instance_ids = await _register_instances(nats_cluster, pg_conn, vos_sim)
     every_key = len(instance_ids) * len(SCHEDULED_APIS)
     intervals = json.dumps(dict.fromkeys(SCHEDULED_APIS, POLL_INTERVAL_S))

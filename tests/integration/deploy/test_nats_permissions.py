@@ -21,7 +21,7 @@ from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.js.kv import KeyValue
 
-from tests.integration.deploy.deployed_nats import PASSWORDS, DeployedNats
+from tests.integration.deploy.deployed_nats import JS_TIMEOUT_S, PASSWORDS, DeployedNats
 from vosync.shared import bus
 from vosync.shared.codec import decode, encode
 from vosync.shared.messages import FetchRequest, FetchResult
@@ -81,7 +81,7 @@ async def _declare_everything(deployed_nats: DeployedNats) -> None:
     settings = deployed_nats.settings("admin")
     nc = await bus.connect(settings, "test-admin")
     try:
-        js = nc.jetstream()
+        js = nc.jetstream(timeout=JS_TIMEOUT_S)
         await bus.ensure_writer_consumer(js, settings)
         await bus.ensure_buckets(js, settings)
     finally:
@@ -110,7 +110,7 @@ async def test_each_service_does_its_job_with_its_own_user(deployed_nats: Deploy
     api = await bus.connect(api_settings, "test-api")
     try:
         # -- start-up declarations, each with its own user ----------------------------------------
-        writer_js, poller_js, api_js = writer.jetstream(), poller.jetstream(), api.jetstream()
+        writer_js, poller_js, api_js = (c.jetstream(timeout=JS_TIMEOUT_S) for c in (writer, poller, api))
         await bus.ensure_writer_consumer(writer_js, writer_settings)
         await bus.ensure_streams(poller_js, poller_settings)
         poller_kv = await bus.ensure_buckets(poller_js, poller_settings)
@@ -264,7 +264,7 @@ async def test_refused_publishes_leave_no_trace(connect_as: ConnectAs, deployed_
     await _declare_everything(deployed_nats)
     admin = await nats.connect(deployed_nats.url, user="admin", password=PASSWORDS["admin"])
     try:
-        js = admin.jetstream()
+        js = admin.jetstream(timeout=JS_TIMEOUT_S)
         before = {
             name: (await js.stream_info(name)).state.messages
             for name in (bus.RESULTS_STREAM, bus.EVENTS_STREAM, "KV_vosync_leases", "KV_vosync_instances")
