@@ -104,8 +104,8 @@ class ResultConsumer:
         assert self._sub is not None
         first = await self._sub.fetch(1, timeout=IDLE_FETCH_S)
         size = self._settings.writer_batch_size
-        if size <= 1:
-            return first
+        if size <= 1 or (first and first[0].metadata.num_pending == 0):
+            return first  # nothing else queued: coalescing would only add COALESCE_S of latency
         try:
             more = await self._sub.fetch(size - 1, timeout=COALESCE_S)
         except TimeoutError:
