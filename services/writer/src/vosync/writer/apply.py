@@ -6,14 +6,14 @@ wait for each other instead of deadlocking):
 2. advisory locks of the gateway scopes (instance, type) the batch projects, sorted;
 3. the existing cache rows of the batch's keys, locked FOR UPDATE in key order;
 4. one upsert for all cache rows (results folded per key, older-than-row results ignored);
-5. gateway projections of the replies whose content changed, in fetched_at order per scope
-   ("rounds": the n-th snapshot of every scope together, so a backlog loses no transition);
+5. gateway projections of the replies whose content changed: each scope's snapshots replayed in
+   fetched_at order over its rows (so a backlog loses no transition), then one DELETE, one UPDATE
+   and one INSERT for all scopes;
 6. one insert of the transitions into gateway_event_outbox.
 """
 
 from __future__ import annotations
 
-import itertools
 import logging
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -31,11 +31,10 @@ from vosync.shared.catalogue import (
     WriteApiError,
 )
 from vosync.shared.messages import FetchResult, GatewayOnlineEvent
-from vosync.writer import cache_rows
+from vosync.writer import cache_rows, gateway_sql
 from vosync.writer.cache_rows import CacheFold, CacheState
-from vosync.writer.gateway_plan import GatewayState, Scope, Transition, plan_config, plan_online
+from vosync.writer.gateway_plan import ConfigSource, GatewayState, Scope, ScopePlan, Transition
 from vosync.writer.gateway_rows import parse_config, parse_online
-from vosync.writer.gateway_sql import ConfigBatch, GatewaySql, OnlineBatch, state_args, state_from_record
 from vosync.writer.jsontext import pg_json
 from vosync.writer.results import CacheKey, is_full_snapshot, key_of, with_canonical_fields
 
@@ -95,7 +94,7 @@ class BatchApplier:
     def __init__(self, pool: asyncpg.Pool, catalogue: Catalogue) -> None:
         self._pool = pool
         self._catalogue = catalogue
-        self._sql = GatewaySql(catalogue)
+        self.api_names = gateway_sql.ApiNames(catalogue)
 
     def spec(self, api_name: str) -> ApiSpec | None:
         try:
@@ -105,13 +104,12 @@ class BatchApplier:
 
     async def apply(self, results: list[FetchResult]) -> BatchReport:
         async with self._pool.acquire() as conn, conn.transaction():
-            return await _Transaction(self, self._sql, conn).run(results)
+            return await _Transaction(self, conn).run(results)
 
 
 class _Transaction:
-    def __init__(self, applier: BatchApplier, sql: GatewaySql, conn: asyncpg.Connection) -> None:
+    def __init__(self, applier: BatchApplier, conn: asyncpg.Connection) -> None:
         self._applier = applier
-        self._sql = sql
         self._conn = conn
         self.report = BatchReport()
 
@@ -238,70 +236,56 @@ class _Transaction:
         return [_Step(scope, spec, r, new.id) for r in successes]
 
     async def _project(self, steps: list[_Step]) -> list[Transition]:
+        """Replay each scope's snapshots in fetched_at order, then write every changed row once."""
+        if not steps:
+            return []
         by_scope: dict[Scope, list[_Step]] = defaultdict(list)
         for step in sorted(steps, key=lambda s: (s.scope[0], s.scope[1].value, s.at)):
             by_scope[step.scope].append(step)
-        transitions: list[Transition] = []
-        for round_steps in itertools.zip_longest(*by_scope.values()):
-            transitions.extend(await self._project_round([s for s in round_steps if s is not None]))
-        return transitions
-
-    async def _project_round(self, steps: list[_Step]) -> list[Transition]:
-        scopes = [s.scope for s in steps]
-        current: dict[Scope, dict[str, GatewayState]] = {scope: {} for scope in scopes}
-        for record in await self._conn.fetch(self._sql.read_state, *state_args(scopes)):
-            scope, state = state_from_record(record)
+        current: dict[Scope, dict[str, GatewayState]] = {scope: {} for scope in by_scope}
+        for record in await self._conn.fetch(gateway_sql.READ_STATE, *gateway_sql.state_args(list(by_scope))):
+            scope, state = gateway_sql.state_from_record(record)
             current[scope][state.name] = state
-        config, online = ConfigBatch(), OnlineBatch()
-        deletes: list[int] = []
-        unconfig: list[int] = []
-        offline: list[tuple[int, datetime, str]] = []
-        transitions: list[Transition] = []
-        for step in steps:
-            kind = step.scope[1]
-            list_key = step.spec.list_key or ""
-            if step.spec.projection is Projection.GATEWAY_CONFIG:
-                snap = parse_config(step.result.response, list_key, kind)
-                self._note(step, snap.problems)
-                if snap.list_key is None:
-                    continue
-                plan = plan_config(snap.rows, current[step.scope])
-                config.add(step.cache_id, snap.list_key, step.spec.name, step.scope, plan.upserts, step.at)
-                deletes += plan.delete_ids
-                unconfig += plan.unconfig_ids
-            else:
-                osnap = parse_online(step.result.response, list_key, kind)
-                self._note(step, osnap.problems)
-                if osnap.list_key is None:
-                    continue
-                oplan = plan_online(step.scope, osnap.rows, current[step.scope], step.at)
-                online.add(step.scope, oplan.upserts, step.at, step.spec.name)
-                deletes += oplan.delete_ids
-                offline += [(gid, step.at, step.spec.name) for gid in oplan.offline_ids]
-                transitions += oplan.transitions
-        await self._execute(config, online, deletes, unconfig, offline)
-        return transitions
+        plans = []
+        for scope, scope_steps in by_scope.items():
+            plan = ScopePlan.of(scope, current[scope])
+            for step in scope_steps:
+                self._replay(plan, step)
+            plans.append(plan)
+        await self._write(plans)
+        return [t for plan in plans for t in plan.transitions]
 
-    async def _execute(
-        self,
-        config: ConfigBatch,
-        online: OnlineBatch,
-        deletes: list[int],
-        unconfig: list[int],
-        offline: list[tuple[int, datetime, str]],
-    ) -> None:
-        conn, sql = self._conn, self._sql
+    def _replay(self, plan: ScopePlan, step: _Step) -> None:
+        kind, list_key = step.scope[1], step.spec.list_key or ""
+        if step.spec.projection is Projection.GATEWAY_CONFIG:
+            config = parse_config(step.result.response, list_key, kind)
+            self._note(step, config.problems)
+            if config.list_key is not None:
+                plan.apply_config(
+                    config.rows, ConfigSource(step.cache_id, config.list_key, step.spec.name, step.at)
+                )
+        else:
+            online = parse_online(step.result.response, list_key, kind)
+            self._note(step, online.problems)
+            if online.list_key is not None:
+                plan.apply_online(online.rows, step.at, step.spec.name)
+
+    async def _write(self, plans: list[ScopePlan]) -> None:
+        deletes = sorted(gid for plan in plans for gid in plan.delete_ids)
+        updates = [(plan.scope, row) for plan in plans for row in plan.written() if row.id is not None]
+        inserts = [(plan.scope, row) for plan in plans for row in plan.written() if row.id is None]
+        apis = self._applier.api_names
         if deletes:
-            await conn.execute(sql.delete, sorted(deletes))
-        if config.rows:
-            await conn.execute(sql.upsert_config, *config.args())
-        if online.rows:
-            await conn.execute(sql.upsert_online, *online.args())
-        if offline:
-            offline.sort()
-            await conn.execute(sql.mark_offline, *[list(col) for col in zip(*offline, strict=True)])
-        if unconfig:
-            await conn.execute(sql.unconfig, sorted(unconfig))
+            await self._conn.execute(gateway_sql.DELETE, deletes)
+        if updates:
+            updates.sort(key=lambda item: item[1].id or 0)
+            await self._conn.execute(
+                gateway_sql.UPDATE, *gateway_sql.row_args(updates, gateway_sql.UPDATE_COLUMNS, apis)
+            )
+        if inserts:
+            await self._conn.execute(
+                gateway_sql.INSERT, *gateway_sql.row_args(inserts, gateway_sql.INSERT_COLUMNS, apis)
+            )
 
     def _note(self, step: _Step, problems: Counter[str]) -> None:
         for problem, count in problems.items():

@@ -1,18 +1,18 @@
-"""What one gateway snapshot does to the rows of its scope (instance, type): pure decisions, no SQL.
+"""What the snapshots of one batch do to the gateway rows of a scope (instance, type): pure decisions.
 
-The writer holds the scope's lock while it reads the current rows and applies the plan, so the
-decisions here are exact.
+The writer holds the scope's lock, reads its rows, then replays the batch's snapshots in fetched_at
+order over them here, so the decisions are exact and each row is written once per batch, however
+many snapshots touched it.
 
 Rules
-- Config snapshot: every listed gateway is upserted with in_config = true. A row missing from it is
-  deleted, unless it is online: then it stays with in_config = false ("online but absent from
-  config"). Config never changes is_online, so it never produces an event.
-- Online snapshot (listed = online): a listed gateway becomes online (inserted with in_config = false
-  if unknown). A row not listed becomes offline; a row that is neither configured nor online any
-  more is deleted.
-- Events (one per transition): online → offline and offline → online of a row whose status was
+- Config snapshot: every listed gateway is in config (in_config = true, config columns from it). A
+  row missing from it is deleted, unless it is online: then it stays with in_config = false
+  ("online but absent from config"). Config never changes is_online, so it never makes an event.
+- Online snapshot (listed = online): a listed gateway is online (created with in_config = false if
+  unknown). A row not listed is offline; a row that is neither configured nor online is deleted.
+- Events, one per transition: online → offline and offline → online of a row whose status was
   known. A gateway's first observed status is an event only when it is online (previous = None): a
-  gateway first seen offline (or only in config) has not changed state.
+  gateway first seen offline, or only in config, has not changed state.
 """
 
 from __future__ import annotations
@@ -47,52 +47,101 @@ class Transition:
     concurrent_calls: int | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class ConfigSource:
+    """Where a config row's raw item is: position `ordinal` of `list_key` in cache row `cache_id`."""
+
+    cache_id: int
+    list_key: str
+    api_name: str
+    at: datetime
+
+
 @dataclass(slots=True)
-class ConfigPlan:
-    upserts: list[ConfigRow]
+class RowPlan:
+    """A row as the batch leaves it, and which of its parts the batch sets."""
+
+    name: str
+    id: int | None  # None: a new row
+    in_config: bool
+    is_online: bool
+    status_known: bool
+    config: ConfigRow | None = None  # set from this batch's config snapshot
+    config_source: ConfigSource | None = None
+    online: OnlineRow | None = None  # the latest online item, while online
+    online_at: datetime | None = None  # the last online snapshot that said something about it
+    online_api: str | None = None
+    changed_at: datetime | None = None  # the last transition in this batch
+    went_offline: bool = False
+    dirty: bool = False  # the batch sets something on it (the SQL still skips unchanged values)
+
+    @classmethod
+    def from_state(cls, state: GatewayState) -> RowPlan:
+        return cls(state.name, state.id, state.in_config, state.is_online, state.status_known)
+
+
+@dataclass(slots=True)
+class ScopePlan:
+    """Replays snapshots over the rows of one scope; `rows`, `delete_ids` and `transitions` result."""
+
+    scope: Scope
+    rows: dict[str, RowPlan]
     delete_ids: list[int] = field(default_factory=list)
-    unconfig_ids: list[int] = field(default_factory=list)  # online rows absent from config
-
-
-@dataclass(slots=True)
-class OnlinePlan:
-    upserts: list[OnlineRow]
-    offline_ids: list[int] = field(default_factory=list)  # not listed: offline (or first seen offline)
-    delete_ids: list[int] = field(default_factory=list)  # neither configured nor online
     transitions: list[Transition] = field(default_factory=list)
 
+    @classmethod
+    def of(cls, scope: Scope, current: dict[str, GatewayState]) -> ScopePlan:
+        return cls(scope, {name: RowPlan.from_state(state) for name, state in current.items()})
 
-def plan_config(rows: list[ConfigRow], current: dict[str, GatewayState]) -> ConfigPlan:
-    plan = ConfigPlan(upserts=rows)
-    listed = {row.name for row in rows}
-    for name in sorted(current.keys() - listed):
-        state = current[name]
-        if not state.is_online:
-            plan.delete_ids.append(state.id)
-        elif state.in_config:
-            plan.unconfig_ids.append(state.id)
-    return plan
+    def apply_config(self, rows: list[ConfigRow], source: ConfigSource) -> None:
+        listed = {row.name: row for row in rows}
+        for name in sorted(self.rows.keys() - listed.keys()):
+            row = self.rows[name]
+            if not row.is_online:
+                self._delete(name)
+            elif row.in_config:
+                row.in_config, row.dirty = False, True
+                row.config, row.config_source = None, None
+        for name, config in listed.items():
+            row = self.rows.get(name) or self._new(name)
+            row.in_config, row.dirty = True, True
+            row.config, row.config_source = config, source
 
+    def apply_online(self, rows: list[OnlineRow], at: datetime, api_name: str) -> None:
+        listed = {row.name: row for row in rows}
+        for name, online in listed.items():
+            row = self.rows.get(name) or self._new(name)
+            if not row.is_online:
+                previous = False if row.status_known else None
+                self.transitions.append(
+                    Transition(
+                        self.scope, name, True, previous, at, online.asr, online.acd, online.concurrent_calls
+                    )
+                )
+                row.is_online, row.changed_at, row.went_offline = True, at, False
+            row.status_known, row.dirty = True, True
+            row.online, row.online_at, row.online_api = online, at, api_name
+        for name in sorted(self.rows.keys() - listed.keys()):
+            row = self.rows[name]
+            if row.is_online:
+                self.transitions.append(Transition(self.scope, name, False, True, at, concurrent_calls=0))
+                row.is_online, row.changed_at, row.went_offline, row.online = False, at, True, None
+                row.online_at, row.online_api, row.dirty = at, api_name, True
+            elif not row.status_known:
+                row.status_known, row.online_at, row.online_api, row.dirty = True, at, api_name, True
+            if not row.in_config:
+                self._delete(name)
 
-def plan_online(
-    scope: Scope, rows: list[OnlineRow], current: dict[str, GatewayState], fetched_at: datetime
-) -> OnlinePlan:
-    plan = OnlinePlan(upserts=rows)
-    for row in rows:
-        state = current.get(row.name)
-        if state is not None and state.is_online:
-            continue
-        previous = False if state is not None and state.status_known else None
-        plan.transitions.append(
-            Transition(scope, row.name, True, previous, fetched_at, row.asr, row.acd, row.concurrent_calls)
-        )
-    listed = {row.name for row in rows}
-    for name in sorted(current.keys() - listed):
-        state = current[name]
-        if state.is_online:
-            plan.transitions.append(Transition(scope, name, False, True, fetched_at, concurrent_calls=0))
-        if not state.in_config:
-            plan.delete_ids.append(state.id)
-        elif state.is_online or not state.status_known:
-            plan.offline_ids.append(state.id)
-    return plan
+    def _new(self, name: str) -> RowPlan:
+        row = RowPlan(name, None, in_config=False, is_online=False, status_known=False, dirty=True)
+        self.rows[name] = row
+        return row
+
+    def _delete(self, name: str) -> None:
+        row = self.rows.pop(name)
+        if row.id is not None:
+            self.delete_ids.append(row.id)
+
+    def written(self) -> list[RowPlan]:
+        """Rows the batch sets something on, by name."""
+        return [row for _, row in sorted(self.rows.items()) if row.dirty]

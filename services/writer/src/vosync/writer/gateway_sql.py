@@ -1,170 +1,199 @@
-"""Set-based SQL for the `gateways` table: one statement per kind of change for all scopes of a round.
+"""Set-based SQL for the `gateways` table: per batch, one DELETE, one UPDATE and one INSERT.
 
-Config rows take their raw item straight from the reply just stored in vos_data_cache (by position
-in the list), so a 10,000-gateway reply is parsed by PostgreSQL once, not twice. Online rows carry
-their (small) raw item. `raw_data` = config item || online item || {"_data_sources": …} is built in
-SQL from the row's own columns, so each side rewrites it without re-sending the other.
+Every row the batch changes is written once, whatever number of snapshots touched it. Config rows
+take their raw item straight from the reply just stored in vos_data_cache (by position in its list),
+so a 10,000-gateway reply is parsed by PostgreSQL once, not twice. `raw_data` = config item ||
+online item || {"_data_sources": …} is built in SQL from the row's new values. The UPDATE skips rows
+whose values do not change, so an unchanged gateway is not rewritten.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from vosync.shared.catalogue import Catalogue, GatewayType, Projection
-from vosync.writer.gateway_plan import GatewayState, Scope
-from vosync.writer.gateway_rows import ConfigRow, OnlineRow
+from vosync.writer.gateway_plan import ConfigSource, GatewayState, RowPlan, Scope
+
+_TYPES = {kind.value: kind for kind in GatewayType}  # a dict lookup: Enum(value) is slow per row
+
+READ_STATE = """
+    SELECT g.id, g.vos_instance_id, g.gateway_type, g.gateway_name, g.is_online, g.in_config,
+           g.online_synced_at IS NOT NULL AS status_known
+    FROM gateways g
+    JOIN unnest($1::int[], $2::text[]) AS s(instance_id, gateway_type)
+      ON g.vos_instance_id = s.instance_id AND g.gateway_type = s.gateway_type
+"""
+
+DELETE = "DELETE FROM gateways WHERE id = ANY($1::bigint[])"
+
+# The raw config items of the cache rows named by $1 (ids) and $2 (list keys), with their position.
+_ITEMS = """
+    items AS (
+        SELECT s.cache_id, e.ord::int AS ord, e.item
+        FROM unnest($1::bigint[], $2::text[]) AS s(cache_id, list_key)
+        JOIN vos_data_cache c ON c.id = s.cache_id
+        CROSS JOIN LATERAL jsonb_array_elements(c.response_data -> s.list_key) WITH ORDINALITY AS e(item, ord)
+    )"""
+
+_RAW_DATA = """coalesce({p}.config_data, '{{}}'::jsonb) || coalesce({p}.online_data, '{{}}'::jsonb)
+        || jsonb_build_object('_data_sources', jsonb_build_object(
+            'config', CASE WHEN {p}.config_data IS NULL THEN NULL
+                      ELSE jsonb_build_object('api', {p}.config_api, 'synced_at', {p}.synced_at) END,
+            'online', CASE WHEN {p}.online_synced_at IS NULL THEN NULL
+                      ELSE jsonb_build_object('api', {p}.online_api,
+                                              'synced_at', {p}.online_synced_at) END))"""
+
+Column = tuple[str, str, Callable[[Scope, RowPlan, "ApiNames"], Any]]
 
 
-def _api_names(catalogue: Catalogue, projection: Projection) -> dict[GatewayType, str]:
-    names = {}
-    for name in catalogue.names():
-        spec = catalogue.spec(name)
-        if spec.projection is projection and spec.gateway_type is not None:
-            names[spec.gateway_type] = spec.name
-    return names
+class ApiNames:
+    """The config and online API of each gateway type (for `_data_sources`), from the catalogue."""
 
-
-def _api_case(type_column: str, names: dict[GatewayType, str]) -> str:
-    # The names are catalogue constants (`GetGatewayMapping`, …), never input: safe to inline.
-    whens = " ".join(f"WHEN '{kind.value}' THEN '{api}'" for kind, api in sorted(names.items()))
-    return f"(CASE {type_column} {whens} END)"
+    def __init__(self, catalogue: Catalogue) -> None:
+        self.config: dict[GatewayType, str] = {}
+        self.online: dict[GatewayType, str] = {}
+        for name in catalogue.names():
+            spec = catalogue.spec(name)
+            if spec.gateway_type is None:
+                continue
+            if spec.projection is Projection.GATEWAY_CONFIG:
+                self.config[spec.gateway_type] = spec.name
+            elif spec.projection is Projection.GATEWAY_ONLINE:
+                self.online[spec.gateway_type] = spec.name
 
 
 def _csv(ips: list[str] | None) -> str | None:
     return ",".join(ips) if ips else None
 
 
-class GatewaySql:
-    """The statements, with the catalogue's API names baked into the `_data_sources` parts."""
+def _addr(row: RowPlan) -> tuple[bool, str | None, str | None, int | None]:
+    """(set, ip, remote_ips csv, capacity): config's; an unconfigured online gateway's own; or keep."""
+    if row.config is not None:
+        return True, row.config.ip_address, _csv(row.config.remote_ips), row.config.capacity
+    if row.online is not None and not row.in_config:
+        return True, row.online.ip_address, _csv(row.online.remote_ips), row.online.capacity
+    return False, None, None, None
 
-    def __init__(self, catalogue: Catalogue) -> None:
-        config_api = _api_case("t.gateway_type", _api_names(catalogue, Projection.GATEWAY_CONFIG))
-        online_api_t = _api_case("t.gateway_type", _api_names(catalogue, Projection.GATEWAY_ONLINE))
-        config_api_g = _api_case("g.gateway_type", _api_names(catalogue, Projection.GATEWAY_CONFIG))
 
-        self.read_state = """
-            SELECT g.id, g.vos_instance_id, g.gateway_type, g.gateway_name, g.is_online, g.in_config,
-                   g.online_synced_at IS NOT NULL AS status_known
-            FROM gateways g
-            JOIN unnest($1::int[], $2::text[]) AS s(instance_id, gateway_type)
-              ON g.vos_instance_id = s.instance_id AND g.gateway_type = s.gateway_type
-        """
+def _online_cols(row: RowPlan) -> tuple[bool, int | None, float | None, float | None]:
+    """(set, calls, asr, acd): the latest item while online; cleared when it went offline; or keep."""
+    if row.is_online and row.online is not None:
+        return True, row.online.concurrent_calls, row.online.asr, row.online.acd
+    if row.went_offline:
+        return True, 0, None, None
+    return False, None, None, None
 
-        self.upsert_config = f"""
-            WITH sources AS (
-                SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[]) AS s(cache_id, list_key, api_name)
-            ), items AS (
-                SELECT s.cache_id, s.api_name, e.ord::int AS ord, e.item
-                FROM sources s
-                JOIN vos_data_cache c ON c.id = s.cache_id
-                CROSS JOIN LATERAL jsonb_array_elements(c.response_data -> s.list_key)
-                     WITH ORDINALITY AS e(item, ord)
-            ), incoming AS (
-                SELECT n.*, i.item, i.api_name
-                FROM unnest($4::bigint[], $5::int[], $6::int[], $7::text[], $8::text[], $9::text[],
-                            $10::text[], $11::int[], $12::text[], $13::text[], $14::int[], $15::int[],
-                            $16::int[], $17::timestamptz[])
-                     AS n(cache_id, ord, instance_id, gateway_type, name, ip_address, remote_ips, port,
-                          protocol, prefix, capacity, register_type, lock_type, synced_at)
-                JOIN items i ON i.cache_id = n.cache_id AND i.ord = n.ord
-            )
-            INSERT INTO gateways AS t (
-                vos_instance_id, gateway_type, gateway_name, in_config, ip_address, port, protocol,
-                remote_ips, prefix, capacity, register_type, lock_type, config_data, raw_data, synced_at)
-            SELECT instance_id, gateway_type, name, true, ip_address, port, protocol,
-                   string_to_array(remote_ips, ','), prefix, capacity, register_type, lock_type, item,
-                   item || jsonb_build_object('_data_sources', jsonb_build_object(
-                       'config', jsonb_build_object('api', api_name, 'synced_at', synced_at),
-                       'online', NULL)),
-                   synced_at
-            FROM incoming
-            ORDER BY instance_id, gateway_type, name
-            ON CONFLICT (vos_instance_id, gateway_type, gateway_name) DO UPDATE SET
-                in_config = true,
-                ip_address = excluded.ip_address,
-                port = excluded.port,
-                protocol = excluded.protocol,
-                remote_ips = excluded.remote_ips,
-                prefix = excluded.prefix,
-                capacity = excluded.capacity,
-                register_type = excluded.register_type,
-                lock_type = excluded.lock_type,
-                config_data = excluded.config_data,
-                raw_data = excluded.config_data || coalesce(t.online_data, '{{}}'::jsonb)
-                    || jsonb_build_object('_data_sources', jsonb_build_object(
-                        'config', excluded.raw_data -> '_data_sources' -> 'config',
-                        'online', CASE WHEN t.online_synced_at IS NULL THEN NULL ELSE
-                            jsonb_build_object('api', {online_api_t}, 'synced_at', t.online_synced_at) END)),
-                synced_at = excluded.synced_at,
-                updated_at = now()
-            WHERE NOT t.in_config OR t.config_data IS DISTINCT FROM excluded.config_data
-        """  # noqa: S608 (only catalogue constants are interpolated)
 
-        self.upsert_online = f"""
-            INSERT INTO gateways AS t (
-                vos_instance_id, gateway_type, gateway_name, in_config, ip_address, remote_ips, capacity,
-                is_online, concurrent_calls, asr, acd, online_changed_at, online_data, raw_data,
-                online_synced_at)
-            SELECT n.instance_id, n.gateway_type, n.name, false, n.ip_address,
-                   string_to_array(n.remote_ips, ','), n.capacity, true, n.concurrent_calls, n.asr, n.acd,
-                   n.fetched_at, n.item,
-                   n.item || jsonb_build_object('_data_sources', jsonb_build_object(
-                       'config', NULL,
-                       'online', jsonb_build_object('api', n.api_name, 'synced_at', n.fetched_at))),
-                   n.fetched_at
-            FROM unnest($1::int[], $2::text[], $3::text[], $4::int[], $5::float8[], $6::float8[], $7::text[],
-                        $8::text[], $9::int[], $10::jsonb[], $11::timestamptz[], $12::text[])
-                 AS n(instance_id, gateway_type, name, concurrent_calls, asr, acd, ip_address, remote_ips,
-                      capacity, item, fetched_at, api_name)
-            ORDER BY n.instance_id, n.gateway_type, n.name
-            ON CONFLICT (vos_instance_id, gateway_type, gateway_name) DO UPDATE SET
-                is_online = true,
-                concurrent_calls = excluded.concurrent_calls,
-                asr = excluded.asr,
-                acd = excluded.acd,
-                online_changed_at = CASE WHEN t.is_online THEN t.online_changed_at
-                                         ELSE excluded.online_changed_at END,
-                online_data = excluded.online_data,
-                online_synced_at = excluded.online_synced_at,
-                ip_address = CASE WHEN t.in_config THEN t.ip_address ELSE excluded.ip_address END,
-                remote_ips = CASE WHEN t.in_config THEN t.remote_ips ELSE excluded.remote_ips END,
-                capacity = CASE WHEN t.in_config THEN t.capacity ELSE excluded.capacity END,
-                raw_data = coalesce(t.config_data, '{{}}'::jsonb) || excluded.online_data
-                    || jsonb_build_object('_data_sources', jsonb_build_object(
-                        'config', CASE WHEN t.config_data IS NULL THEN NULL ELSE
-                            jsonb_build_object('api', {config_api}, 'synced_at', t.synced_at) END,
-                        'online', excluded.raw_data -> '_data_sources' -> 'online')),
-                updated_at = now()
-            WHERE NOT t.is_online OR t.online_data IS DISTINCT FROM excluded.online_data
-        """  # noqa: S608
+def _source(row: RowPlan) -> ConfigSource | None:
+    return row.config_source if row.config is not None else None
 
-        # Not listed by an online snapshot: offline now (or, never seen online, its status is known).
-        self.mark_offline = f"""
-            UPDATE gateways AS g SET
-                is_online = false,
-                concurrent_calls = CASE WHEN g.is_online THEN 0 ELSE g.concurrent_calls END,
-                asr = CASE WHEN g.is_online THEN NULL ELSE g.asr END,
-                acd = CASE WHEN g.is_online THEN NULL ELSE g.acd END,
-                online_changed_at = CASE WHEN g.is_online THEN p.fetched_at ELSE g.online_changed_at END,
-                online_data = NULL,
-                online_synced_at = p.fetched_at,
-                raw_data = coalesce(g.config_data, '{{}}'::jsonb)
-                    || jsonb_build_object('_data_sources', jsonb_build_object(
-                        'config', CASE WHEN g.config_data IS NULL THEN NULL ELSE
-                            jsonb_build_object('api', {config_api_g}, 'synced_at', g.synced_at) END,
-                        'online', jsonb_build_object('api', p.api_name, 'synced_at', p.fetched_at))),
-                updated_at = now()
-            FROM unnest($1::bigint[], $2::timestamptz[], $3::text[]) AS p(id, fetched_at, api_name)
-            WHERE g.id = p.id
-        """  # noqa: S608
 
-        self.unconfig = """
-            UPDATE gateways SET in_config = false, updated_at = now() WHERE id = ANY($1::bigint[])
-        """
+_COMMON: list[Column] = [
+    ("set_config", "bool", lambda s, r, a: r.config is not None),
+    ("cache_id", "bigint", lambda s, r, a: src.cache_id if (src := _source(r)) else None),
+    ("ord", "int", lambda s, r, a: r.config.ordinal if r.config else None),
+    ("config_at", "timestamptz", lambda s, r, a: src.at if (src := _source(r)) else None),
+    ("port", "int", lambda s, r, a: r.config.port if r.config else None),
+    ("protocol", "text", lambda s, r, a: r.config.protocol if r.config else None),
+    ("prefix", "text", lambda s, r, a: r.config.prefix if r.config else None),
+    ("register_type", "int", lambda s, r, a: r.config.register_type if r.config else None),
+    ("lock_type", "int", lambda s, r, a: r.config.lock_type if r.config else None),
+    ("in_config", "bool", lambda s, r, a: r.in_config),
+    ("set_addr", "bool", lambda s, r, a: _addr(r)[0]),
+    ("ip_address", "text", lambda s, r, a: _addr(r)[1]),
+    ("remote_ips", "text", lambda s, r, a: _addr(r)[2]),
+    ("capacity", "int", lambda s, r, a: _addr(r)[3]),
+    ("is_online", "bool", lambda s, r, a: r.is_online),
+    ("set_online", "bool", lambda s, r, a: _online_cols(r)[0]),
+    ("concurrent_calls", "int", lambda s, r, a: _online_cols(r)[1]),
+    ("asr", "float8", lambda s, r, a: _online_cols(r)[2]),
+    ("acd", "float8", lambda s, r, a: _online_cols(r)[3]),
+    ("set_online_data", "bool", lambda s, r, a: r.online is not None or not r.is_online),
+    ("online_item", "jsonb", lambda s, r, a: r.online.item_json if r.is_online and r.online else None),
+    ("changed_at", "timestamptz", lambda s, r, a: r.changed_at),
+    ("online_at", "timestamptz", lambda s, r, a: r.online_at),
+    ("config_api", "text", lambda s, r, a: a.config.get(s[1])),
+    ("online_api", "text", lambda s, r, a: a.online.get(s[1])),
+]
+UPDATE_COLUMNS: list[Column] = [("id", "bigint", lambda s, r, a: r.id), *_COMMON]
+INSERT_COLUMNS: list[Column] = [
+    ("instance_id", "int", lambda s, r, a: s[0]),
+    ("gateway_type", "text", lambda s, r, a: s[1].value),
+    ("name", "text", lambda s, r, a: r.name),
+    *_COMMON,
+]
 
-        self.delete = "DELETE FROM gateways WHERE id = ANY($1::bigint[])"
+
+def _unnest(columns: Sequence[Column], first: int) -> str:
+    params = ", ".join(f"${first + i}::{kind}[]" for i, (_, kind, _) in enumerate(columns))
+    names = ", ".join(name for name, _, _ in columns)
+    return f"unnest({params}) AS n({names})"
+
+
+_NEW_VALUES = """
+        n.in_config,
+        CASE WHEN n.set_addr THEN n.ip_address ELSE {g}.ip_address END AS ip_address,
+        CASE WHEN n.set_addr THEN string_to_array(n.remote_ips, ',') ELSE {g}.remote_ips END AS remote_ips,
+        CASE WHEN n.set_addr THEN n.capacity ELSE {g}.capacity END AS capacity,
+        CASE WHEN n.set_config THEN n.port ELSE {g}.port END AS port,
+        CASE WHEN n.set_config THEN n.protocol ELSE {g}.protocol END AS protocol,
+        CASE WHEN n.set_config THEN n.prefix ELSE {g}.prefix END AS prefix,
+        CASE WHEN n.set_config THEN n.register_type ELSE {g}.register_type END AS register_type,
+        CASE WHEN n.set_config THEN n.lock_type ELSE {g}.lock_type END AS lock_type,
+        n.is_online,
+        CASE WHEN n.set_online THEN n.concurrent_calls ELSE {g}.concurrent_calls END AS concurrent_calls,
+        CASE WHEN n.set_online THEN n.asr ELSE {g}.asr END AS asr,
+        CASE WHEN n.set_online THEN n.acd ELSE {g}.acd END AS acd,
+        coalesce(n.changed_at, {g}.online_changed_at) AS online_changed_at,
+        CASE WHEN n.set_config THEN i.item ELSE {g}.config_data END AS config_data,
+        CASE WHEN n.set_online_data THEN n.online_item ELSE {g}.online_data END AS online_data,
+        CASE WHEN n.set_config THEN n.config_at ELSE {g}.synced_at END AS synced_at,
+        coalesce(n.online_at, {g}.online_synced_at) AS online_synced_at,
+        n.config_api, n.online_api"""
+
+_COMPARED = (
+    "in_config, is_online, ip_address, remote_ips, capacity, port, protocol, prefix, register_type, "
+    "lock_type, concurrent_calls, asr, acd, online_changed_at, config_data, online_data"
+)
+_SET = [c.strip() for c in _COMPARED.split(",")] + ["synced_at", "online_synced_at"]
+
+# The new values are computed once per row (v), then compared with the row: a row whose values do
+# not change is not rewritten (a timestamp alone does not count, except a first online_synced_at).
+UPDATE = f"""
+    WITH {_ITEMS.strip()},
+    v AS (
+        SELECT g0.id, {_NEW_VALUES.format(g="g0")}
+        FROM {_unnest(UPDATE_COLUMNS, 3)}
+        JOIN gateways g0 ON g0.id = n.id
+        LEFT JOIN items i ON i.cache_id = n.cache_id AND i.ord = n.ord
+    )
+    UPDATE gateways AS g SET
+        {", ".join(f"{c} = v.{c}" for c in _SET)},
+        raw_data = {_RAW_DATA.format(p="v")},
+        updated_at = now()
+    FROM v
+    WHERE g.id = v.id
+      AND (({", ".join(f"v.{c}" for c in _COMPARED.split(", "))}, v.online_synced_at IS NULL)
+           IS DISTINCT FROM
+           ({", ".join(f"g.{c}" for c in _COMPARED.split(", "))}, g.online_synced_at IS NULL))
+"""  # noqa: S608 (only constants of this module are interpolated; values are bind parameters)
+
+# New rows: the same new values over an empty "current row" (a LEFT JOIN that never matches).
+INSERT = f"""
+    WITH {_ITEMS.strip()},
+    v AS (
+        SELECT n.instance_id, n.gateway_type, n.name, {_NEW_VALUES.format(g="g0")}
+        FROM {_unnest(INSERT_COLUMNS, 3)}
+        LEFT JOIN gateways g0 ON false
+        LEFT JOIN items i ON i.cache_id = n.cache_id AND i.ord = n.ord
+    )
+    INSERT INTO gateways (vos_instance_id, gateway_type, gateway_name, {", ".join(_SET)}, raw_data)
+    SELECT v.instance_id, v.gateway_type, v.name, {", ".join(f"v.{c}" for c in _SET)},
+           {_RAW_DATA.format(p="v")}
+    FROM v
+    ORDER BY v.instance_id, v.gateway_type, v.name
+"""  # noqa: S608 (only constants of this module are interpolated; values are bind parameters)
 
 
 def state_args(scopes: Sequence[Scope]) -> tuple[list[int], list[str]]:
@@ -172,7 +201,7 @@ def state_args(scopes: Sequence[Scope]) -> tuple[list[int], list[str]]:
 
 
 def state_from_record(record: Any) -> tuple[Scope, GatewayState]:
-    scope = (int(record["vos_instance_id"]), GatewayType(record["gateway_type"]))
+    scope = (int(record["vos_instance_id"]), _TYPES[record["gateway_type"]])
     state = GatewayState(
         id=record["id"],
         name=record["gateway_name"],
@@ -183,74 +212,12 @@ def state_from_record(record: Any) -> tuple[Scope, GatewayState]:
     return scope, state
 
 
-class ConfigBatch:
-    """Config rows of several scopes, as column arrays for `upsert_config`."""
-
-    def __init__(self) -> None:
-        self.sources: list[tuple[int, str, str]] = []  # (cache_id, list_key, api_name)
-        self.rows: list[tuple[int, Scope, ConfigRow, datetime]] = []
-
-    def add(
-        self, cache_id: int, list_key: str, api_name: str, scope: Scope, rows: list[ConfigRow], at: datetime
-    ) -> None:
-        self.sources.append((cache_id, list_key, api_name))
-        self.rows.extend((cache_id, scope, row, at) for row in rows)
-
-    def args(self) -> list[list[Any]]:
-        columns: list[list[Any]] = [
-            [s[0] for s in self.sources],
-            [s[1] for s in self.sources],
-            [s[2] for s in self.sources],
-        ]
-        columns += [list(col) for col in zip(*self._flat(), strict=True)] if self.rows else [[]] * 14
-        return columns
-
-    def _flat(self) -> list[tuple[Any, ...]]:
-        return [
-            (
-                cache_id,
-                r.ordinal,
-                scope[0],
-                scope[1].value,
-                r.name,
-                r.ip_address,
-                _csv(r.remote_ips),
-                r.port,
-                r.protocol,
-                r.prefix,
-                r.capacity,
-                r.register_type,
-                r.lock_type,
-                at,
-            )
-            for cache_id, scope, r, at in self.rows
-        ]
-
-
-class OnlineBatch:
-    """Online rows of several scopes, as column arrays for `upsert_online`."""
-
-    def __init__(self) -> None:
-        self.rows: list[tuple[Any, ...]] = []
-
-    def add(self, scope: Scope, rows: list[OnlineRow], at: datetime, api_name: str) -> None:
-        self.rows.extend(
-            (
-                scope[0],
-                scope[1].value,
-                r.name,
-                r.concurrent_calls,
-                r.asr,
-                r.acd,
-                r.ip_address,
-                _csv(r.remote_ips),
-                r.capacity,
-                r.item_json,
-                at,
-                api_name,
-            )
-            for r in rows
-        )
-
-    def args(self) -> list[list[Any]]:
-        return [list(col) for col in zip(*self.rows, strict=True)]
+def row_args(
+    rows: Iterable[tuple[Scope, RowPlan]], columns: Sequence[Column], apis: ApiNames
+) -> list[list[Any]]:
+    """$1, $2: the cache rows the config items come from; then one array per column."""
+    listed = list(rows)
+    sources = sorted({(src.cache_id, src.list_key) for _, row in listed if (src := _source(row)) is not None})
+    args: list[list[Any]] = [[s[0] for s in sources], [s[1] for s in sources]]
+    args += [[get(scope, row, apis) for scope, row in listed] for _, _, get in columns]
+    return args

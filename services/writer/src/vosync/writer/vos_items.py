@@ -54,6 +54,8 @@ class Item:
 
 def as_int(value: Any, field: str, problems: Problems) -> int | None:
     """An int32 from an int, an integral float or a numeric string; anything else is a problem."""
+    if type(value) is int and INT32_MIN <= value <= INT32_MAX:  # the usual case, first
+        return value
     if value is None or value == "":
         return None
     result: int | None = None
@@ -103,7 +105,7 @@ def as_text(value: Any, field: str, problems: Problems, max_len: int | None = No
     if value is None:
         return None
     if isinstance(value, str):
-        text = value.replace("\x00", "").strip()
+        text = (value.replace("\x00", "") if "\x00" in value else value).strip()
     elif isinstance(value, int | float) and not isinstance(value, bool):
         text = str(value)
     else:

@@ -1,0 +1,244 @@
+"""Writer ingest: a 10,000-gateway snapshot (config + online) of one instance into PostgreSQL.
+
+vosync: the two FetchResults (GetGatewayMapping with 10,000 items, GetGatewayMappingOnline listing
+all of them) are published to VOS_RESULTS and consumed by a real `vosync-writer` process; the time
+runs from the first publish to the commit, which the writer announces right after it on
+`vos.cache.changed.<instance>` (the cache rows, 10,000 gateway rows and 10,000 first-seen-online
+events are in that one transaction). Each run starts from empty tables, as a first sync does.
+
+Baseline, in the same run on the same data: the older system's per-row way (yk-vos
+`_sync_gateway_type`): an ORM session, for each gateway one SELECT by (instance, name) and then an
+UPDATE or an INSERT of the mapped row with its online data merged in, the reply saved to
+vos_data_cache, one commit. It gets the replies already decoded (no bus, no decoding).
+
+    python -m benchmarks.writer_ingest [--gateways 10000] [--runs 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+import nats
+from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from benchmarks.common import record
+from benchmarks.harness import Stack, plain_pg_url, stack
+from tests.unit.writer.vos_replies import mapping_item, mapping_online_item, names, ok, reply
+from vosync.shared import bus
+from vosync.shared.codec import decode, encode
+from vosync.shared.db.engine import make_engine
+from vosync.shared.db.models import Gateway, VosDataCache
+from vosync.shared.messages import CacheChanged, FetchResult
+from vosync.shared.settings import Settings
+
+INSTANCE_ID = 1
+CONFIG, ONLINE = "GetGatewayMapping", "GetGatewayMappingOnline"
+COMMIT_TIMEOUT_S = 120.0
+
+
+def snapshot(count: int, fetched_at: datetime) -> tuple[FetchResult, FetchResult]:
+    gateway_names = names("gw", count)
+    config = reply(CONFIG, [mapping_item(n, i) for i, n in enumerate(gateway_names)])
+    online = reply(ONLINE, [mapping_online_item(n, i) for i, n in enumerate(gateway_names)])
+    return (
+        ok(CONFIG, config, instance_id=INSTANCE_ID, fetched_at=fetched_at),
+        ok(ONLINE, online, instance_id=INSTANCE_ID, fetched_at=fetched_at + timedelta(milliseconds=5)),
+    )
+
+
+async def empty_tables(conn: asyncpg.Connection) -> None:
+    await conn.execute("TRUNCATE gateway_event_outbox, gateways, vos_data_cache")
+
+
+async def outbox_published(conn: asyncpg.Connection, timeout_s: float = COMMIT_TIMEOUT_S) -> None:
+    """Wait until the writer's relay has sent the previous run's events (so it idles during a run)."""
+    deadline = time.monotonic() + timeout_s
+    while await conn.fetchval("SELECT count(*) FROM gateway_event_outbox WHERE published_at IS NULL"):
+        if time.monotonic() > deadline:
+            raise TimeoutError("outbox not published")
+        await asyncio.sleep(0.1)
+
+
+async def vosync_run(
+    js: nats.js.JetStreamContext,
+    nc: NatsClient,
+    conn: asyncpg.Connection,
+    count: int,
+    fetched_at: datetime,
+) -> float:
+    config, online = snapshot(count, fetched_at)
+    messages = []
+    for result in (config, online):
+        body, headers = encode(result)
+        headers["Nats-Msg-Id"] = result.msg_id
+        messages.append((bus.result_subject(INSTANCE_ID, result.api_name), body, headers))
+    waiting = {config.cache_key, online.cache_key}
+    committed = asyncio.Event()
+
+    async def on_change(msg: Msg) -> None:
+        waiting.difference_update(decode(CacheChanged, msg.data, msg.headers).cache_keys)
+        if not waiting:
+            committed.set()
+
+    sub = await nc.subscribe(bus.cache_changed_subject(INSTANCE_ID), cb=on_change)
+    await nc.flush()
+    started = time.perf_counter()
+    for subject, body, headers in messages:
+        await js.publish(subject, body, headers=headers, timeout=30)
+    await asyncio.wait_for(committed.wait(), COMMIT_TIMEOUT_S)
+    elapsed = time.perf_counter() - started
+    await sub.unsubscribe()
+    rows = await conn.fetchrow(
+        "SELECT count(*) AS total, count(*) FILTER (WHERE is_online AND in_config) AS online FROM gateways"
+    )
+    events = await conn.fetchval("SELECT count(*) FROM gateway_event_outbox")
+    if rows["total"] != count or rows["online"] != count or events != count:
+        raise AssertionError(f"incomplete commit: {dict(rows)}, {events} events")
+    return elapsed
+
+
+def _first_ip(csv: Any) -> tuple[str | None, list[str] | None]:
+    ips = [p.strip() for p in str(csv or "").split(",") if p.strip()]
+    return (ips[0] if ips else None), (ips or None)
+
+
+def _mapped(config: dict[str, Any], online: dict[str, Any] | None, at: datetime) -> dict[str, Any]:
+    """The older system's column mapping, with the real field names (as vosync reads them)."""
+    ip, ips = _first_ip(config.get("remoteIps"))
+    sources = {
+        "config": {"api": CONFIG, "synced_at": at.isoformat()},
+        "online": {"api": ONLINE, "synced_at": at.isoformat()} if online else None,
+    }
+    return {
+        "in_config": True,
+        "ip_address": ip,
+        "remote_ips": ips,
+        "capacity": config.get("capacity"),
+        "register_type": config.get("registerType"),
+        "lock_type": config.get("lockType"),
+        "is_online": online is not None,
+        "asr": online.get("asr") if online else None,
+        "acd": online.get("acd") if online else None,
+        "concurrent_calls": online.get("currentCall") if online else None,
+        "online_changed_at": at if online else None,
+        "config_data": config,
+        "online_data": online,
+        "raw_data": {**config, **(online or {}), "_data_sources": sources},
+        "synced_at": at,
+        "online_synced_at": at,
+    }
+
+
+async def per_row_run(engine: AsyncEngine, count: int, fetched_at: datetime) -> float:
+    config, online = snapshot(count, fetched_at)
+    assert config.response is not None and online.response is not None
+    online_by_name = {item["name"]: item for item in online.response["infoGatewayMappingOnlines"]}
+    started = time.perf_counter()
+    async with AsyncSession(engine, expire_on_commit=False) as session:
+        for item in config.response["infoGatewayMappings"]:
+            values = _mapped(item, online_by_name.get(item["name"]), fetched_at)
+            existing = (
+                await session.execute(
+                    select(Gateway).where(
+                        Gateway.vos_instance_id == INSTANCE_ID,
+                        Gateway.gateway_type == "mapping",
+                        Gateway.gateway_name == item["name"],
+                    )
+                )
+            ).scalar_one_or_none()
+            if existing is None:
+                session.add(
+                    Gateway(
+                        vos_instance_id=INSTANCE_ID,
+                        gateway_type="mapping",
+                        gateway_name=item["name"],
+                        **values,
+                    )
+                )
+            else:
+                for column, value in values.items():
+                    setattr(existing, column, value)
+        session.add(
+            VosDataCache(
+                vos_instance_id=INSTANCE_ID,
+                api_path=config.api_path,
+                api_name=CONFIG,
+                cache_key=config.cache_key,
+                query_params={},
+                response_data=config.response,
+                is_valid=True,
+                ret_code=0,
+                synced_at=fetched_at,
+                expires_at=fetched_at + timedelta(hours=1),
+                last_attempt_at=fetched_at,
+            )
+        )
+        await session.commit()
+    return time.perf_counter() - started
+
+
+async def measure(s: Stack, count: int, runs: int) -> dict[str, float | int | str]:
+    conn = await asyncpg.connect(plain_pg_url(s.database_url))
+    nc = await nats.connect(s.nats_url)
+    engine = make_engine(Settings(database_url=s.database_url), pool_size=1)
+    try:
+        await conn.execute(
+            "INSERT INTO vos_instances (id, name, base_url) VALUES ($1, 'bench', 'http://127.0.0.1:9')",
+            INSTANCE_ID,
+        )
+        js = nc.jetstream()
+        base = datetime.now(UTC)
+        timings = []
+        for run in range(runs):
+            await outbox_published(conn)
+            await empty_tables(conn)
+            timings.append(await vosync_run(js, nc, conn, count, base + timedelta(minutes=run)))
+            print(f"  vosync run {run + 1}: {timings[-1]:.3f} s", flush=True)
+        await outbox_published(conn)
+        await empty_tables(conn)
+        per_row = await per_row_run(engine, count, base + timedelta(minutes=runs))
+        print(f"  per-row run: {per_row:.3f} s", flush=True)
+        total = await conn.fetchval("SELECT count(*) FROM gateways")
+        if total != count:
+            raise AssertionError(f"per-row baseline wrote {total} gateways")
+    finally:
+        await engine.dispose()
+        await nc.close()
+        await conn.close()
+    median = statistics.median(timings)
+    return {
+        "writer_snapshot_10k_s": round(median, 3),
+        "writer_snapshot_10k_best_s": round(min(timings), 3),
+        "writer_per_row_10k_s": round(per_row, 3),
+        "writer_vs_per_row_ratio": round(per_row / median, 1),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="writer_ingest", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--gateways", type=int, default=10_000)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    print(f"writer ingest: {args.gateways} gateways (config + online), {args.runs} runs", flush=True)
+    with stack("writer_ingest") as s:
+        s.start_writer()
+        figures = asyncio.run(measure(s, args.gateways, args.runs))
+        figures["writer_ingest_peak_rss_mb"] = round(s.peak_rss_mb("writer"), 1)
+    if args.gateways == 10_000:
+        record(figures)
+    else:
+        for name, value in figures.items():
+            print(f"  {name:44} {value}")
+
+
+if __name__ == "__main__":
+    main()
