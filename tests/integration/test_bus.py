@@ -92,3 +92,21 @@ async def test_kv_lease_create_update_with_revision(nats_url: str) -> None:
         assert await leases.create(key, b"poller-b") > rev2
     finally:
         await nc.close()
+
+
+async def test_refused_credentials_fail_fast_with_a_clear_message(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    from vosync.deploy.embedded import EmbeddedNats
+    from vosync.shared.settings import SettingsError
+
+    with EmbeddedNats(
+        tmp_path_factory.mktemp("nats-auth"), extra_config="authorization { user: svc, password: right }"
+    ) as server:
+        wrong = Settings(nats_url=server.url, nats_user="svc", nats_password="wrong")
+        with pytest.raises(SettingsError, match="refused the credentials"):
+            await asyncio.wait_for(bus.connect(wrong, "test"), 10)
+        right = Settings(nats_url=server.url, nats_user="svc", nats_password="right")
+        nc = await bus.connect(right, "test")
+        assert nc.is_connected
+        await nc.close()

@@ -94,8 +94,11 @@ def nats_server_binary() -> Path:
 class EmbeddedNats(_Child):
     name = "nats"
 
-    def __init__(self, data_dir: Path, *, host: str = "127.0.0.1", port: int | None = None) -> None:
+    def __init__(
+        self, data_dir: Path, *, host: str = "127.0.0.1", port: int | None = None, extra_config: str = ""
+    ) -> None:
         super().__init__()
+        self.extra_config = extra_config
         self.data_dir = Path(data_dir)
         self.host = host
         self.port = port or free_port(host)
@@ -114,6 +117,7 @@ class EmbeddedNats(_Child):
             f"max_payload: {MAX_MESSAGE_BYTES + 1024 * 1024}\n"
             f"max_pending: {2 * (MAX_MESSAGE_BYTES + 1024 * 1024)}\n"
             f'jetstream {{ store_dir: "{store}" }}\n'
+            f"{self.extra_config}\n"
         )
 
     def start(self) -> None:

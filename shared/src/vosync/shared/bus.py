@@ -6,6 +6,7 @@ two services can disagree about a stream's configuration.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import ssl
 from collections.abc import Awaitable, Callable
@@ -26,7 +27,7 @@ from nats.js.api import (
 from nats.js.errors import BadRequestError, BucketNotFoundError, NotFoundError
 from nats.js.kv import KeyValue
 
-from vosync.shared.settings import Settings
+from vosync.shared.settings import Settings, SettingsError
 
 log = logging.getLogger(__name__)
 
@@ -180,7 +181,13 @@ async def connect(
     *,
     on_reconnect: Callable[[], Awaitable[None]] | None = None,
 ) -> NatsClient:
-    """A connection that reconnects forever: a NATS restart pauses vosync, it never stops it."""
+    """A connection that reconnects forever: a NATS restart pauses vosync, it never stops it.
+
+    Refused credentials are the exception: retrying cannot fix them, so the first connect fails
+    with a SettingsError instead of waiting forever.
+    """
+    refused = asyncio.Event()
+    connected = False
 
     async def _disconnected() -> None:
         log.warning("nats disconnected", extra={"client": name})
@@ -191,25 +198,40 @@ async def connect(
             await on_reconnect()
 
     async def _error(exc: Exception) -> None:
+        if not connected and "authorization violation" in str(exc).lower():
+            refused.set()
         log.warning("nats error", extra={"client": name, "error": repr(exc)})
 
-    return await nats.connect(
-        servers=[s.strip() for s in settings.require_nats_url().split(",")],
-        name=name,
-        max_reconnect_attempts=-1,
-        reconnect_time_wait=0.5,
-        connect_timeout=5,
-        allow_reconnect=True,
-        user=settings.nats_user,
-        password=settings.nats_password,
-        token=settings.nats_token,
-        user_credentials=str(settings.nats_creds) if settings.nats_creds else None,
-        tls=_tls_context(settings),
-        disconnected_cb=_disconnected,
-        reconnected_cb=_reconnected,
-        error_cb=_error,
-        pending_size=64 * 1024 * 1024,
+    connecting = asyncio.ensure_future(
+        nats.connect(
+            servers=[s.strip() for s in settings.require_nats_url().split(",")],
+            name=name,
+            max_reconnect_attempts=-1,
+            reconnect_time_wait=0.5,
+            connect_timeout=5,
+            allow_reconnect=True,
+            user=settings.nats_user,
+            password=settings.nats_password,
+            token=settings.nats_token,
+            user_credentials=str(settings.nats_creds) if settings.nats_creds else None,
+            tls=_tls_context(settings),
+            disconnected_cb=_disconnected,
+            reconnected_cb=_reconnected,
+            error_cb=_error,
+            pending_size=64 * 1024 * 1024,
+        )
     )
+    refusal = asyncio.ensure_future(refused.wait())
+    await asyncio.wait({connecting, refusal}, return_when=asyncio.FIRST_COMPLETED)
+    refusal.cancel()
+    if not connecting.done():
+        connecting.cancel()
+        raise SettingsError(
+            "NATS refused the credentials (authorization violation): check VOSYNC_NATS_USER, "
+            "VOSYNC_NATS_PASSWORD, VOSYNC_NATS_TOKEN or VOSYNC_NATS_CREDS"
+        )
+    connected = True
+    return connecting.result()
 
 
 async def ensure_streams(js: JetStreamContext, settings: Settings) -> None:
