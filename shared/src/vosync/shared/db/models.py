@@ -105,6 +105,8 @@ class Gateway(Base):
             "vos_instance_id", "gateway_type", "gateway_name", name="uq_gateways_instance_type_name"
         ),
         Index("ix_gateways_instance_type_online", "vos_instance_id", "gateway_type", "is_online"),
+        # ~6 kB rows (config + online + raw_data) stay inline, uncompressed (migration 0002).
+        {"postgresql_with": {"toast_tuple_target": 8160}},
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
