@@ -27,6 +27,11 @@ from vosync.api.lib.jsonutil import dumps, json_response
 
 log = logging.getLogger(__name__)
 
+# SQLSTATE classes that say nothing about the request: 08 connection exception (e.g. "connection was
+# closed in the middle of operation"), 53 insufficient resources (too many connections), 57P operator
+# intervention ("the database system is shutting down" / "is starting up", admin shutdown).
+_UNAVAILABLE_SQLSTATES = ("08", "53", "57P")
+
 
 class ErrorBody(msgspec.Struct, omit_defaults=True):
     """The body of every error reply."""
@@ -73,9 +78,7 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
         return error_response(HTTP_409_CONFLICT, "conflicts with an existing record")
     if isinstance(exc, sa_exc.DataError):
         return error_response(HTTP_400_BAD_REQUEST, f"invalid value: {_first_line(exc.orig)}")
-    if isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError | sa_exc.TimeoutError) or (
-        isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated
-    ):
+    if _database_unavailable(exc):
         log.warning("database unavailable", extra={"path": request.url.path, "error": _first_line(exc)})
         return error_response(HTTP_503_SERVICE_UNAVAILABLE, "database unavailable")
     if isinstance(exc, nats.errors.Error):
@@ -90,6 +93,17 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
         extra={"path": request.url.path, "method": request.method},
     )
     return error_response(HTTP_500_INTERNAL_SERVER_ERROR, "internal error (logged by the api)")
+
+
+def _database_unavailable(exc: Exception) -> bool:
+    """PostgreSQL down, starting, stopping or out of connections, whatever DBAPI class the driver's
+    error was mapped to (asyncpg's "the database system is starting up" arrives as a plain DBAPIError)."""
+    if isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError | sa_exc.TimeoutError):
+        return True
+    if isinstance(exc, sa_exc.DBAPIError):
+        state = getattr(exc.orig, "sqlstate", None) or ""
+        return exc.connection_invalidated or state.startswith(_UNAVAILABLE_SQLSTATES)
+    return False
 
 
 def _first_line(value: object) -> str:
