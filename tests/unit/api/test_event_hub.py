@@ -41,7 +41,7 @@ async def test_slow_client_is_dropped_and_others_keep_receiving() -> None:
     assert slow.dropped and hub.client_count == 1
     drained = [slow.queue.get_nowait() for _ in range(slow.queue.qsize())]
     assert drained[-1] is None  # its stream ends at the marker
-    assert metrics.sse_dropped._value.get() == 1
+    assert metrics.sse_dropped == 1
 
 
 async def test_close_all_ends_every_stream() -> None:

@@ -19,6 +19,7 @@ from vosync.api.domain.instances.controller import InstanceController
 from vosync.api.domain.page.controller import page_routers
 from vosync.api.domain.proxy.controller import ProxyController
 from vosync.api.domain.sync.controller import SyncController
+from vosync.api.lib.auth import auth_middleware
 from vosync.api.lib.errors import handle_exception
 from vosync.api.lib.metrics import metrics_middleware
 from vosync.api.lib.openapi import API_KEY_SCHEME, COMPONENTS
@@ -59,7 +60,8 @@ def create_app(settings: Settings, resources: ApiResources | None = None) -> Lit
         lifespan=[resources.lifespan],
         state=State({"settings": settings, "resources": resources, "metrics": resources.metrics}),
         exception_handlers={Exception: handle_exception},
-        middleware=[metrics_middleware(resources.metrics)],
+        # Outermost first: metrics see every routed request, including those auth refuses.
+        middleware=[metrics_middleware(resources.metrics), auth_middleware(settings)],
         request_max_body_size=settings.api_max_body_bytes,
         openapi_config=OpenAPIConfig(
             title="vosync api",

@@ -40,7 +40,7 @@ class ApiResources:
         self.settings = settings
         self.metrics = ApiMetrics()
         self.hot = HotCache(settings.api_hot_cache_max_bytes)
-        self.metrics.hot_cache_bytes.set_function(lambda: self.hot.size_bytes)
+        self.metrics.hot_cache_bytes = lambda: self.hot.size_bytes
         self.started = False
         self._engine: AsyncEngine | None = None
         self._nc: NatsClient | None = None
@@ -162,4 +162,4 @@ class ApiResources:
         self.hot.invalidate(changed.instance_id, changed.cache_keys)
         if "proxy" in self._services:
             self.proxy.forget_failures(changed.instance_id, set(changed.cache_keys))
-        self.metrics.invalidations.inc()
+        self.metrics.invalidations += 1

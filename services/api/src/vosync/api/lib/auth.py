@@ -1,67 +1,81 @@
 """API keys and roles: `X-API-Key` (roles `read` and `admin` from VOSYNC_API_KEYS).
 
-With VOSYNC_AUTH=required, reads need a read or admin key and changes (instances, cache
-invalidation, sync) need an admin key. With VOSYNC_AUTH=off (loopback only) nobody is refused,
-but secrets in VOS data stay masked unless the request carries an admin key: turning auth off never
-turns masking off.
+A route says what it needs through its opt: `{ROLE_OPT: "read"}` or `{ROLE_OPT: "admin"}` (set on
+a controller, overridden per handler); routes without it (health, metrics, page, schema) are open.
+One ASGI middleware enforces it: with VOSYNC_AUTH=required no key → 401, a read key on an admin
+route → 403. With VOSYNC_AUTH=off (loopback only) nobody is refused, but secrets in VOS data stay
+masked unless the request carries an admin key: turning auth off never turns masking off.
+
+(A middleware rather than Litestar guards: a guard costs a copy of the route handler per request,
+and a plain-function guard even a worker-thread hop; this is on the proxy's hot path.)
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import parse_qs
 
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
-from litestar.handlers.base import BaseRouteHandler
+from litestar.types import ASGIApp, Receive, Scope, Send
 
 from vosync.shared.settings import Role, Settings
 
-API_KEY_HEADER = "x-api-key"
-# EventSource cannot send headers; routes with opt {"api_key_in_query": True} also accept ?api_key=.
+ROLE_OPT = "vosync_role"
+READ: dict[str, Any] = {ROLE_OPT: "read"}
+ADMIN: dict[str, Any] = {ROLE_OPT: "admin"}
+API_KEY_HEADER = b"x-api-key"
+# EventSource cannot send headers; routes with opt {QUERY_KEY_OPT: True} also accept ?api_key=.
 API_KEY_QUERY = "api_key"
 QUERY_KEY_OPT = "api_key_in_query"
 _ROLE_SCOPE_KEY = "vosync.role"
 _UNSET: Any = object()
-
+_KEY_NEEDED = "a valid X-API-Key header is required"
 _CHALLENGE = {"WWW-Authenticate": 'ApiKey header="X-API-Key"'}
 
 
-def _settings(connection: ASGIConnection[Any, Any, Any, Any]) -> Settings:
-    settings: Settings = connection.app.state.settings
-    return settings
-
-
-def caller_role(connection: ASGIConnection[Any, Any, Any, Any]) -> Role | None:
-    """The role of the request's key, or None (no key, or a key nobody configured)."""
-    scope: dict[str, Any] = connection.scope  # type: ignore[assignment]
-    role = scope.get(_ROLE_SCOPE_KEY, _UNSET)
+def role_of(scope: Scope, api_keys: Mapping[str, Role]) -> Role | None:
+    """The role of the request's key, or None (no key, or a key nobody configured); cached in scope."""
+    raw: dict[str, Any] = scope  # type: ignore[assignment]
+    role = raw.get(_ROLE_SCOPE_KEY, _UNSET)
     if role is not _UNSET:
         return role  # type: ignore[no-any-return]
-    key = connection.headers.get(API_KEY_HEADER)
-    handler = scope.get("route_handler")
+    key: str | None = None
+    for name, value in scope["headers"]:
+        if name == API_KEY_HEADER:
+            key = value.decode("latin-1")
+            break
+    handler = raw.get("route_handler")
     if key is None and handler is not None and handler.opt.get(QUERY_KEY_OPT):
-        key = connection.query_params.get(API_KEY_QUERY)
-    role = _settings(connection).api_keys.get(key) if key else None
-    scope[_ROLE_SCOPE_KEY] = role
+        values = parse_qs(scope.get("query_string", b"").decode("latin-1")).get(API_KEY_QUERY)
+        key = values[0] if values else None
+    role = api_keys.get(key) if key else None
+    raw[_ROLE_SCOPE_KEY] = role
     return role
 
 
 def sees_secrets(connection: ASGIConnection[Any, Any, Any, Any]) -> bool:
-    return caller_role(connection) == "admin"
+    settings: Settings = connection.app.state.settings
+    return role_of(connection.scope, settings.api_keys) == "admin"
 
 
-def require_read(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-    if _settings(connection).auth == "off":
-        return
-    if caller_role(connection) is None:
-        raise NotAuthorizedException(detail="a valid X-API-Key header is required", headers=_CHALLENGE)
+def auth_middleware(settings: Settings) -> Callable[[ASGIApp], ASGIApp]:
+    required = settings.auth == "required"
+    api_keys = settings.api_keys
 
+    def factory(app: ASGIApp) -> ASGIApp:
+        async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+            handler = scope.get("route_handler")
+            needed = handler.opt.get(ROLE_OPT) if handler is not None else None
+            if needed is not None and required:
+                role = role_of(scope, api_keys)
+                if role is None:
+                    raise NotAuthorizedException(detail=_KEY_NEEDED, headers=_CHALLENGE)
+                if needed == "admin" and role != "admin":
+                    raise PermissionDeniedException(detail="this needs an X-API-Key with the admin role")
+            await app(scope, receive, send)
 
-def require_admin(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-    if _settings(connection).auth == "off":
-        return
-    role = caller_role(connection)
-    if role is None:
-        raise NotAuthorizedException(detail="a valid X-API-Key header is required", headers=_CHALLENGE)
-    if role != "admin":
-        raise PermissionDeniedException(detail="this needs an X-API-Key with the admin role")
+        return middleware
+
+    return factory

@@ -1,78 +1,121 @@
 """Prometheus metrics of one api process: requests by route and status, latency, data sources,
-coalesced requests, in-process cache hits, SSE clients. A registry per app, so tests can build many."""
+coalesced requests, in-process cache hits, fetches, SSE clients.
+
+The hot path only bumps plain ints (no locks, no label lookups); a collector turns them into metric
+families when /metrics is scraped. One registry per app, so tests can build many apps.
+"""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from typing import Any
+from bisect import bisect_left
+from collections import Counter
+from collections.abc import Callable, Iterator
 
 from litestar.enums import ScopeType
+from litestar.exceptions import HTTPException
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+
+
+class _Histogram:
+    __slots__ = ("counts", "sum")
+
+    def __init__(self) -> None:
+        self.counts = [0] * (len(LATENCY_BUCKETS) + 1)  # the last slot is +Inf
+        self.sum = 0.0
+
+    def observe(self, seconds: float) -> None:
+        self.counts[bisect_left(LATENCY_BUCKETS, seconds)] += 1
+        self.sum += seconds
+
+    def cumulative(self) -> list[tuple[str, float]]:
+        out, running = [], 0
+        for bound, count in zip((*LATENCY_BUCKETS, float("inf")), self.counts, strict=True):
+            running += count
+            out.append(("+Inf" if bound == float("inf") else repr(float(bound)), float(running)))
+        return out
 
 
 class ApiMetrics:
     content_type = CONTENT_TYPE_LATEST
 
     def __init__(self) -> None:
-        self.registry = CollectorRegistry()
-        r = self.registry
-        self.requests = Counter(
-            "vosync_api_requests",
-            "HTTP requests by route, method and status",
-            ["route", "method", "status"],
-            registry=r,
-        )
-        self.latency = Histogram(
-            "vosync_api_request_duration_seconds",
-            "Time to the response start, by route",
-            ["route"],
-            buckets=LATENCY_BUCKETS,
-            registry=r,
-        )
-        self.proxy_replies = Counter(
-            "vosync_api_proxy_replies", "Proxy replies by data_source", ["data_source"], registry=r
-        )
-        self.coalesced = Counter(
-            "vosync_api_coalesced_requests", "Requests that joined an in-flight load or fetch", registry=r
-        )
-        self.hot_cache = Counter(
-            "vosync_api_hot_cache_lookups", "In-process cache lookups by result", ["result"], registry=r
-        )
-        self.fetches = Counter(
-            "vosync_api_fetches", "vos.fetch requests to the pollers by outcome", ["outcome"], registry=r
-        )
-        self.invalidations = Counter(
-            "vosync_api_cache_invalidations", "vos.cache.changed notifications applied", registry=r
-        )
-        self.sse_clients = Gauge("vosync_api_sse_clients", "Connected SSE clients", registry=r)
-        self.sse_dropped = Counter(
-            "vosync_api_sse_clients_dropped", "SSE clients dropped because they fell behind", registry=r
-        )
-        self.hot_cache_bytes = Gauge(
-            "vosync_api_hot_cache_bytes", "Bytes budgeted by the in-process cache", registry=r
-        )
-        self._request_children: dict[tuple[str, str, int], Any] = {}
-        self._latency_children: dict[str, Any] = {}
+        self.requests: Counter[tuple[str, str, int]] = Counter()
+        self.latency: dict[str, _Histogram] = {}
+        self.proxy_replies: Counter[str] = Counter({"database": 0, "vos_api": 0, "stale": 0})
+        self.hot_cache: Counter[str] = Counter({"hit": 0, "miss": 0})
+        self.fetches: Counter[str] = Counter()
+        self.coalesced = 0
+        self.invalidations = 0
+        self.sse_dropped = 0
+        self.sse_clients: Callable[[], int] = lambda: 0
+        self.hot_cache_bytes: Callable[[], int] = lambda: 0
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.registry.register(_Collector(self))
 
     def observe_request(self, route: str, method: str, status: int, seconds: float | None) -> None:
-        key = (route, method, status)
-        child = self._request_children.get(key)
-        if child is None:
-            child = self._request_children[key] = self.requests.labels(route, method, str(status))
-        child.inc()
+        self.requests[(route, method, status)] += 1
         if seconds is not None:
-            hist = self._latency_children.get(route)
+            hist = self.latency.get(route)
             if hist is None:
-                hist = self._latency_children[route] = self.latency.labels(route)
+                hist = self.latency[route] = _Histogram()
             hist.observe(seconds)
+
+    def count_coalesced(self) -> None:
+        self.coalesced += 1
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class _Collector:
+    def __init__(self, metrics: ApiMetrics) -> None:
+        self._m = metrics
+
+    def collect(self) -> Iterator[Metric]:
+        m = self._m
+        requests = CounterMetricFamily(
+            "vosync_api_requests",
+            "HTTP requests by route, method, status",
+            labels=("route", "method", "status"),
+        )
+        for (route, method, status), count in sorted(m.requests.items()):
+            requests.add_metric([route, method, str(status)], count)
+        yield requests
+        latency = HistogramMetricFamily(
+            "vosync_api_request_duration_seconds", "Time to the response start, by route", labels=["route"]
+        )
+        for route, hist in sorted(m.latency.items()):
+            latency.add_metric([route], hist.cumulative(), hist.sum)
+        yield latency
+        yield _by_label("vosync_api_proxy_replies", "Proxy replies by source", "data_source", m.proxy_replies)
+        yield _by_label("vosync_api_hot_cache_lookups", "In-process cache lookups", "result", m.hot_cache)
+        yield _by_label("vosync_api_fetches", "Fetches asked of pollers, by outcome", "outcome", m.fetches)
+        yield CounterMetricFamily(
+            "vosync_api_coalesced_requests", "Requests that joined an in-flight load/fetch", value=m.coalesced
+        )
+        yield CounterMetricFamily(
+            "vosync_api_cache_invalidations", "vos.cache.changed notifications applied", value=m.invalidations
+        )
+        yield CounterMetricFamily(
+            "vosync_api_sse_clients_dropped", "SSE clients dropped for falling behind", value=m.sse_dropped
+        )
+        yield GaugeMetricFamily("vosync_api_sse_clients", "Connected SSE clients", value=m.sse_clients())
+        yield GaugeMetricFamily(
+            "vosync_api_hot_cache_bytes", "Bytes budgeted by the in-process cache", value=m.hot_cache_bytes()
+        )
+
+
+def _by_label(name: str, documentation: str, label: str, counts: Counter[str]) -> CounterMetricFamily:
+    family = CounterMetricFamily(name, documentation, labels=[label])
+    for value, count in sorted(counts.items()):
+        family.add_metric([value], count)
+    return family
 
 
 def metrics_middleware(metrics: ApiMetrics) -> Callable[[ASGIApp], ASGIApp]:
@@ -84,7 +127,7 @@ def metrics_middleware(metrics: ApiMetrics) -> Callable[[ASGIApp], ASGIApp]:
                 await app(scope, receive, send)
                 return
             started = time.perf_counter()
-            state: list[Any] = [500, None]
+            state: list[int | float | None] = [500, None]
 
             async def send_wrapper(message: Message) -> None:
                 if message["type"] == "http.response.start":
@@ -94,9 +137,13 @@ def metrics_middleware(metrics: ApiMetrics) -> Callable[[ASGIApp], ASGIApp]:
 
             try:
                 await app(scope, receive, send_wrapper)
+            except HTTPException as exc:  # raised before a response (auth): answered further out
+                state[0] = exc.status_code
+                raise
             finally:
                 route = scope.get("path_template") or "unmatched"
-                metrics.observe_request(route, str(scope.get("method", "")), state[0], state[1])
+                status, seconds = state
+                metrics.observe_request(route, str(scope.get("method", "")), int(status or 500), seconds)
 
         return middleware
 

@@ -12,7 +12,7 @@ from litestar.status_codes import HTTP_200_OK
 from vosync.api.domain.cache.schemas import CacheInvalidated, CacheStatus
 from vosync.api.domain.cache.service import CacheService
 from vosync.api.domain.proxy.service import ProxyService
-from vosync.api.lib.auth import require_admin, require_read
+from vosync.api.lib.auth import ADMIN, READ
 from vosync.api.lib.openapi import error_responses
 from vosync.api.lib.validate import check_text
 
@@ -23,7 +23,7 @@ class CacheController(Controller):
 
     @get(
         "/",
-        guards=[require_read],
+        opt=READ,
         summary="Cached VOS replies of an instance",
         description="One item per cached (API, params): freshness and the last error.",
         operation_id="cacheStatus",
@@ -39,7 +39,7 @@ class CacheController(Controller):
 
     @delete(
         "/",
-        guards=[require_admin],
+        opt=ADMIN,
         status_code=HTTP_200_OK,
         summary="Invalidate cached VOS replies (admin)",
         description="Marks the rows invalid, so the next read fetches from VOS; every api replica drops"

@@ -12,7 +12,7 @@ from litestar.params import QueryParameter
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 
 from vosync.api.domain.events.service import EventClient, EventHub
-from vosync.api.lib.auth import API_KEY_QUERY, QUERY_KEY_OPT, require_read
+from vosync.api.lib.auth import API_KEY_QUERY, QUERY_KEY_OPT, READ
 from vosync.api.lib.openapi import error_responses
 from vosync.api.lib.validate import MAX_DB_INT
 
@@ -42,7 +42,7 @@ async def _stream(
 class EventController(Controller):
     path = "/events"
     tags = ["events"]  # noqa: RUF012
-    guards = [require_read]  # noqa: RUF012
+    opt = READ
 
     @get(
         "/gateway-online",

@@ -43,6 +43,7 @@ class EventHub:
     def __init__(self, metrics: ApiMetrics) -> None:
         self._metrics = metrics
         self._clients: set[EventClient] = set()
+        metrics.sse_clients = lambda: len(self._clients)
         self._sub: Subscription | None = None
         self._bad_events = 0
 
@@ -70,12 +71,10 @@ class EventHub:
     def subscribe(self, instance_id: int | None) -> EventClient:
         client = EventClient(instance_id)
         self._clients.add(client)
-        self._metrics.sse_clients.set(len(self._clients))
         return client
 
     def unsubscribe(self, client: EventClient) -> None:
         self._clients.discard(client)
-        self._metrics.sse_clients.set(len(self._clients))
 
     def close_all(self) -> None:
         """End every stream (shutdown): each client gets the end marker."""
@@ -91,7 +90,7 @@ class EventHub:
                 client.queue.put_nowait(outbound)
             except asyncio.QueueFull:
                 log.warning("sse client dropped: too slow", extra={"queued": client.queue.qsize()})
-                self._metrics.sse_dropped.inc()
+                self._metrics.sse_dropped += 1
                 client.dropped = True
                 self._end(client)
 

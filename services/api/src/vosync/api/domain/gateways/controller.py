@@ -18,7 +18,7 @@ from vosync.api.domain.gateways.schemas import (
 )
 from vosync.api.domain.gateways.service import GatewayService
 from vosync.api.domain.proxy.service import ProxyService
-from vosync.api.lib.auth import require_read, sees_secrets
+from vosync.api.lib.auth import READ, sees_secrets
 from vosync.api.lib.openapi import error_responses
 from vosync.api.lib.validate import MAX_DB_INT, check_text
 
@@ -26,7 +26,7 @@ from vosync.api.lib.validate import MAX_DB_INT, check_text
 class GatewayController(Controller):
     path = "/"
     tags = ["gateways"]  # noqa: RUF012
-    guards = [require_read]  # noqa: RUF012
+    opt = READ
 
     @get(
         "/instances/{instance_id:int}/gateways",

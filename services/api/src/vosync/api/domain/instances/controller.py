@@ -9,7 +9,7 @@ from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
 from vosync.api.domain.instances.schemas import Instance, InstanceCreate, InstanceList, InstancePatch
 from vosync.api.domain.instances.service import InstanceService
-from vosync.api.lib.auth import require_admin, require_read
+from vosync.api.lib.auth import ADMIN, READ
 from vosync.api.lib.openapi import error_responses
 
 
@@ -19,7 +19,7 @@ class InstanceController(Controller):
 
     @get(
         "/",
-        guards=[require_read],
+        opt=READ,
         summary="VOS instances",
         operation_id="listInstances",
         responses=error_responses(401),
@@ -29,7 +29,7 @@ class InstanceController(Controller):
 
     @post(
         "/",
-        guards=[require_admin],
+        opt=ADMIN,
         status_code=HTTP_201_CREATED,
         summary="Add a VOS instance (admin)",
         description="Mirrored to the KV bucket vosync_instances; pollers pick it up from there.",
@@ -43,7 +43,7 @@ class InstanceController(Controller):
 
     @get(
         "/{instance_id:int}",
-        guards=[require_read],
+        opt=READ,
         summary="One VOS instance",
         operation_id="getInstance",
         responses=error_responses(401, 404),
@@ -55,7 +55,7 @@ class InstanceController(Controller):
 
     @patch(
         "/{instance_id:int}",
-        guards=[require_admin],
+        opt=ADMIN,
         summary="Change a VOS instance (admin)",
         description="Only the fields present change; null clears description or timeout_s.",
         operation_id="updateInstance",
@@ -71,7 +71,7 @@ class InstanceController(Controller):
 
     @delete(
         "/{instance_id:int}",
-        guards=[require_admin],
+        opt=ADMIN,
         status_code=HTTP_204_NO_CONTENT,
         summary="Remove a VOS instance and its cached data and gateways (admin)",
         operation_id="deleteInstance",

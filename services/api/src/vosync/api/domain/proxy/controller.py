@@ -13,7 +13,7 @@ from litestar.status_codes import HTTP_200_OK
 
 from vosync.api.domain.proxy.schemas import ProxyReply
 from vosync.api.domain.proxy.service import ProxyService
-from vosync.api.lib.auth import require_read, sees_secrets
+from vosync.api.lib.auth import READ, sees_secrets
 from vosync.api.lib.errors import error_response
 from vosync.api.lib.jsonutil import dumps, json_response
 from vosync.api.lib.openapi import error_responses
@@ -35,7 +35,7 @@ VOS error with nothing cached 502; pollers unreachable with nothing cached 503.
 class ProxyController(Controller):
     path = "/vos-api/instances"
     tags = ["proxy"]  # noqa: RUF012 (Litestar layer attribute)
-    guards = [require_read]  # noqa: RUF012
+    opt = READ
 
     @post(
         "/{instance_id:int}/{api_name:str}",

@@ -97,12 +97,9 @@ class ProxyService:
         self._fetcher = fetcher
         self._metrics = metrics
         self._failure_backoff_s = failure_backoff_s
-        self._flights: SingleFlight[tuple[CacheKey, bool], Resolved] = SingleFlight(metrics.coalesced.inc)
-        self._hits = metrics.hot_cache.labels("hit")
-        self._misses = metrics.hot_cache.labels("miss")
-        self._replies = {
-            source: metrics.proxy_replies.labels(source) for source in ("database", "vos_api", "stale")
-        }
+        self._flights: SingleFlight[tuple[CacheKey, bool], Resolved] = SingleFlight(metrics.count_coalesced)
+        self._specs: dict[str, ApiSpec] = {}  # known, read-only names only (bounded by the catalogue)
+        self._empty_keys = _EmptyParamKeys()
         # Keys whose last fetch failed, until when: readers get stale data (or the error) at once
         # instead of each waiting for another failing fetch.
         self._failed: OrderedDict[CacheKey, tuple[float, FetchOutcome]] = OrderedDict()
@@ -116,21 +113,25 @@ class ProxyService:
     async def read(
         self, instance_id: int, api_name: str, params: dict[str, Any], refresh: bool
     ) -> tuple[InstanceInfo, Resolved]:
-        spec = resolve_spec(self._catalogue, api_name)
-        info = await self.instance(instance_id)
-        key: CacheKey = (instance_id, spec.path, params_key(spec.path, params))
+        spec = self._specs.get(api_name)
+        if spec is None:
+            spec = self._specs[api_name] = resolve_spec(self._catalogue, api_name)  # raises for bad names
+        info = self._directory.cached(instance_id) or await self.instance(instance_id)
+        # Most reads send no params: their key is computed once per API.
+        param_key = params_key(spec.path, params) if params else self._empty_keys[spec.path]
+        key: CacheKey = (instance_id, spec.path, param_key)
         if not refresh:
             reply = self._hot.get(key)
             if reply is not None:
-                self._hits.inc()
+                self._metrics.hot_cache["hit"] += 1
                 return info, Resolved("database", reply)
-            self._misses.inc()
+            self._metrics.hot_cache["miss"] += 1
         resolved = await self._flights.do((key, refresh), lambda: self._resolve(spec, key, params, refresh))
         return info, resolved
 
     def count_reply(self, source: DataSource | None) -> None:
         if source is not None:
-            self._replies[source].inc()
+            self._metrics.proxy_replies[source] += 1
 
     def forget_failures(self, instance_id: int, cache_keys: set[str]) -> None:
         """New data arrived for these keys: the next reader may fetch again."""
@@ -154,7 +155,7 @@ class ProxyService:
             instance_id=key[0], api_name=spec.name, params=params, reason=FetchReason.ON_DEMAND
         )
         outcome = await self._fetcher.fetch(request)
-        self._metrics.fetches.labels(_outcome_label(outcome)).inc()
+        self._metrics.fetches[_outcome_label(outcome)] += 1
         if outcome.ok and outcome.result is not None:
             self._failed.pop(key, None)
             fetched_at = outcome.result.fetched_at
@@ -213,6 +214,14 @@ class ProxyService:
             return None
         data = row.data.encode() if row.data is not None and row.data != "null" else None
         return _StoredRow(data, row.synced_at, row.expires_at, bool(row.is_valid))
+
+
+class _EmptyParamKeys(dict[str, str]):
+    """api_path → cache_key of `{}` params, computed on first use."""
+
+    def __missing__(self, api_path: str) -> str:
+        key = self[api_path] = cache_key(api_path, {})
+        return key
 
 
 def _reply(key: CacheKey, row: _StoredRow) -> CachedReply:

@@ -12,14 +12,14 @@ from litestar.status_codes import HTTP_200_OK
 from vosync.api.domain.proxy.service import ProxyService
 from vosync.api.domain.sync.schemas import SyncReply, SyncRequest
 from vosync.api.domain.sync.service import SyncService
-from vosync.api.lib.auth import require_admin
+from vosync.api.lib.auth import ADMIN
 from vosync.api.lib.openapi import error_responses
 
 
 class SyncController(Controller):
     path = "/instances/{instance_id:int}/sync"
     tags = ["sync"]  # noqa: RUF012
-    guards = [require_admin]  # noqa: RUF012
+    opt = ADMIN
 
     @post(
         "/",

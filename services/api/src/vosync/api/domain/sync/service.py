@@ -50,7 +50,7 @@ class SyncService:
             FetchRequest(instance_id=instance.id, api_name=spec.name, params={}, reason=FetchReason.SYNC)
         )
         result = outcome.result
-        self._metrics.fetches.labels("ok" if outcome.ok else (outcome.error_kind or "failed")).inc()
+        self._metrics.fetches["ok" if outcome.ok else (outcome.error_kind or "failed")] += 1
         if outcome.ok and result is not None:
             self._hot.put(
                 CachedReply(
