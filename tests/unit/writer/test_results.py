@@ -64,3 +64,30 @@ def test_fold_ignores_older_than_the_row_and_keeps_the_newest_success() -> None:
 def test_pg_json_drops_what_jsonb_refuses() -> None:
     assert pg_json({"a": "x\x00y", "n": float("nan"), "中": 1}) == '{"a":"xy","n":null,"中":1}'
     assert pg_json({"a": "\\u0000 literal"}) == '{"a":"\\\\u0000 literal"}'
+
+
+def test_outbox_payload_is_a_gateway_online_event() -> None:
+    from vosync.shared.catalogue import GatewayType
+    from vosync.shared.messages import GatewayOnlineEvent
+    from vosync.writer.apply import _outbox_row
+    from vosync.writer.gateway_plan import Transition
+
+    transition = Transition((3, GatewayType.ROUTING), "r1", False, True, at(7), concurrent_calls=0)
+    row = _outbox_row(transition)
+    assert row[:6] == (3, "routing", "r1", False, True, at(7))
+    event = GatewayOnlineEvent.model_validate_json(row[6])
+    assert event == GatewayOnlineEvent(
+        instance_id=3,
+        gateway_type=GatewayType.ROUTING,
+        gateway_name="r1",
+        is_online=False,
+        previous=True,
+        changed_at=at(7),
+        concurrent_calls=0,
+    )
+    assert '"changed_at":"2026-03-01T12:00:07Z"' in row[6]
+
+
+def test_ret_code_out_of_range_is_invalid() -> None:
+    with pytest.raises(InvalidResult):
+        checked(failed("GetSuite", ret_code=2**40))

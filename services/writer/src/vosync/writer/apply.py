@@ -30,7 +30,7 @@ from vosync.shared.catalogue import (
     UnknownApiError,
     WriteApiError,
 )
-from vosync.shared.messages import FetchResult, GatewayOnlineEvent
+from vosync.shared.messages import FetchResult
 from vosync.writer import cache_rows, gateway_sql
 from vosync.writer.cache_rows import CacheFold, CacheState
 from vosync.writer.gateway_plan import ConfigSource, GatewayState, Scope, ScopePlan, Transition
@@ -310,16 +310,16 @@ class _Transaction:
 
 
 def _outbox_row(t: Transition) -> tuple[Any, ...]:
-    event = GatewayOnlineEvent(
-        instance_id=t.scope[0],
-        gateway_type=t.scope[1],
-        gateway_name=t.name,
-        is_online=t.is_online,
-        previous=t.previous,
-        changed_at=t.changed_at,
-        asr=t.asr,
-        acd=t.acd,
-        concurrent_calls=t.concurrent_calls,
-    )
-    payload = pg_json(event.model_dump(mode="json", exclude={"event_id"}))
-    return (t.scope[0], t.scope[1].value, t.name, t.is_online, t.previous, t.changed_at, payload)
+    """The event as GatewayOnlineEvent JSON without event_id (the relay adds the outbox id)."""
+    event = {
+        "instance_id": t.scope[0],
+        "gateway_type": t.scope[1].value,
+        "gateway_name": t.name,
+        "is_online": t.is_online,
+        "previous": t.previous,
+        "changed_at": t.changed_at,
+        "asr": t.asr,
+        "acd": t.acd,
+        "concurrent_calls": t.concurrent_calls,
+    }
+    return (t.scope[0], t.scope[1].value, t.name, t.is_online, t.previous, t.changed_at, pg_json(event))

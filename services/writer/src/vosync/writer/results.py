@@ -45,6 +45,8 @@ def checked(result: FetchResult) -> FetchResult:
         raise InvalidResult("api_path is empty, longer than 255 characters or has NUL")
     if not result.api_name or len(result.api_name) > 128 or "\x00" in result.api_name:
         raise InvalidResult("api_name is empty, longer than 128 characters or has NUL")
+    if result.ret_code is not None and not -INT32_MAX - 1 <= result.ret_code <= INT32_MAX:
+        raise InvalidResult(f"ret_code {result.ret_code} is out of range")
     if result.ok and result.response is None:
         raise InvalidResult("a successful result without a response")
     if result.fetched_at.tzinfo is None:
