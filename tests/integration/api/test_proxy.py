@@ -244,3 +244,35 @@ async def test_cache_changed_drops_the_in_process_copy(
     while (await api.post(url(iid, "GetSuite"), headers=READ)).json()["data"] != {"retCode": 0, "v": 2}:
         assert asyncio.get_running_loop().time() < deadline, "the change notification was not applied"
         await asyncio.sleep(0.02)
+
+
+async def test_database_away_still_serves_cached_and_fetched_replies(
+    api: httpx.AsyncClient,
+    api_service: ApiService,
+    pg_conn: asyncpg.Connection,
+    start_test_poller: StartTestPoller,
+) -> None:
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    iid = await insert_instance(pg_conn)
+    await insert_cache_row(pg_conn, iid, "GetGatewayMapping", MAPPING)
+    assert (await api.post(url(iid, "GetGatewayMapping"), headers=READ)).json()["data_source"] == "database"
+    proxy = api_service.resources.proxy
+    dead = create_async_engine("postgresql+asyncpg://nobody@127.0.0.1:1/none")
+    proxy._engine = dead  # PostgreSQL is gone, as far as the proxy can tell
+    try:
+        cached = await api.post(url(iid, "GetGatewayMapping"), headers=READ)
+        assert cached.json()["data_source"] == "database"  # the in-process copy needs no database
+        await start_test_poller(
+            lambda req: (
+                ok_result(req, SUITES)
+                if req.api_name == "GetSuite"
+                else failed_result(req, ErrorKind.CONNECT, "connection refused")
+            )
+        )
+        fetched = await api.post(url(iid, "GetSuite"), headers=READ)
+        assert fetched.status_code == 200 and fetched.json()["data_source"] == "vos_api"
+        failed = await api.post(url(iid, "GetFeeRateGroup"), headers=READ)
+        assert failed.status_code == 503 and "database unavailable" in failed.json()["detail"]
+    finally:
+        await dead.dispose()

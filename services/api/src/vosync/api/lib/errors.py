@@ -78,7 +78,7 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
         return error_response(HTTP_409_CONFLICT, "conflicts with an existing record")
     if isinstance(exc, sa_exc.DataError):
         return error_response(HTTP_400_BAD_REQUEST, f"invalid value: {_first_line(exc.orig)}")
-    if _database_unavailable(exc):
+    if database_unavailable(exc):
         log.warning("database unavailable", extra={"path": request.url.path, "error": _first_line(exc)})
         return error_response(HTTP_503_SERVICE_UNAVAILABLE, "database unavailable")
     if isinstance(exc, nats.errors.Error):
@@ -95,7 +95,7 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
     return error_response(HTTP_500_INTERNAL_SERVER_ERROR, "internal error (logged by the api)")
 
 
-def _database_unavailable(exc: Exception) -> bool:
+def database_unavailable(exc: BaseException) -> bool:
     """PostgreSQL down, starting, stopping or out of connections, whatever DBAPI class the driver's
     error was mapped to (asyncpg's "the database system is starting up" arrives as a plain DBAPIError)."""
     if isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError | sa_exc.TimeoutError):
@@ -103,7 +103,7 @@ def _database_unavailable(exc: Exception) -> bool:
     if isinstance(exc, sa_exc.DBAPIError):
         state = getattr(exc.orig, "sqlstate", None) or ""
         return exc.connection_invalidated or state.startswith(_UNAVAILABLE_SQLSTATES)
-    return False
+    return isinstance(exc, OSError | TimeoutError)
 
 
 def _first_line(value: object) -> str:

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from vosync.api.domain.proxy.schemas import DataSource
 from vosync.api.lib.directory import InstanceDirectory, InstanceInfo
+from vosync.api.lib.errors import database_unavailable
 from vosync.api.lib.fetcher import Fetcher, FetchFailure, FetchOutcome
 from vosync.api.lib.hot_cache import CachedReply, CacheKey, HotCache
 from vosync.api.lib.jsonutil import dumps
@@ -100,6 +101,7 @@ class ProxyService:
         self._flights: SingleFlight[tuple[CacheKey, bool], Resolved] = SingleFlight(metrics.count_coalesced)
         self._specs: dict[str, ApiSpec] = {}  # known, read-only names only (bounded by the catalogue)
         self._empty_keys = _EmptyParamKeys()
+        self._database_failing = False
         # Keys whose last fetch failed, until when: readers get stale data (or the error) at once
         # instead of each waiting for another failing fetch.
         self._failed: OrderedDict[CacheKey, tuple[float, FetchOutcome]] = OrderedDict()
@@ -141,15 +143,16 @@ class ProxyService:
     async def _resolve(self, spec: ApiSpec, key: CacheKey, params: dict[str, Any], refresh: bool) -> Resolved:
         generation = self._hot.generation(key[0])
         row: _StoredRow | None = None
+        database_ok = True
         if not refresh:
-            row = await self._load_row(key)
+            row, database_ok = await self._read_row(key)
             if row is not None and row.fresh(datetime.now(UTC)):
                 reply = _reply(key, row)
                 self._hot.put(reply, generation)
                 return Resolved("database", reply)
             failed = self._failed.get(key)
             if failed is not None and failed[0] > time.monotonic():
-                return self._fallback(key, row, failed[1])
+                return self._fallback(key, row, failed[1], database_ok)
 
         request = FetchRequest(
             instance_id=key[0], api_name=spec.name, params=params, reason=FetchReason.ON_DEMAND
@@ -171,13 +174,19 @@ class ProxyService:
             return Resolved("vos_api", reply)
 
         self._remember_failure(key, outcome)
-        if row is None:
-            row = await self._load_row(key)
-        return self._fallback(key, row, outcome)
+        if refresh:
+            row, database_ok = await self._read_row(key)
+        return self._fallback(key, row, outcome, database_ok)
 
-    def _fallback(self, key: CacheKey, row: _StoredRow | None, outcome: FetchOutcome) -> Resolved:
+    def _fallback(
+        self, key: CacheKey, row: _StoredRow | None, outcome: FetchOutcome, database_ok: bool
+    ) -> Resolved:
         if row is not None and row.data is not None:
             return Resolved("stale", _reply(key, row), error=outcome.error)
+        if not database_ok:
+            return Resolved(
+                None, None, status=503, error=f"database unavailable and the fetch failed: {outcome.error}"
+            )
         if outcome.failure is FetchFailure.REFUSED:
             return Resolved(None, None, status=outcome.refusal_status or 503, error=outcome.message)
         if outcome.failure is FetchFailure.UNAVAILABLE:
@@ -203,6 +212,23 @@ class ProxyService:
         self._failed.move_to_end(key)
         while len(self._failed) > _MAX_REMEMBERED_FAILURES:
             self._failed.popitem(last=False)
+
+    async def _read_row(self, key: CacheKey) -> tuple[_StoredRow | None, bool]:
+        """The stored row (or None) and whether the database answered: with PostgreSQL away the
+        proxy still serves its in-process cache and fresh fetches, it just has no stale fallback."""
+        try:
+            row = await self._load_row(key)
+        except Exception as exc:
+            if not database_unavailable(exc):
+                raise
+            if not self._database_failing:  # one line per outage, not per request
+                log.warning("database unavailable; proxy serves fetches only", extra={"error": repr(exc)})
+            self._database_failing = True
+            return None, False
+        if self._database_failing:
+            log.info("database available again")
+            self._database_failing = False
+        return row, True
 
     async def _load_row(self, key: CacheKey) -> _StoredRow | None:
         stmt = select(
