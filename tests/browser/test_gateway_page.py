@@ -120,6 +120,16 @@ async def test_rows_match_the_simulator_and_a_flip_changes_its_row_live(
     await expect(row(page, name).get_by_test_id("gw-state")).to_contain_text("online", timeout=WAIT_MS)
     assert await row(page, name).evaluate("r => r.__sameRow === true")
     assert await counts(page, "mapping") == before
+
+    # VOS stops answering: without any click the page says so (from the cache status the poller's
+    # failed attempts leave), keeps the last good rows, and clears the message once VOS is back.
+    health = page.get_by_test_id("banner-vos-health")
+    await system.set_fault({"api": "*", "mode": "http_500"})
+    await expect(health).to_contain_text("VOS not answering", timeout=30_000)
+    await expect(health).to_contain_text("GetGatewayMappingOnline")
+    await expect(page.locator(ROW)).to_have_count(30)
+    await system.set_fault(None)
+    await expect(health).to_have_count(0, timeout=30_000)
     assert not gateway_page.errors
 
 
@@ -282,9 +292,10 @@ async def test_five_thousand_gateways_page_sort_search_and_filter_quickly(
 
     await page.goto(f"{system.api_url}/#instance={instance_id}")
     await expect(page.locator(ROW)).to_have_count(100, timeout=WAIT_MS)
-    took_ms["first page, 100 rows (from navigation start)"] = await page.evaluate(
+    first = "first page, 100 rows (from navigation start)"
+    took_ms[first], render_ms[first] = await page.evaluate(
         "() => { const r = performance.getEntriesByName('vosync:render-rows').at(-1);"
-        " return Math.round(r.startTime + r.duration); }"
+        " return [Math.round(r.startTime + r.duration), Math.round(r.duration * 10) / 10]; }"
     )
     await expect(page.get_by_test_id("range")).to_have_text("1–100 of 5,000")
     await timed(
@@ -340,9 +351,10 @@ async def test_five_thousand_gateways_page_sort_search_and_filter_quickly(
     artifact("gateway-page-5000.json").write_text(json.dumps(report, indent=2, ensure_ascii=False))
     await page.screenshot(path=artifact("gateway-page-5000.png"))
     print(f"gateway page with 5,000 gateways: {report}")
-    # The page's own work (building up to 500 rows) must stay well under a frame budget of a few
-    # hundred ms even on a busy shared 2-core machine; the whole action, api included, within seconds.
-    slow_render = {label: ms for label, ms in render_ms.items() if ms > 500}
+    # Bounds for a busy shared 2-core machine (the suite runs poller, writer, api and PostgreSQL
+    # alongside): building up to 500 rows well under a second, a whole action (api included) within
+    # seconds. Idle, both are a fraction of this; rendering all 5,000 rows would not be.
+    slow_render = {label: ms for label, ms in render_ms.items() if ms > 1000}
     assert not slow_render, f"slow row rendering (ms): {slow_render}"
     slow = {label: ms for label, ms in took_ms.items() if ms > 5000}
     assert not slow, f"slow page actions (ms): {slow}"

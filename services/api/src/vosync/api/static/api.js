@@ -3,6 +3,8 @@
 
 const KEY_STORAGE = "vosync.apiKey";
 const BASE = "/api/v1";
+// Longer than the api's own wait for VOS (15 s by default), so a slow VOS reads as the api's answer.
+const REQUEST_TIMEOUT_MS = 30_000;
 
 /** The api could not be reached at all (network error, server down). */
 export class ApiUnreachable extends Error {}
@@ -67,16 +69,20 @@ export class ApiClient {
     if (this.key) headers["X-API-Key"] = this.key;
     if (body !== undefined) headers["Content-Type"] = "application/json";
 
+    const timeout = AbortSignal.timeout(REQUEST_TIMEOUT_MS);
     let response;
     try {
       response = await fetch(url, {
         method,
         headers,
         body: body === undefined ? undefined : JSON.stringify(body),
-        signal,
+        signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
         cache: "no-store",
       });
     } catch (err) {
+      if (timeout.aborted) {
+        throw new ApiUnreachable(`the vosync api did not answer within ${REQUEST_TIMEOUT_MS / 1000} s`);
+      }
       if (err.name === "AbortError") throw err;
       throw new ApiUnreachable(`cannot reach the vosync api (${err.message})`);
     }
@@ -102,6 +108,11 @@ export class ApiClient {
 
   gateways(instanceId, params, signal) {
     return this.request("GET", `/instances/${encodeURIComponent(instanceId)}/gateways`, { query: params, signal });
+  }
+
+  /** Per-API fetch status of an instance's cache rows (last good fetch, last error). */
+  cacheStatus(instanceId, signal) {
+    return this.request("GET", `/instances/${encodeURIComponent(instanceId)}/cache`, { signal });
   }
 
   /** The cached VOS proxy with refresh=true: the poller asks VOS now. */

@@ -1,8 +1,8 @@
 // The gateway page: wires the api client, the view state, the table, live events and notices.
 
 import { ApiClient, ApiError, ApiUnreachable, AuthRequired } from "./api.js";
-import { formatAge, formatInt } from "./format.js";
-import { Freshness } from "./freshness.js";
+import { formatAge, formatInt, formatTime } from "./format.js";
+import { Freshness, GATEWAY_APIS, cacheEntry, isFailing } from "./freshness.js";
 import { KeyDialog } from "./keydialog.js";
 import { Notices } from "./notices.js";
 import { LiveFeed } from "./sse.js";
@@ -12,16 +12,13 @@ import { GatewayTable } from "./table.js";
 const $ = (id) => document.getElementById(id);
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** What Refresh asks VOS for, per tab: the online status and the configuration. */
-const REFRESH_APIS = {
-  mapping: ["GetGatewayMappingOnline", "GetGatewayMapping"],
-  routing: ["GetGatewayRoutingOnline", "GetGatewayRouting"],
-};
 const RETRY_FIRST_MS = 1000;
 const RETRY_MAX_MS = 30_000;
 const EMPTY_POLL_MS = 5000;
 const SEARCH_DEBOUNCE_MS = 250;
 const REFRESH_CATCH_UP_MS = 5000; // how long to wait for the writer to apply a refreshed reply
+const PROBE_EVERY_MS = 3000; // while the event stream is down, how often to check the api itself
+const STATUS_POLL_MS = 10_000; // how often to re-read when VOS was last fetched (and if it failed)
 
 class GatewayPage {
   constructor() {
@@ -36,6 +33,7 @@ class GatewayPage {
     this.emptyTimer = null;
     this.refreshing = false;
     this.liveState = "off";
+    this.probedAt = 0;
 
     this.notices = new Notices($("banners"));
     this.freshness = new Freshness({ ageEl: $("age"), sourceEl: $("source") });
@@ -52,6 +50,7 @@ class GatewayPage {
       onResume: () => this.loadGateways({ quiet: true }), // events may have been missed meanwhile
     });
     this.bindControls();
+    setInterval(() => this.loadCacheStatus(), STATUS_POLL_MS);
   }
 
   // -- loading -------------------------------------------------------------------------------
@@ -114,6 +113,49 @@ class GatewayPage {
     }
   }
 
+  /**
+   * Reads when the poller last fetched the shown tab's VOS APIs and whether the latest attempt
+   * failed (VOS down); quiet on errors, which the gateways loads already report.
+   */
+  async loadCacheStatus() {
+    const id = this.view.instanceId;
+    if (id === null || $("view").hidden) return null;
+    let status;
+    try {
+      status = await this.api.cacheStatus(id);
+    } catch {
+      return null;
+    }
+    if (id !== this.view.instanceId) return null;
+    const apis = GATEWAY_APIS[this.view.type];
+    const online = cacheEntry(status, apis.online);
+    const config = cacheEntry(status, apis.config);
+    this.freshness.updateCache(online, config);
+    this.reportVosHealth([online, config].filter(Boolean));
+    return status;
+  }
+
+  reportVosHealth(entries) {
+    const failing = entries.filter(isFailing);
+    if (failing.length === 0) {
+      this.notices.clear("vos-health");
+      return;
+    }
+    const goodAge = failing[0].synced_at ? this.freshness.ageOf(Date.parse(failing[0].synced_at)) : null;
+    this.notices.show("vos-health", {
+      level: "warn",
+      title: "VOS not answering 无法连接 VOS",
+      text:
+        failing
+          .map((e) => {
+            const why = [e.error_kind, e.error_message].filter(Boolean).join(": ") || "failed";
+            return `${e.api_name}: ${why} (last attempt ${formatTime(e.last_error_at)})`;
+          })
+          .join("; ") +
+        (goodAge === null ? "" : ` — showing the last good data, fetched ${formatAge(goodAge)} ago`),
+    });
+  }
+
   // -- errors and retries --------------------------------------------------------------------
 
   handleError(err, retry) {
@@ -151,6 +193,7 @@ class GatewayPage {
     this.retryDelay = Math.min(RETRY_MAX_MS, this.retryDelay * 2);
     const runNow = () => {
       clearTimeout(this.retryTimer);
+      this.retryTimer = null;
       retry();
     };
     this.notices.show("api", {
@@ -159,11 +202,12 @@ class GatewayPage {
       text: `${detail} — retrying in ${Math.round(delay / 1000)} s 正在重试`,
       action: { label: "Retry now 立即重试", run: runNow },
     });
-    this.retryTimer = setTimeout(retry, delay);
+    this.retryTimer = setTimeout(runNow, delay);
   }
 
   apiReachable() {
     clearTimeout(this.retryTimer);
+    this.retryTimer = null;
     this.retryDelay = RETRY_FIRST_MS;
     this.notices.clear("api");
   }
@@ -187,6 +231,7 @@ class GatewayPage {
     const eventsUrl = this.api.eventsUrl(this.view.instanceId);
     if (this.live.url !== eventsUrl) this.live.connect(eventsUrl);
     this.loadGateways();
+    this.loadCacheStatus();
   }
 
   onHashChange() {
@@ -227,8 +272,12 @@ class GatewayPage {
       off: "Live off",
     }[state];
     if (state === "retrying") {
-      // The stream dropping is often the api going away: one quiet reload tells which it is.
-      if (previous === "open") this.loadGateways({ quiet: true });
+      // The stream dropping is often the api going away: a quiet reload tells which it is. Again at
+      // the stream's later retries, since the api may still answer while it is shutting down.
+      if (!this.retryTimer && (previous === "open" || Date.now() - this.probedAt > PROBE_EVERY_MS)) {
+        this.probedAt = Date.now();
+        this.loadGateways({ quiet: true });
+      }
       this.notices.show("live", {
         level: "warn",
         title: "Live updates interrupted 实时更新中断",
@@ -248,7 +297,8 @@ class GatewayPage {
     button.disabled = true;
     button.classList.add("spinning");
     try {
-      const names = REFRESH_APIS[this.view.type];
+      const apis = GATEWAY_APIS[this.view.type];
+      const names = [apis.online, apis.config];
       const results = await Promise.allSettled(names.map((name) => this.api.refreshApi(this.view.instanceId, name)));
       const failure = results.find((r) => r.status === "rejected" && !(r.reason instanceof ApiError));
       if (failure) {
@@ -319,21 +369,24 @@ class GatewayPage {
     }
   }
 
-  /** Reloads until the table shows what the refresh fetched (the writer applies it shortly after). */
-  async catchUp([online, config]) {
-    const fetchedAt = (source) =>
-      source?.data_source === "vos_api" && source.synced_at ? Date.parse(source.synced_at) : 0;
-    const wantOnline = fetchedAt(online);
-    const wantConfig = fetchedAt(config);
+  /**
+   * Waits until the writer has applied what the refresh fetched (the cache rows it writes in the
+   * same transaction as the gateways carry the fetch time), then reloads the table once.
+   */
+  async catchUp(sources) {
+    const fetched = sources.filter((s) => s.data_source === "vos_api" && s.synced_at);
     const deadline = Date.now() + REFRESH_CATCH_UP_MS;
-    for (;;) {
-      await sleep(400);
-      const page = await this.loadGateways({ quiet: true });
-      if (!page || Date.now() > deadline) return;
-      const onlineAt = page.online_synced_at ? Date.parse(page.online_synced_at) : 0;
-      const configAt = page.synced_at ? Date.parse(page.synced_at) : 0;
-      if (onlineAt >= wantOnline && configAt >= wantConfig) return;
+    const applied = (status) =>
+      fetched.every((s) => {
+        const entry = cacheEntry(status, s.api);
+        return entry?.synced_at && Date.parse(entry.synced_at) >= Date.parse(s.synced_at);
+      });
+    while (fetched.length && Date.now() < deadline) {
+      await sleep(300);
+      const status = await this.loadCacheStatus();
+      if (status && applied(status)) break;
     }
+    await this.loadGateways({ quiet: true });
   }
 
   // -- rendering -----------------------------------------------------------------------------

@@ -14,11 +14,13 @@ export function formatAge(seconds) {
   return `${Math.floor(h / 24)} d ${h % 24} h`;
 }
 
-/** Local date and time of an ISO timestamp, for tooltips. */
+/** Local time of an ISO timestamp, with the date only when it is not today. */
 export function formatTime(iso) {
   if (!iso) return DASH;
   const date = new Date(iso);
-  return Number.isNaN(date.getTime()) ? String(iso) : date.toLocaleString();
+  if (Number.isNaN(date.getTime())) return String(iso);
+  const today = date.toDateString() === new Date().toDateString();
+  return today ? date.toLocaleTimeString() : date.toLocaleString();
 }
 
 /** ASR in percent, as VOS (and the simulator) report it (e.g. 45.23). */

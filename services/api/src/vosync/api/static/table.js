@@ -130,9 +130,10 @@ export class GatewayTable {
     const item = row.item;
     item.is_online = event.is_online;
     item.online_changed_at = event.changed_at;
-    for (const key of ["asr", "acd", "concurrent_calls"]) {
-      if (event[key] !== null && event[key] !== undefined) item[key] = event[key];
-    }
+    // The event carries the gateway's figures at the change (none when it went offline).
+    item.asr = event.asr ?? null;
+    item.acd = event.acd ?? null;
+    item.concurrent_calls = event.concurrent_calls ?? (event.is_online ? null : 0);
     fillLive(row.tr, item);
     flash(row.tr);
     return true;
