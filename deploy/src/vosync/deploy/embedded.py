@@ -56,9 +56,9 @@ class _Child:
     def start(self) -> None:
         raise NotImplementedError
 
-    def stop(self) -> None:
+    def stop(self, timeout_s: float = 8.0) -> None:
         if self.proc is not None:
-            stop_process(self.proc, self.stop_signal)
+            stop_process(self.proc, self.stop_signal, timeout_s)
             self.proc = None
         if self._log is not None:
             self._log.close()

@@ -33,7 +33,8 @@ log = logging.getLogger("vosync.launcher")
 
 SIM_DEFAULT_PORT = 18100
 START_DEADLINE_S = 90.0
-STOP_CHILDREN_S = 6.0
+STOP_CHILDREN_S = 5.0
+STOP_SERVERS_S = 3.5
 
 
 @dataclass(frozen=True)
@@ -211,9 +212,13 @@ class Launcher:
     def stop(self) -> None:
         stop_all(self.children, STOP_CHILDREN_S)
         self.children.clear()
-        for server in (self.pg, self.nats):
-            if server is not None:
-                server.stop()
+        # The servers stop side by side; whichever outlives its share of the 10 s budget is killed.
+        servers = [s for s in (self.pg, self.nats) if s is not None]
+        threads = [threading.Thread(target=s.stop, args=(STOP_SERVERS_S,)) for s in servers]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
 
 
 def run_launcher(options: LaunchOptions) -> int:
