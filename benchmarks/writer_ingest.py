@@ -20,6 +20,7 @@ import argparse
 import asyncio
 import statistics
 import time
+import urllib.request
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -186,6 +187,16 @@ async def per_row_run(engine: AsyncEngine, count: int, fetched_at: datetime) -> 
     return time.perf_counter() - started
 
 
+def writer_batches(s: Stack) -> float:
+    """How many batches the writer has committed so far (from its /metrics)."""
+    with urllib.request.urlopen(s.ops_urls["writer"] + "/metrics", timeout=5) as resp:
+        text = resp.read().decode()
+    for line in text.splitlines():
+        if line.startswith("vosync_writer_batch_seconds_count"):
+            return float(line.split()[-1])
+    return 0.0
+
+
 async def measure(s: Stack, count: int, runs: int) -> dict[str, float | int | str]:
     conn = await asyncpg.connect(plain_pg_url(s.database_url))
     nc = await nats.connect(s.nats_url)
@@ -201,8 +212,10 @@ async def measure(s: Stack, count: int, runs: int) -> dict[str, float | int | st
         for run in range(runs):
             await outbox_published(conn)
             await empty_tables(conn)
+            batches = writer_batches(s)
             timings.append(await vosync_run(js, nc, conn, count, base + timedelta(minutes=run)))
-            print(f"  vosync run {run + 1}: {timings[-1]:.3f} s", flush=True)
+            batches = writer_batches(s) - batches
+            print(f"  vosync run {run + 1}: {timings[-1]:.3f} s ({batches:.0f} transaction(s))", flush=True)
         await outbox_published(conn)
         await empty_tables(conn)
         per_row = await per_row_run(engine, count, base + timedelta(minutes=runs))

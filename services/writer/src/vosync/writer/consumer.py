@@ -95,8 +95,16 @@ class ResultConsumer:
                 await self._fetch_failed(exc)
                 continue
             self._fetch_recovered()
-            if msgs:
+            if not msgs:
+                continue
+            try:
                 await self.handle(msgs)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a bug must not stop consumption: the messages come back by ack_wait
+                log.exception(
+                    "batch handling failed; its messages will be redelivered", extra={"size": len(msgs)}
+                )
 
     async def _next_batch(self) -> list[Msg]:
         if self._sub is None:
