@@ -154,7 +154,7 @@ async def test_each_data_source_with_and_without_vos_faults(stack: Stack) -> Non
     stale_body = stale.json()
     assert stale_body["data_source"] == "stale" and stale_body["success"] is True
     assert stale_body["error"] and stale_body["data"] == body["data"]
-    assert vos.calls["GetPerformance"] == 2
+    assert vos.calls["GetPerformance"] >= 2  # the refresh did ask VOS
 
     # VOS error with nothing stored: 502 with the VOS failure.
     vos.faults.set({"api": "GetSoftSwitch", "mode": "ret_code", "ret_code": -10007})

@@ -147,3 +147,20 @@ async def test_start_fails_clearly_when_the_port_is_taken(make_settings: Callabl
         with pytest.raises(RuntimeError, match=f"could not listen on 127.0.0.1:{port}"):
             await service.start()
         assert not service.resources.started
+
+
+async def test_stop_ends_open_event_streams_promptly(make_settings: Callable[..., Settings]) -> None:
+    from tests.fixtures.api import api_running
+
+    async with (
+        api_running(make_settings(api_keys={READ_KEY: "read"})) as service,
+        httpx.AsyncClient(base_url=service.url, timeout=10) as client,
+        client.stream("GET", EVENTS, headers=READ) as res,
+    ):
+        lines = res.aiter_lines()
+        assert await anext(lines) == ": connected"
+        started = asyncio.get_running_loop().time()
+        await service.stop()  # stopping twice (again on leaving the block) is harmless
+        assert asyncio.get_running_loop().time() - started < 3
+        rest = [line async for line in lines]  # the stream ended instead of hanging
+        assert all(not line.startswith("data:") for line in rest)

@@ -67,6 +67,10 @@ class ApiResources:
     def instances(self) -> InstanceService:
         return self.service("instances")  # type: ignore[no-any-return]
 
+    def end_event_streams(self) -> None:
+        if "events" in self._services:
+            self.events.close_all()
+
     # -- lifecycle ---------------------------------------------------------------------------------
     async def start(self) -> None:
         if self.started:

@@ -111,8 +111,7 @@ class ApiService:
             sock.close()
 
     async def stop(self) -> None:
-        if "events" in self.resources._services:
-            self.resources.events.close_all()  # open SSE streams would hold uvicorn's shutdown
+        self.resources.end_event_streams()  # open SSE streams would hold uvicorn's shutdown
         if self._server is not None and self._task is not None:
             self._server.should_exit = True
             with contextlib.suppress(Exception):
