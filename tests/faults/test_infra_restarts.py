@@ -1,0 +1,114 @@
+"""NATS and PostgreSQL restart while results flow: the services pause, reconnect and carry on.
+
+Each test runs its own server (so stopping it disturbs no other test) with durable storage, the
+whole system on it under load, stops the server for a few seconds in the middle of the flow and
+starts it again on the same port. The scenario ends with every invariant.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.faults.conftest import MakeSystem
+from tests.faults.load import ApiLoad, routes_for
+from tests.faults.system import API_ANSWER_LIMIT_S, READ_KEY, FaultSystem
+from vosync.deploy.embedded import EmbeddedNats, EmbeddedPostgres
+from vosync.shared.db.migrate import upgrade
+
+pytestmark = pytest.mark.slow
+
+OUTAGE_S = 4.0
+
+
+@pytest.fixture
+def private_nats(tmp_path: Path) -> Iterator[EmbeddedNats]:
+    server = EmbeddedNats(tmp_path / "nats")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def private_pg() -> Iterator[EmbeddedPostgres]:
+    """Under /tmp and world-traversable: as root, PostgreSQL runs as another user that must reach it."""
+    path = Path(tempfile.mkdtemp(prefix="vosync-faults-pg-"))
+    path.chmod(0o755)
+    server = EmbeddedPostgres(path, durable=True)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(path, ignore_errors=True)
+
+
+async def start_everything(system: FaultSystem) -> None:
+    system.add("writer", "vosync-writer")
+    system.add("api", "vosync-api")
+    system.add("poller", "vosync-poller")
+    await system.start("writer", "api", "poller")
+    await system.wait_progress()
+
+
+async def test_nats_restart_while_results_flow(
+    private_nats: EmbeddedNats, make_system: MakeSystem, database_url: str
+) -> None:
+    system = await make_system(
+        nats_url=private_nats.url,
+        database_url=database_url,
+        sim_instances=2,
+        gateways=20,
+        drift_s=0.5,
+        drift_fraction=0.1,
+    )
+    await start_everything(system)
+    routes = routes_for(sorted(system.instances))
+    async with ApiLoad(system.api_url, READ_KEY, routes, timeout_s=API_ANSWER_LIMIT_S) as load:
+        before = await system.js.stream_info("VOS_RESULTS")
+        await asyncio.to_thread(private_nats.stop)
+        await asyncio.sleep(OUTAGE_S)
+        await asyncio.to_thread(private_nats.start)
+        await system.wait_progress(timeout_s=45)
+    after = await system.js.stream_info("VOS_RESULTS")
+    assert after.state.last_seq > before.state.last_seq
+    for name in ("poller", "writer", "api"):
+        assert system.procs[name].alive(), f"{name} died:\n{system.procs[name].log_tail()}"
+    report = await system.final_checks(load.records)
+    print(report.summary())
+    assert report.results.applied > 50
+
+
+async def test_postgres_restart_while_results_flow(
+    private_pg: EmbeddedPostgres, make_system: MakeSystem, nats_url: str
+) -> None:
+    await upgrade(private_pg.url())
+    system = await make_system(
+        nats_url=nats_url,
+        database_url=private_pg.url(),
+        sim_instances=2,
+        gateways=20,
+        drift_s=0.5,
+        drift_fraction=0.1,
+    )
+    await start_everything(system)
+    routes = routes_for(sorted(system.instances))
+    async with ApiLoad(system.api_url, READ_KEY, routes, timeout_s=API_ANSWER_LIMIT_S) as load:
+        await asyncio.to_thread(private_pg.stop)
+        await asyncio.sleep(OUTAGE_S)
+        await asyncio.to_thread(private_pg.start)
+        await system.reconnect_db()
+        await system.wait_progress(timeout_s=45)
+    for name in ("poller", "writer", "api"):
+        assert system.procs[name].alive(), f"{name} died:\n{system.procs[name].log_tail()}"
+    report = await system.final_checks(load.records)
+    print(report.summary())
+    assert report.results.applied > 50
+    assert report.api is not None and report.api.statuses[503] > 0, "the outage was never seen by the api"
