@@ -74,4 +74,10 @@ def test_masked_body_is_made_once_and_shares_bytes_without_secrets() -> None:
     assert secret.body(unmasked=False) is secret.body(unmasked=False)
     assert b'"s"' in secret.body(unmasked=True)
     plain = reply()
-    assert plain.body(unmasked=False) is plain.data
+    assert plain.body(unmasked=False) is plain.body(unmasked=True)
+
+
+def test_database_text_is_served_compact() -> None:
+    spaced = reply(data=b'{"retCode": 0, "infoSuites": [{"suiteId": 1}]}')
+    assert spaced.body(unmasked=True) == b'{"retCode":0,"infoSuites":[{"suiteId":1}]}'
+    assert spaced.body(unmasked=False) is spaced.body(unmasked=True)

@@ -31,6 +31,7 @@ class CachedReply:
     data: bytes  # the VOS reply as JSON, secrets included
     synced_at: datetime | None
     expires_at: datetime | None
+    compact: bool = False  # already minimal JSON (ours); PostgreSQL's jsonb text has spaces
     _masked: bytes | None = field(default=None, repr=False)
 
     @property
@@ -42,13 +43,16 @@ class CachedReply:
         return self.expires_at.timestamp() if self.expires_at is not None else 0.0
 
     def body(self, *, unmasked: bool) -> bytes:
-        """The reply JSON for a caller: with secrets for admins, masked for everyone else."""
-        if unmasked:
-            return self.data
+        """The reply JSON for a caller: with secrets for admins, masked for everyone else.
+
+        Both are made once per entry, on first use: parse, re-encode compactly (a 1,000-gateway
+        reply shrinks by a tenth), mask a copy if it holds secrets at all."""
         if self._masked is None:
             parsed = msgspec.json.decode(self.data)
+            if not self.compact:
+                self.data, self.compact = dumps(parsed), True
             self._masked = dumps(redact(parsed)) if has_secret(parsed) else self.data
-        return self._masked
+        return self.data if unmasked else self._masked
 
 
 @dataclass(slots=True)

@@ -169,6 +169,7 @@ class ProxyService:
                 data=dumps(outcome.result.response or {}),
                 synced_at=fetched_at,
                 expires_at=fetched_at + timedelta(seconds=spec.ttl_s),
+                compact=True,
             )
             self._hot.put(reply, generation)
             return Resolved("vos_api", reply)

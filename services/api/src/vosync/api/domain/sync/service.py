@@ -60,6 +60,7 @@ class SyncService:
                     data=dumps(result.response or {}),
                     synced_at=result.fetched_at,
                     expires_at=result.fetched_at + timedelta(seconds=spec.ttl_s),
+                    compact=True,
                 ),
                 generation,
             )
