@@ -36,14 +36,6 @@ _ITEMS = """
         CROSS JOIN LATERAL jsonb_array_elements(c.response_data -> s.list_key) WITH ORDINALITY AS e(item, ord)
     )"""
 
-_RAW_DATA = """coalesce({p}.config_data, '{{}}'::jsonb) || coalesce({p}.online_data, '{{}}'::jsonb)
-        || jsonb_build_object('_data_sources', jsonb_build_object(
-            'config', CASE WHEN {p}.config_data IS NULL THEN NULL
-                      ELSE jsonb_build_object('api', {p}.config_api, 'synced_at', {p}.synced_at) END,
-            'online', CASE WHEN {p}.online_synced_at IS NULL THEN NULL
-                      ELSE jsonb_build_object('api', {p}.online_api,
-                                              'synced_at', {p}.online_synced_at) END))"""
-
 Column = tuple[str, str, Callable[[Scope, RowPlan, "ApiNames"], Any]]
 
 
@@ -131,68 +123,81 @@ def _unnest(columns: Sequence[Column], first: int) -> str:
     return f"unnest({params}) AS n({names})"
 
 
-_NEW_VALUES = """
-        n.in_config,
-        CASE WHEN n.set_addr THEN n.ip_address ELSE {g}.ip_address END AS ip_address,
-        CASE WHEN n.set_addr THEN string_to_array(n.remote_ips, ',') ELSE {g}.remote_ips END AS remote_ips,
-        CASE WHEN n.set_addr THEN n.capacity ELSE {g}.capacity END AS capacity,
-        CASE WHEN n.set_config THEN n.port ELSE {g}.port END AS port,
-        CASE WHEN n.set_config THEN n.protocol ELSE {g}.protocol END AS protocol,
-        CASE WHEN n.set_config THEN n.prefix ELSE {g}.prefix END AS prefix,
-        CASE WHEN n.set_config THEN n.register_type ELSE {g}.register_type END AS register_type,
-        CASE WHEN n.set_config THEN n.lock_type ELSE {g}.lock_type END AS lock_type,
-        n.is_online,
-        CASE WHEN n.set_online THEN n.concurrent_calls ELSE {g}.concurrent_calls END AS concurrent_calls,
-        CASE WHEN n.set_online THEN n.asr ELSE {g}.asr END AS asr,
-        CASE WHEN n.set_online THEN n.acd ELSE {g}.acd END AS acd,
-        coalesce(n.changed_at, {g}.online_changed_at) AS online_changed_at,
-        CASE WHEN n.set_config THEN i.item ELSE {g}.config_data END AS config_data,
-        CASE WHEN n.set_online_data THEN n.online_item ELSE {g}.online_data END AS online_data,
-        CASE WHEN n.set_config THEN n.config_at ELSE {g}.synced_at END AS synced_at,
-        coalesce(n.online_at, {g}.online_synced_at) AS online_synced_at,
-        n.config_api, n.online_api"""
+# The new value of each column, from the batch (n, i) or kept from the current row ({g}).
+_NEW: dict[str, str] = {
+    "in_config": "n.in_config",
+    "ip_address": "CASE WHEN n.set_addr THEN n.ip_address ELSE {g}.ip_address END",
+    "remote_ips": "CASE WHEN n.set_addr THEN string_to_array(n.remote_ips, ',') ELSE {g}.remote_ips END",
+    "capacity": "CASE WHEN n.set_addr THEN n.capacity ELSE {g}.capacity END",
+    "port": "CASE WHEN n.set_config THEN n.port ELSE {g}.port END",
+    "protocol": "CASE WHEN n.set_config THEN n.protocol ELSE {g}.protocol END",
+    "prefix": "CASE WHEN n.set_config THEN n.prefix ELSE {g}.prefix END",
+    "register_type": "CASE WHEN n.set_config THEN n.register_type ELSE {g}.register_type END",
+    "lock_type": "CASE WHEN n.set_config THEN n.lock_type ELSE {g}.lock_type END",
+    "is_online": "n.is_online",
+    "concurrent_calls": "CASE WHEN n.set_online THEN n.concurrent_calls ELSE {g}.concurrent_calls END",
+    "asr": "CASE WHEN n.set_online THEN n.asr ELSE {g}.asr END",
+    "acd": "CASE WHEN n.set_online THEN n.acd ELSE {g}.acd END",
+    "online_changed_at": "coalesce(n.changed_at, {g}.online_changed_at)",
+    "config_data": "CASE WHEN n.set_config THEN i.item ELSE {g}.config_data END",
+    "online_data": "CASE WHEN n.set_online_data THEN n.online_item ELSE {g}.online_data END",
+    "synced_at": "CASE WHEN n.set_config THEN n.config_at ELSE {g}.synced_at END",
+    "online_synced_at": "coalesce(n.online_at, {g}.online_synced_at)",
+}
+_SET = list(_NEW)
+# Compared to decide whether a row changes: the scalars, whether the status is known, and the JSON
+# items only when the batch sets them (comparing jsonb is not free). Timestamps alone do not count.
+_SCALARS = [c for c in _NEW if c not in ("config_data", "online_data", "synced_at", "online_synced_at")]
 
-_COMPARED = (
-    "in_config, is_online, ip_address, remote_ips, capacity, port, protocol, prefix, register_type, "
-    "lock_type, concurrent_calls, asr, acd, online_changed_at, config_data, online_data"
-)
-_SET = [c.strip() for c in _COMPARED.split(",")] + ["synced_at", "online_synced_at"]
 
-# The new values are computed once per row (v), then compared with the row: a row whose values do
-# not change is not rewritten (a timestamp alone does not count, except a first online_synced_at).
+def _new(column: str, g: str) -> str:
+    return _NEW[column].format(g=g)
+
+
+def _raw_data(new: Callable[[str], str]) -> str:
+    """raw_data = config item || online item || {"_data_sources": {...}} from the new values."""
+    config, online = new("config_data"), new("online_data")
+    synced, online_synced = new("synced_at"), new("online_synced_at")
+    return f"""coalesce({config}, '{{}}'::jsonb) || coalesce({online}, '{{}}'::jsonb)
+        || jsonb_build_object('_data_sources', jsonb_build_object(
+            'config', CASE WHEN {config} IS NULL THEN NULL
+                      ELSE jsonb_build_object('api', n.config_api, 'synced_at', {synced}) END,
+            'online', CASE WHEN {online_synced} IS NULL THEN NULL
+                      ELSE jsonb_build_object('api', n.online_api, 'synced_at', {online_synced}) END))"""
+
+
+def _changed(g: str) -> str:
+    scalars_new = ", ".join(_new(c, g) for c in _SCALARS)
+    scalars_old = ", ".join(f"{g}.{c}" for c in _SCALARS)
+    return f"""(({scalars_new}, {_new("online_synced_at", g)} IS NULL)
+               IS DISTINCT FROM ({scalars_old}, {g}.online_synced_at IS NULL)
+            OR (n.set_config AND {_new("config_data", g)} IS DISTINCT FROM {g}.config_data)
+            OR (n.set_online_data AND {_new("online_data", g)} IS DISTINCT FROM {g}.online_data))"""
+
+
+# Existing rows: every new value computed from the row itself; a row that would not change is not
+# rewritten.
 UPDATE = f"""
-    WITH {_ITEMS.strip()},
-    v AS (
-        SELECT g0.id, {_NEW_VALUES.format(g="g0")}
-        FROM {_unnest(UPDATE_COLUMNS, 3)}
-        JOIN gateways g0 ON g0.id = n.id
-        LEFT JOIN items i ON i.cache_id = n.cache_id AND i.ord = n.ord
-    )
+    WITH {_ITEMS.strip()}
     UPDATE gateways AS g SET
-        {", ".join(f"{c} = v.{c}" for c in _SET)},
-        raw_data = {_RAW_DATA.format(p="v")},
+        {", ".join(f"{c} = {_new(c, 'g')}" for c in _SET)},
+        raw_data = {_raw_data(lambda c: _new(c, "g"))},
         updated_at = now()
-    FROM v
-    WHERE g.id = v.id
-      AND (({", ".join(f"v.{c}" for c in _COMPARED.split(", "))}, v.online_synced_at IS NULL)
-           IS DISTINCT FROM
-           ({", ".join(f"g.{c}" for c in _COMPARED.split(", "))}, g.online_synced_at IS NULL))
+    FROM {_unnest(UPDATE_COLUMNS, 3)}
+    LEFT JOIN items i ON i.cache_id = n.cache_id AND i.ord = n.ord
+    WHERE g.id = n.id AND {_changed("g")}
 """  # noqa: S608 (only constants of this module are interpolated; values are bind parameters)
 
-# New rows: the same new values over an empty "current row" (a LEFT JOIN that never matches).
+# New rows: the same expressions over an empty "current row" (a LEFT JOIN that never matches).
 INSERT = f"""
-    WITH {_ITEMS.strip()},
-    v AS (
-        SELECT n.instance_id, n.gateway_type, n.name, {_NEW_VALUES.format(g="g0")}
-        FROM {_unnest(INSERT_COLUMNS, 3)}
-        LEFT JOIN gateways g0 ON false
-        LEFT JOIN items i ON i.cache_id = n.cache_id AND i.ord = n.ord
-    )
+    WITH {_ITEMS.strip()}
     INSERT INTO gateways (vos_instance_id, gateway_type, gateway_name, {", ".join(_SET)}, raw_data)
-    SELECT v.instance_id, v.gateway_type, v.name, {", ".join(f"v.{c}" for c in _SET)},
-           {_RAW_DATA.format(p="v")}
-    FROM v
-    ORDER BY v.instance_id, v.gateway_type, v.name
+    SELECT n.instance_id, n.gateway_type, n.name, {", ".join(_new(c, "g0") for c in _SET)},
+           {_raw_data(lambda c: _new(c, "g0"))}
+    FROM {_unnest(INSERT_COLUMNS, 3)}
+    LEFT JOIN gateways g0 ON false
+    LEFT JOIN items i ON i.cache_id = n.cache_id AND i.ord = n.ord
+    ORDER BY n.instance_id, n.gateway_type, n.name
 """  # noqa: S608 (only constants of this module are interpolated; values are bind parameters)
 
 
