@@ -177,7 +177,12 @@ async def test_refused_and_unknown_requests(api: httpx.AsyncClient, pg_conn: asy
     assert (await api.post(url(iid + 1, "GetSuite"), headers=READ)).status_code == 404
     assert (await api.post(url(2**40, "GetSuite"), headers=READ)).status_code == 404
     assert (await api.post("/api/v1/vos-api/instances/abc/GetSuite", headers=READ)).status_code == 404
-    for body in (b"[1, 2]", b'"text"', b"{not json", b"1"):
+    hostile = (
+        b'{"a": ' + b"[" * 100 + b"]" * 100 + b"}",  # deeper than any VOS params
+        b'{"a": ' + b"[" * 5000 + b"]" * 5000 + b"}",  # too deep to decode at all
+        b'{"name": "\\ud800"}',  # a lone surrogate: not text
+    )
+    for body in (b"[1, 2]", b'"text"', b"{not json", b"1", *hostile):
         res = await api.post(url(iid, "GetSuite"), content=body, headers=READ)
         assert res.status_code == 400, body
         assert res.json()["status_code"] == 400

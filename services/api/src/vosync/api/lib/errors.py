@@ -74,6 +74,8 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
         if isinstance(exc, ValidationException):
             return error_response(HTTP_400_BAD_REQUEST, exc.detail, exc.extra, exc.headers)
         return error_response(exc.status_code, exc.detail, exc.extra, exc.headers)
+    if isinstance(exc, RecursionError):  # a JSON body nested thousands deep, failing to decode
+        return error_response(HTTP_400_BAD_REQUEST, "request body nested too deeply")
     if isinstance(exc, sa_exc.IntegrityError):
         return error_response(HTTP_409_CONFLICT, "conflicts with an existing record")
     if isinstance(exc, sa_exc.DataError):

@@ -72,7 +72,23 @@ def resolve_spec(catalogue: Catalogue, api_name: str) -> ApiSpec:
         raise NotFoundException(detail=f"unknown VOS API {api_name!r}") from None
 
 
+MAX_PARAMS_DEPTH = 32  # VOS params are flat (names, ids); deeper is junk the bus cannot carry
+
+
+def _depth(value: Any) -> int:
+    """Nesting depth of decoded JSON, without recursion (input may be hostile)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, level)
+            stack.extend((child, level + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return deepest
+
+
 def params_key(api_path: str, params: dict[str, Any]) -> str:
+    if _depth(params) > MAX_PARAMS_DEPTH:
+        raise ClientException(detail=f"the request body is nested deeper than {MAX_PARAMS_DEPTH} levels")
     try:
         return cache_key(api_path, params)
     except (UnicodeEncodeError, ValueError, TypeError):
