@@ -281,3 +281,18 @@ async def test_database_away_still_serves_cached_and_fetched_replies(
         assert failed.status_code == 503 and "database unavailable" in failed.json()["detail"]
     finally:
         await dead.dispose()
+
+
+async def test_auth_off_lets_everyone_in_but_keeps_secrets_masked(
+    make_settings: Any, run_api: Any, pg_conn: asyncpg.Connection
+) -> None:
+    service = await run_api(make_settings(auth="off", api_keys={"only-admin": "admin"}))
+    async with httpx.AsyncClient(base_url=service.url, timeout=10) as client:
+        created = await client.post("/api/v1/instances", json={"name": "open", "base_url": "http://h"})
+        assert created.status_code == 201  # no key needed to change instances
+        iid = created.json()["id"]
+        await insert_cache_row(pg_conn, iid, "GetGatewayMapping", MAPPING)
+        anonymous = (await client.post(url(iid, "GetGatewayMapping"))).json()
+        assert anonymous["data"]["infoGatewayMappings"][0]["password"] == "***"
+        admin = (await client.post(url(iid, "GetGatewayMapping"), headers={"X-API-Key": "only-admin"})).json()
+        assert admin["data"]["infoGatewayMappings"][0]["password"] == "s3cret"
