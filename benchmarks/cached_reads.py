@@ -16,17 +16,21 @@ The poller and writer stay up but idle (schedules pushed out to a day), so the l
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sys
+import urllib.request
+from collections.abc import Iterator
 
 import asyncpg
 
-from benchmarks.common import record, wrk
+from benchmarks.common import WrkResult, record, wrk
 from benchmarks.harness import Stack, http_json, plain_pg_url, stack, wait_for
 from vosync.deploy.processes import free_port
 from vosync.shared.catalogue import Catalogue
 
 GATEWAYS = 1000
+SLICES, SLICE_S = 5, 2  # the api and the in-memory route alternate in 2 s slices, 10 s each
 # Scheduled runs pushed a day out: the poller fetches only when asked, so the load sees only the api.
 QUIET_INTERVALS = json.dumps({spec.name: 86_400 for spec in Catalogue().scheduled()})
 GATEWAY_APIS = [
@@ -86,7 +90,9 @@ def wait_stored(s: Stack, instance_id: int) -> int:
     return found[-1]
 
 
-def load_baseline(s: Stack, mode: str, args: list[str], body: str) -> dict[str, float | int | str]:
+@contextlib.contextmanager
+def baseline(s: Stack, mode: str, args: list[str]) -> Iterator[str]:
+    """A baseline server (its own process, served like the api) for the length of the block."""
     port = free_port()
     child = s.spawn(
         f"baseline-{mode}",
@@ -95,8 +101,8 @@ def load_baseline(s: Stack, mode: str, args: list[str], body: str) -> dict[str, 
     )
     try:
         url = f"http://127.0.0.1:{port}/reply"
-        wait_for(lambda: _answers(url, body), 30, f"baseline {mode}", 0.1)
-        return wrk(url, method="POST", body=body).figures(f"baseline_{mode}")
+        wait_for(lambda: _answers(url, "{}"), 30, f"baseline {mode}", 0.1)
+        yield url
     finally:
         child.stop()
 
@@ -133,10 +139,34 @@ def main() -> None:
         figures: dict[str, float | int | str] = {
             "cached_read_reply_kb": round(body_file.stat().st_size / 1024)
         }
-        figures |= load_baseline(s, "static", ["--body-file", str(body_file)], "{}")
-        figures |= wrk(proxy_url, method="POST", body="{}").figures("api_cached_read")
-        figures |= load_baseline(s, "pk", ["--database-url", s.database_url, "--row-id", str(row_id)], "{}")
+        # 10 s each for the api and the in-memory route, in alternating slices after one warm-up
+        # each, so that drift on a shared machine hits both alike.
+        static_runs: list[WrkResult] = []
+        api_runs: list[WrkResult] = []
+        with baseline(s, "static", ["--body-file", str(body_file)]) as static_url:
+            for i in range(SLICES):
+                warmup = 2 if i == 0 else 0
+                static_runs.append(
+                    wrk(static_url, method="POST", body="{}", duration_s=SLICE_S, warmup_s=warmup)
+                )
+                api_runs.append(wrk(proxy_url, method="POST", body="{}", duration_s=SLICE_S, warmup_s=warmup))
+        figures |= WrkResult.combine(static_runs).figures("baseline_static")
+        figures |= WrkResult.combine(api_runs).figures("api_cached_read")
+        with baseline(s, "pk", ["--database-url", s.database_url, "--row-id", str(row_id)]) as pk_url:
+            figures |= wrk(pk_url, method="POST", body="{}").figures("baseline_pk")
         figures |= wrk(gateways_url).figures("api_gateways_page")
+        # The same route with a small reply (10 named gateways, its own key, cached after one
+        # fetch), to show what the api costs per request when the payload does not dominate.
+        names = [g["name"] for g in reply["data"]["infoGatewayMappings"][:10]]
+        small = json.dumps({"names": names}, ensure_ascii=False)
+        http_json("POST", proxy_url, {"names": names})
+        wait_for(
+            lambda: http_json("POST", proxy_url, {"names": names})["data_source"] == "database",
+            30,
+            "the small reply cached",
+        )
+        figures["cached_read_small_reply_kb"] = round(len(_raw_post(proxy_url, small.encode())) / 1024, 1)
+        figures |= wrk(proxy_url, method="POST", body=small).figures("api_cached_read_small")
 
         after = http_json("POST", proxy_url, {})
         if after["data_source"] != "database":
@@ -151,11 +181,9 @@ def main() -> None:
         record(figures)
 
 
-def _raw_post(url: str) -> bytes:
-    import urllib.request
-
+def _raw_post(url: str, body: bytes = b"{}") -> bytes:
     request = urllib.request.Request(
-        url, data=b"{}", method="POST", headers={"Content-Type": "application/json"}
+        url, data=body, method="POST", headers={"Content-Type": "application/json"}
     )
     with urllib.request.urlopen(request, timeout=30) as resp:
         return bytes(resp.read())

@@ -183,7 +183,7 @@ class Stack:
                 "VOSYNC_NATS_URL": self.nats_url,
                 "VOSYNC_DATABASE_URL": self.database_url,
                 "VOSYNC_LOG_FORMAT": "json",
-                "VOSYNC_LOG_LEVEL": "WARNING",
+                "VOSYNC_LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "WARNING"),
                 "PYTHONUNBUFFERED": "1",
             }
         )
