@@ -18,6 +18,7 @@ from nats.js.kv import KeyValue
 from pydantic import ValidationError
 
 from vosync.poller.kv import is_removal, snapshot
+from vosync.poller.tasks import cancel_and_wait
 from vosync.shared.instances import InstanceRecord
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,7 @@ class InstanceDirectory:
         self._records: dict[int, InstanceRecord] = {}
         self._listeners: list[Listener] = []
         self._tasks: list[asyncio.Task[None]] = []
+        self._closing = False
 
     # -- reading ---------------------------------------------------------------------------------
     def get(self, instance_id: int) -> InstanceRecord | None:
@@ -77,9 +79,8 @@ class InstanceDirectory:
         ]
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._closing = True
+        await cancel_and_wait(self._tasks)
         self._tasks = []
 
     async def resync(self) -> None:
@@ -127,11 +128,13 @@ class InstanceDirectory:
                 self._apply(int(entry.key), None)  # an unusable record means: do not poll it
 
     async def _watch(self) -> None:
-        while True:
+        while not self._closing:
             try:
                 watcher: Any = await self._kv.watchall()  # KeyWatcher's methods are untyped
                 try:
                     async for entry in watcher:
+                        if self._closing:
+                            return
                         if entry is not None:  # None marks the end of the initial values
                             self._apply_entry(entry)
                 finally:
@@ -142,7 +145,7 @@ class InstanceDirectory:
             await asyncio.sleep(WATCH_RETRY_S)
 
     async def _resync_loop(self) -> None:
-        while True:
+        while not self._closing:
             await asyncio.sleep(RESYNC_INTERVAL_S)
             try:
                 await self.resync()

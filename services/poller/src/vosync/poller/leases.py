@@ -32,6 +32,7 @@ from nats.js.kv import KeyValue
 
 from vosync.poller.kv import snapshot
 from vosync.poller.ownership import plan
+from vosync.poller.tasks import cancel_and_wait
 from vosync.shared.bus import heartbeat_key, lease_key
 
 log = logging.getLogger(__name__)
@@ -50,7 +51,9 @@ class Lease:
 
 
 def sweep_interval(ttl_s: float) -> float:
-    return min(3.0, max(0.5, ttl_s / 5))
+    """A tenth of the TTL (1.5 s for the default 15 s), so a dead poller's instances are taken
+    over soon after its leases expire; within [0.25, 3] s."""
+    return min(3.0, max(0.25, ttl_s / 10))
 
 
 def parse_heartbeat(key: str, value: bytes | None) -> tuple[str, list[int] | None]:
@@ -96,6 +99,7 @@ class LeaseManager:
         self._op_timeout_s = min(5.0, ttl_s / 3)
         self.sweep_s = sweep_interval(ttl_s)
         self.last_sweep_ok = False
+        self._closing = False
 
     # -- reading ---------------------------------------------------------------------------------
     def revision(self, instance_id: int) -> int | None:
@@ -123,30 +127,34 @@ class LeaseManager:
 
     async def stop(self) -> None:
         """Release every lease and the heartbeat, so others take over without waiting for the TTL."""
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+        await self._stop_loop()
         await asyncio.gather(*(self._release(i, "released") for i in list(self._owned)))
         with contextlib.suppress(*_KV_ERRORS):
-            await asyncio.wait_for(self._kv.delete(heartbeat_key(self.poller_id)), self._op_timeout_s)
+            async with asyncio.timeout(self._op_timeout_s):
+                await self._kv.delete(heartbeat_key(self.poller_id))
 
     async def abandon(self) -> None:
         """Stop without releasing anything (tests: what a SIGKILL leaves behind)."""
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+        await self._stop_loop()
         self._owned.clear()
+
+    async def _stop_loop(self) -> None:
+        self._closing = True
+        if self._task is not None:
+            await cancel_and_wait([self._task])
+            self._task = None
 
     # -- the loop ----------------------------------------------------------------------------------
     async def _loop(self) -> None:
         renew_every = self.ttl_s / 3
         next_renew = time.monotonic() + renew_every
-        while True:
+        while not self._closing:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._poke.wait(), self.sweep_s)
+                async with asyncio.timeout(self.sweep_s):
+                    await self._poke.wait()
             self._poke.clear()
+            if self._closing:
+                return
             if time.monotonic() >= next_renew:
                 next_renew = time.monotonic() + renew_every
                 await self._heartbeat()
@@ -166,7 +174,8 @@ class LeaseManager:
     async def _heartbeat(self) -> None:
         value = json.dumps({"poller_id": self.poller_id, "pinned": self._pinned}).encode()
         with contextlib.suppress(*_KV_ERRORS):
-            await asyncio.wait_for(self._kv.put(heartbeat_key(self.poller_id), value), self._op_timeout_s)
+            async with asyncio.timeout(self._op_timeout_s):
+                await self._kv.put(heartbeat_key(self.poller_id), value)
 
     async def _renew_all(self) -> None:
         await asyncio.gather(*(self._renew(i) for i in list(self._owned)))
@@ -177,10 +186,10 @@ class LeaseManager:
             return
         sent = time.monotonic()
         try:
-            revision = await asyncio.wait_for(
-                self._kv.update(lease_key(instance_id), self.poller_id.encode(), last=lease.revision),
-                self._op_timeout_s,
-            )
+            async with asyncio.timeout(self._op_timeout_s):
+                revision = await self._kv.update(
+                    lease_key(instance_id), self.poller_id.encode(), last=lease.revision
+                )
         except KeyWrongLastSequenceError:
             self._lose(instance_id, "lost")
             return
@@ -239,9 +248,8 @@ class LeaseManager:
     async def _acquire(self, instance_id: int) -> None:
         sent = time.monotonic()
         try:
-            revision = await asyncio.wait_for(
-                self._kv.create(lease_key(instance_id), self.poller_id.encode()), self._op_timeout_s
-            )
+            async with asyncio.timeout(self._op_timeout_s):
+                revision = await self._kv.create(lease_key(instance_id), self.poller_id.encode())
         except KeyWrongLastSequenceError:
             return  # another poller was quicker
         except _KV_ERRORS as exc:
@@ -252,10 +260,10 @@ class LeaseManager:
     async def _adopt(self, instance_id: int, revision: int) -> None:
         sent = time.monotonic()
         try:
-            new_revision = await asyncio.wait_for(
-                self._kv.update(lease_key(instance_id), self.poller_id.encode(), last=revision),
-                self._op_timeout_s,
-            )
+            async with asyncio.timeout(self._op_timeout_s):
+                new_revision = await self._kv.update(
+                    lease_key(instance_id), self.poller_id.encode(), last=revision
+                )
         except (KeyWrongLastSequenceError, *_KV_ERRORS):
             return
         self._gain(instance_id, Lease(new_revision, sent))
@@ -286,6 +294,5 @@ class LeaseManager:
             "lease released", extra={"instance_id": instance_id, "reason": reason, "owned": len(self._owned)}
         )
         with contextlib.suppress(KeyWrongLastSequenceError, *_KV_ERRORS):
-            await asyncio.wait_for(
-                self._kv.delete(lease_key(instance_id), last=lease.revision), self._op_timeout_s
-            )
+            async with asyncio.timeout(self._op_timeout_s):
+                await self._kv.delete(lease_key(instance_id), last=lease.revision)

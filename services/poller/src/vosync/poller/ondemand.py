@@ -34,6 +34,7 @@ from pydantic import ValidationError
 
 from vosync.poller.directory import InstanceDirectory
 from vosync.poller.metrics import PollerMetrics
+from vosync.poller.tasks import cancel_and_wait
 from vosync.shared import bus
 from vosync.shared.catalogue import ApiSpec, Catalogue, UnknownApiError, WriteApiError
 from vosync.shared.codec import encode
@@ -86,9 +87,7 @@ class OnDemandServer:
             self._sub = None
         if self._tasks and grace_s > 0:
             await asyncio.wait(list(self._tasks), timeout=grace_s)
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await cancel_and_wait(self._tasks, 0.5)
 
     async def _on_msg(self, msg: Msg) -> None:
         # nats-py runs one subscription's callbacks one after another: hand each request to a task.

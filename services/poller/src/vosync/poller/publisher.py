@@ -22,6 +22,7 @@ from nats.errors import NoRespondersError
 from nats.js import JetStreamContext
 from nats.js.errors import NoStreamResponseError
 
+from vosync.poller.tasks import cancel_and_wait
 from vosync.shared.bus import result_subject
 from vosync.shared.codec import encode
 from vosync.shared.messages import FetchResult
@@ -134,6 +135,7 @@ class ResultPublisher:
         self._on_dropped = on_dropped
         self._repair = repair  # re-declares the stream when nothing answers for its subject
         self._failing_since: float | None = None
+        self._closing = False
 
     @property
     def pending(self) -> int:
@@ -162,19 +164,19 @@ class ResultPublisher:
         """Wait until everything submitted is acked, up to the deadline; True when all got out."""
         if self.pending:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._idle.wait(), timeout_s)
+                async with asyncio.timeout(timeout_s):
+                    await self._idle.wait()
         return self.pending == 0
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._closing = True
+        await cancel_and_wait(self._tasks)
         self._tasks = []
         if self.pending:
             log.warning("results not published at shutdown", extra={"count": self.pending})
 
     async def _work(self) -> None:
-        while True:
+        while not self._closing:
             item = self._backlog.pop()
             if item is None:
                 self._wakeup.clear()
@@ -190,7 +192,7 @@ class ResultPublisher:
 
     async def _publish_until_acked(self, item: Outgoing) -> None:
         delay = RETRY_BASE_S
-        while True:
+        while not self._closing:
             try:
                 await self._js.publish(
                     item.subject, item.body, headers=item.headers, timeout=PUBLISH_TIMEOUT_S

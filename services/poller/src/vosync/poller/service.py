@@ -27,6 +27,7 @@ from vosync.poller.ondemand import OnDemandServer, Refusal
 from vosync.poller.publisher import ResultPublisher
 from vosync.poller.schedule import first_delay, next_delay
 from vosync.poller.singleflight import SingleFlight
+from vosync.poller.tasks import cancel_and_wait
 from vosync.poller.vos_client import VosClient
 from vosync.shared import bus
 from vosync.shared.cache_key import cache_key
@@ -47,6 +48,14 @@ Outcome = FetchResult | Refusal
 
 
 @dataclass(slots=True)
+class Schedules:
+    """The schedule tasks of one owned instance; `stopped` ends them even if a cancel is lost."""
+
+    tasks: list[asyncio.Task[None]]
+    stopped: bool = False
+
+
+@dataclass(slots=True)
 class InstanceRuntime:
     """What one poller keeps per VOS instance it talks to (owned or served on demand)."""
 
@@ -63,7 +72,8 @@ class PollerService:
         self.metrics = PollerMetrics()
         self._specs: list[ApiSpec] = settings.catalogue.scheduled()
         self._runtimes: dict[int, InstanceRuntime] = {}
-        self._schedules: dict[int, list[asyncio.Task[None]]] = {}
+        self._schedules: dict[int, Schedules] = {}
+        self._ending: set[asyncio.Task[None]] = set()  # cancelled schedule tasks not yet finished
         self._flights: SingleFlight[FlightKey, Outcome] = SingleFlight()
         self._background: set[asyncio.Task[Any]] = set()
         self._ssl = ssl.create_default_context()  # one CA load, shared by every instance's client
@@ -102,7 +112,7 @@ class PollerService:
 
     def polling(self) -> set[int]:
         """Instances whose schedules run in this poller right now."""
-        return {i for i, tasks in self._schedules.items() if any(not t.done() for t in tasks)}
+        return {i for i, group in self._schedules.items() if any(not t.done() for t in group.tasks)}
 
     # -- lifecycle -------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -173,39 +183,32 @@ class PollerService:
         self.stopping = True
         if self._on_demand is not None:
             await self._on_demand.stop(STOP_GRACE_S)
-        tasks = [t for group in self._schedules.values() for t in group]
-        self._schedules.clear()
-        for task in tasks:
-            task.cancel()
+        for instance_id in list(self._schedules):
+            self._stop_schedules(instance_id)
         if self._leases is not None:
             await self._leases.stop()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await cancel_and_wait(self._ending)
         await self._flights.cancel_all()
         if self._publisher is not None:
             await self._publisher.flush(1.5)
             await self._publisher.stop()
         if self._directory is not None:
             await self._directory.stop()
-        for task in list(self._background):
-            task.cancel()
-        await asyncio.gather(*self._background, return_exceptions=True)
-        await asyncio.gather(*(rt.client.aclose() for rt in self._runtimes.values()), return_exceptions=True)
-        self._runtimes.clear()
+        await cancel_and_wait(self._background, 0.5)
+        await self._close_clients()
         if self._ops is not None:
             await self._ops.stop()
-        if self._nc is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._nc.close(), 1.0)
+        await self._close_nats()
         log.info("poller stopped", extra={"poller_id": self.poller_id})
 
     async def kill(self) -> None:
         """Die like SIGKILL for tests: no lease release, no flush, the connection just drops."""
         self.stopping = True
-        for task in [t for group in self._schedules.values() for t in group]:
-            task.cancel()
-        self._schedules.clear()
+        for instance_id in list(self._schedules):
+            self._stop_schedules(instance_id)
         if self._leases is not None:
             await self._leases.abandon()
+        await cancel_and_wait(self._ending)
         await self._flights.cancel_all()
         if self._publisher is not None:
             await self._publisher.stop()
@@ -215,10 +218,21 @@ class PollerService:
             await self._on_demand.stop(0)
         if self._ops is not None:
             await self._ops.stop()
-        await asyncio.gather(*(rt.client.aclose() for rt in self._runtimes.values()), return_exceptions=True)
+        await cancel_and_wait(self._background, 0.5)
+        await self._close_clients()
+        await self._close_nats()
+
+    async def _close_clients(self) -> None:
+        runtimes, self._runtimes = list(self._runtimes.values()), {}
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(1.0):
+                await asyncio.gather(*(rt.client.aclose() for rt in runtimes), return_exceptions=True)
+
+    async def _close_nats(self) -> None:
         if self._nc is not None:
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._nc.close(), 1.0)
+                async with asyncio.timeout(1.0):
+                    await self._nc.close()
 
     async def _ready(self) -> dict[str, bool]:
         return {"nats": self._nc is not None and self._nc.is_connected, "running": not self.stopping}
@@ -293,10 +307,14 @@ class PollerService:
             self.leases.request_release(instance_id)  # disabled or removed meanwhile
             return
         self._stop_schedules(instance_id)
-        self._schedules[instance_id] = [
-            asyncio.create_task(self._run_schedule(instance_id, spec), name=f"poll-{instance_id}-{spec.name}")
+        group = Schedules([])
+        group.tasks = [
+            asyncio.create_task(
+                self._run_schedule(instance_id, spec, group), name=f"poll-{instance_id}-{spec.name}"
+            )
             for spec in self._specs
         ]
+        self._schedules[instance_id] = group
 
     def _lease_released(self, instance_id: int, reason: str) -> None:
         self._stop_schedules(instance_id)
@@ -304,10 +322,18 @@ class PollerService:
         self.metrics.owned_instances.set(len(self.leases.owned_ids()))
 
     def _stop_schedules(self, instance_id: int) -> None:
-        for task in self._schedules.pop(instance_id, []):
-            task.cancel()
+        """Stop polling the instance now: the tasks are cancelled at once and end in the background."""
+        group = self._schedules.pop(instance_id, None)
+        if group is None:
+            return
+        group.stopped = True
+        for task in group.tasks:
+            if not task.done():
+                task.cancel()
+                self._ending.add(task)
+                task.add_done_callback(self._ending.discard)
 
-    async def _run_schedule(self, instance_id: int, spec: ApiSpec) -> None:
+    async def _run_schedule(self, instance_id: int, spec: ApiSpec, group: Schedules) -> None:
         interval = spec.poll_interval_s
         assert interval is not None
         loop = asyncio.get_running_loop()
@@ -315,6 +341,8 @@ class PollerService:
         while True:
             due = loop.time() + delay
             await asyncio.sleep(delay)
+            if group.stopped:
+                return
             self.metrics.schedule_lateness.observe(max(0.0, loop.time() - due))
             outcome, _joined = await self._fetch(instance_id, spec, {}, FetchReason.SCHEDULE)
             if isinstance(outcome, Refusal):

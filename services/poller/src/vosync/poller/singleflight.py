@@ -12,6 +12,8 @@ from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from vosync.poller.tasks import cancel_and_wait
+
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
@@ -52,8 +54,5 @@ class SingleFlight(Generic[K, V]):
         if self._flights.get(key) is flight:
             del self._flights[key]
 
-    async def cancel_all(self) -> None:
-        tasks = [f.task for f in self._flights.values()]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+    async def cancel_all(self, timeout_s: float = 1.0) -> None:
+        await cancel_and_wait([f.task for f in self._flights.values()], timeout_s)
