@@ -76,6 +76,10 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
         return error_response(exc.status_code, exc.detail, exc.extra, exc.headers)
     if isinstance(exc, RecursionError):  # a JSON body nested thousands deep, failing to decode
         return error_response(HTTP_400_BAD_REQUEST, "request body nested too deeply")
+    if isinstance(exc, UnicodeDecodeError):
+        # msgspec raises this, not a DecodeError, for a JSON body whose strings are not UTF-8; Litestar
+        # turns only DecodeErrors into 400s.
+        return error_response(HTTP_400_BAD_REQUEST, "the request body is not valid UTF-8 JSON")
     if isinstance(exc, sa_exc.IntegrityError):
         return error_response(HTTP_409_CONFLICT, "conflicts with an existing record")
     if isinstance(exc, sa_exc.DataError):
