@@ -5,7 +5,7 @@ the test, printing the tail of each service's log (pytest shows it when the test
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +13,7 @@ import asyncpg
 import nats
 import pytest
 
+from tests.faults.api_stack import ApiUnderTest, start_api_under_test
 from tests.faults.system import FaultSystem, plain_pg_url, register_instances, service_env, settings_of
 from tests.fixtures.sim import MakeVosSim
 from vosync.shared import bus
@@ -64,3 +65,9 @@ async def make_system(tmp_path: Path, make_vos_sim: MakeVosSim) -> AsyncIterator
             await system.nc.close()
         with contextlib.suppress(Exception):
             await system.conn.close(timeout=2)
+
+
+@pytest.fixture(scope="package")
+def api_under_test(tmp_path_factory: pytest.TempPathFactory, pg_server_url: str) -> Iterator[ApiUnderTest]:
+    """One api process (auth required, read and admin keys) shared by the bad-input and security tests."""
+    yield from start_api_under_test(tmp_path_factory.mktemp("api-under-test"), pg_server_url)
