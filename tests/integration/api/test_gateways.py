@@ -10,7 +10,7 @@ from typing import Any
 import asyncpg
 import httpx
 
-from tests.integration.api.conftest import ADMIN, READ, insert_instance
+from tests.integration.api.conftest import ADMIN, READ, insert_cache_row, insert_instance
 
 ITEM_KEYS = {
     "gateway_type",
@@ -138,6 +138,22 @@ async def test_list_contract_counts_and_freshness(
     alpha = next(i for i in body["items"] if i["gateway_name"] == "cust-alpha")
     assert alpha["remote_ips"] == ["10.0.0.1", "10.0.0.9"] and alpha["is_online"] is True
     assert alpha["asr"] == 0.5 and alpha["concurrent_calls"] == 4 and alpha["in_config"] is True
+
+
+async def test_freshness_is_the_last_successful_fetch_not_the_last_change(
+    api: httpx.AsyncClient, pg_conn: asyncpg.Connection
+) -> None:
+    """An unchanged poll moves no gateway row, but the table is fresh: the cache rows say so."""
+    a, _, online_at = await seed(pg_conn)
+    await insert_cache_row(pg_conn, a, "GetGatewayMappingOnline", {"retCode": 0}, age_s=3)
+    await insert_cache_row(pg_conn, a, "GetGatewayRoutingOnline", {"retCode": 0}, age_s=4)
+    await insert_cache_row(pg_conn, a, "GetGatewayRouting", {"retCode": 0}, age_s=50)
+    body = (await api.get(f"/api/v1/instances/{a}/gateways", headers=READ)).json()
+    assert body["age_s"] < 15  # not the 20 s of the rows' online_synced_at
+    assert datetime.fromisoformat(body["online_synced_at"]) > online_at
+    routing = (await api.get(f"/api/v1/instances/{a}/gateways?type=routing", headers=READ)).json()
+    assert 3 <= routing["age_s"] < 15
+    assert 40 <= (datetime.now(UTC) - datetime.fromisoformat(routing["synced_at"])).total_seconds() < 70
 
 
 async def test_filters_search_sort_and_paging(api: httpx.AsyncClient, pg_conn: asyncpg.Connection) -> None:

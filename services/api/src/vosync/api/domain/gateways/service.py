@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -23,10 +24,24 @@ from vosync.api.domain.gateways.schemas import (
 )
 from vosync.api.lib.directory import InstanceInfo
 from vosync.api.lib.redact import redact
-from vosync.shared.db.models import Gateway, VosInstance
+from vosync.shared.cache_key import cache_key
+from vosync.shared.catalogue import API_PATH_PREFIX
+from vosync.shared.db.models import Gateway, VosDataCache, VosInstance
 
 _G = cast(Table, Gateway.__table__)
 _I = cast(Table, VosInstance.__table__)
+_C = cast(Table, VosDataCache.__table__)
+
+# The full-list fetches whose success says how fresh the table is. The gateway rows' own timestamps
+# move only when a gateway changes, so they cannot tell when VOS was last asked.
+_CONFIG_KEYS = {
+    t: cache_key(API_PATH_PREFIX + api, {})
+    for t, api in (("mapping", "GetGatewayMapping"), ("routing", "GetGatewayRouting"))
+}
+_ONLINE_KEYS = {
+    t: cache_key(API_PATH_PREFIX + api, {})
+    for t, api in (("mapping", "GetGatewayMappingOnline"), ("routing", "GetGatewayRoutingOnline"))
+}
 
 ITEM_COLUMNS = (
     _G.c.gateway_type,
@@ -124,18 +139,26 @@ class GatewayService:
             .where(_G.c.vos_instance_id == instance.id)
             .group_by(_G.c.gateway_type)
         )
+        types = [gateway_type] if gateway_type else ["mapping", "routing"]
+        fetched_stmt = select(_C.c.cache_key, _C.c.synced_at).where(
+            _C.c.vos_instance_id == instance.id,
+            _C.c.cache_key.in_([_CONFIG_KEYS[t] for t in types] + [_ONLINE_KEYS[t] for t in types]),
+        )
         async with self._engine.connect() as conn:
             rows = (await conn.execute(items_stmt)).all()
             total = (await conn.execute(total_stmt)).scalar_one()
             per_type = {row.gateway_type: row for row in (await conn.execute(counts_stmt)).all()}
+            fetched = {row.cache_key: row.synced_at for row in (await conn.execute(fetched_stmt)).all()}
 
         def type_counts(name: str) -> OnlineCounts:
             row = per_type.get(name)
             return _counts(row.total, row.online) if row is not None else _counts(0, 0)
 
-        synced_at = max((r.synced_at for r in per_type.values() if r.synced_at), default=None)
-        online_synced_at = max(
-            (r.online_synced_at for r in per_type.values() if r.online_synced_at), default=None
+        synced_at = _newest(fetched.get(_CONFIG_KEYS[t]) for t in types) or _newest(
+            r.synced_at for r in per_type.values()
+        )
+        online_synced_at = _newest(fetched.get(_ONLINE_KEYS[t]) for t in types) or _newest(
+            r.online_synced_at for r in per_type.values()
         )
         age_s = (
             round((datetime.now(UTC) - online_synced_at).total_seconds(), 3)
@@ -229,3 +252,7 @@ class GatewayService:
                 total=_counts(m[0] + r[0], m[1] + r[1]),
             ),
         )
+
+
+def _newest(times: Iterable[datetime | None]) -> datetime | None:
+    return max((t for t in times if t is not None), default=None)
