@@ -2,9 +2,9 @@
 
 The first run waits a per-key phase in [0, min(interval, 10 s)) derived from a hash of the key, so
 500 instances that start together fire spread out, not at once — yet a new instance (or a fresh
-start) has all its data within seconds, not after a whole config interval. Every later run is scheduled from the
-END of the previous one (so runs of one key never overlap and a slow VOS is not asked faster than it
-answers), `interval · (1 ± jitter)` later, so keys do not lock into step.
+start) has all its data within seconds, not after a whole config interval. Every later run is
+scheduled from the END of the previous one (so runs of one key never overlap and a slow VOS is not
+asked faster than it answers), `interval · (1 ± jitter)` later, so keys do not lock into step.
 """
 
 from __future__ import annotations
