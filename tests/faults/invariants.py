@@ -21,7 +21,7 @@ import asyncio
 import json
 import time
 from collections import Counter, defaultdict
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
@@ -83,12 +83,13 @@ class StreamMsg:
     headers: dict[str, str]
 
 
-async def read_stream(js: JetStreamContext, stream: str) -> list[StreamMsg]:
-    """Every message stored in `stream`, in order, through an ephemeral consumer (no acks)."""
+async def iter_stream(js: JetStreamContext, stream: str) -> AsyncIterator[StreamMsg]:
+    """Every message stored in `stream`, in order, through an ephemeral consumer (no acks); streamed,
+    so a long soak's results need not fit in memory at once."""
     info = await js.stream_info(stream)
     if not info.state.messages:
-        return []
-    last = info.state.last_seq
+        return
+    last, expected, seen = info.state.last_seq, info.state.messages, 0
     config = ConsumerConfig(
         deliver_policy=DeliverPolicy.ALL,
         ack_policy=AckPolicy.NONE,
@@ -97,21 +98,25 @@ async def read_stream(js: JetStreamContext, stream: str) -> list[StreamMsg]:
     )
     subject = (info.config.subjects or [">"])[0]
     sub = await js.pull_subscribe(subject, stream=stream, config=config)
-    out: list[StreamMsg] = []
     try:
-        while not out or out[-1].seq < last:
+        seq = 0
+        while seq < last:
             try:
-                batch = await sub.fetch(256, timeout=2)
+                batch = await sub.fetch(256, timeout=5)
             except TimeoutError:
                 break
             for msg in batch:
-                meta = msg.metadata
-                out.append(StreamMsg(meta.sequence.stream, msg.subject, msg.data, dict(msg.headers or {})))
+                seq = msg.metadata.sequence.stream
+                seen += 1
+                yield StreamMsg(seq, msg.subject, msg.data, dict(msg.headers or {}))
     finally:
         await sub.unsubscribe()
-    if len(out) < info.state.messages:
-        raise InvariantError(f"read {len(out)} of {info.state.messages} messages of {stream}")
-    return out
+    if seen < expected:
+        raise InvariantError(f"read {seen} of {expected} messages of {stream}")
+
+
+async def read_stream(js: JetStreamContext, stream: str) -> list[StreamMsg]:
+    return [msg async for msg in iter_stream(js, stream)]
 
 
 async def consumer_idle(js: JetStreamContext) -> bool:
@@ -168,6 +173,22 @@ def _json(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str) else value
 
 
+@dataclass
+class _KeyFold:
+    """What the cache row of one key must reflect: its newest result and its newest success."""
+
+    count: int = 0
+    newest: FetchResult | None = None
+    newest_ok: FetchResult | None = None
+
+    def add(self, result: FetchResult) -> None:
+        self.count += 1
+        if self.newest is None or result.fetched_at >= self.newest.fetched_at:
+            self.newest = result
+        if result.ok and (self.newest_ok is None or result.fetched_at >= self.newest_ok.fetched_at):
+            self.newest_ok = result
+
+
 async def check_results_accounted(
     js: JetStreamContext,
     conn: asyncpg.Connection,
@@ -178,11 +199,10 @@ async def check_results_accounted(
     """Invariant 1. Call when no more results are being published (pollers stopped)."""
     catalogue = catalogue or Catalogue()
     await wait_writer_drained(js, conn, settle_timeout_s)
-    results = await read_stream(js, bus.RESULTS_STREAM)
     dead: dict[int, StreamMsg] = {}
-    report = ResultsReport(messages=len(results))
+    report = ResultsReport()
     problems: list[str] = []
-    for msg in await read_stream(js, bus.DEAD_LETTER_STREAM):
+    async for msg in iter_stream(js, bus.DEAD_LETTER_STREAM):
         seq = int(msg.headers.get(DEAD_SEQ, "0"))
         if not msg.headers.get(DEAD_REASON, "").strip("- "):
             problems.append(f"dead letter of stream seq {seq} has no reason")
@@ -190,8 +210,9 @@ async def check_results_accounted(
             problems.append(f"stream seq {seq} dead-lettered twice")
         dead[seq] = msg
     known = {r["id"] for r in await conn.fetch("SELECT id FROM vos_instances")}
-    by_key: dict[tuple[int, str, str], list[FetchResult]] = defaultdict(list)
-    for msg in results:
+    folds: dict[tuple[int, str, str], _KeyFold] = defaultdict(_KeyFold)
+    async for msg in iter_stream(js, bus.RESULTS_STREAM):
+        report.messages += 1
         if msg.seq in dead:
             report.dead_lettered += 1
             report.dead_stages[dead[msg.seq].headers.get(DEAD_STAGE, "?")] += 1
@@ -200,14 +221,17 @@ async def check_results_accounted(
             result = checked(decode(FetchResult, msg.data, msg.headers))
         except (InvalidResult, ValueError) as exc:
             problems.append(
-                f"seq {msg.seq} on {msg.subject}: not applicable ({exc!s:.80}) and not dead-lettered"
+                f"seq {msg.seq} on {msg.subject}: not applicable ({exc!s:.80}), not dead-lettered"
             )
             continue
         if result.instance_id not in known:
             report.unknown_instance += 1
             continue
-        by_key[(result.instance_id, result.api_path, result.cache_key)].append(result)
-    report.keys = len(by_key)
+        report.applied += 1
+        if result.error_kind is not None:
+            report.error_kinds[result.error_kind.value] += 1
+        folds[(result.instance_id, result.api_path, result.cache_key)].add(result)
+    report.keys = len(folds)
     rows = {
         (r["vos_instance_id"], r["api_path"], r["cache_key"]): r
         for r in await conn.fetch(
@@ -216,23 +240,18 @@ async def check_results_accounted(
                FROM vos_data_cache"""
         )
     }
-    for key, group in by_key.items():
-        report.applied += len(group)
-        report.error_kinds.update(r.error_kind.value for r in group if r.error_kind is not None)
-        problems.extend(_check_row(key, group, rows.get(key), catalogue))
+    for key, fold in folds.items():
+        problems.extend(_check_row(key, fold, rows.get(key), catalogue))
     _fail("results neither applied nor dead-lettered", problems)
     return report
 
 
-def _check_row(
-    key: tuple[int, str, str], group: list[FetchResult], row: Any, catalogue: Catalogue
-) -> list[str]:
-    newest = max(group, key=lambda r: r.fetched_at)
-    successes = [r for r in group if r.ok]
-    newest_ok = max(successes, key=lambda r: r.fetched_at) if successes else None
+def _check_row(key: tuple[int, str, str], fold: _KeyFold, row: Any, catalogue: Catalogue) -> list[str]:
+    newest, newest_ok = fold.newest, fold.newest_ok
+    assert newest is not None
     where = f"{key[0]}:{key[1].rsplit('/', 1)[-1]}:{key[2][:8]}"
     if row is None:
-        return [f"{where}: {len(group)} result(s), no cache row"]
+        return [f"{where}: {fold.count} result(s), no cache row"]
     problems = []
     if row["last_attempt_at"] != newest.fetched_at:
         problems.append(
@@ -241,11 +260,11 @@ def _check_row(
         )
     if newest_ok is None:
         return problems
-    if row["synced_at"] is None or row["synced_at"] < newest_ok.fetched_at:
+    if row["synced_at"] != newest_ok.fetched_at:
         problems.append(
-            f"{where}: synced_at {row['synced_at']} older than the newest success {newest_ok.fetched_at}"
+            f"{where}: synced_at {row['synced_at']} is not the newest success's {newest_ok.fetched_at}"
         )
-    elif row["synced_at"] == newest_ok.fetched_at:
+    else:
         if _json(row["response_data"]) != _stored_response(newest_ok, catalogue):
             problems.append(f"{where}: response_data is not the newest successful reply")
         if not row["is_valid"]:
