@@ -20,6 +20,7 @@ from typing import Any
 import psutil
 import pytest
 
+from tests.browser.launcher_page import check_live_page, chromium_available
 from vosync.deploy.processes import free_port
 
 pytestmark = pytest.mark.slow
@@ -31,6 +32,14 @@ def _get(url: str) -> Any:
     with urllib.request.urlopen(url, timeout=5) as resp:
         body = resp.read()
         return json.loads(body) if resp.headers.get_content_type() == "application/json" else body.decode()
+
+
+def _post(url: str, body: dict[str, Any]) -> None:
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode(), method="POST", headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=5) as resp:
+        assert resp.status == 200
 
 
 class Launched:
@@ -121,6 +130,11 @@ def test_vosync_up_serves_the_page_and_the_simulators_gateways_then_stops_clean(
         assert sorted(i["name"] for i in instances["items"]) == ["sim-1", "sim-2"]
         _wait_for_gateways(run.api, run.sim_urls[0])
         children = _descendants(run.proc.pid)
+        if chromium_available():  # installed by `make test`; the page test proper is tests/browser
+            _post(f"{run.sim_urls[0]}/_sim/changes", {"interval_s": 0, "fraction": 0})  # hold still
+            _wait_for_gateways(run.api, run.sim_urls[0])
+            truth = {g["name"]: g["online"] for g in _get(f"{run.sim_urls[0]}/_sim/gateways")["mapping"]}
+            assert check_live_page(run.api, run.sim_urls[0], truth).exists()
         assert len(children) >= 5  # nats, postgres, simulator, api, writer, poller
     finally:
         took = run.stop()
