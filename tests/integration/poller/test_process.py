@@ -55,8 +55,15 @@ async def test_sigterm_stops_within_5_s_and_releases_leases(
         await wait_until(owns, 15, "the process holds the lease", step_s=0.1)
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{ops_port}", timeout=3) as http:
             assert (await http.get("/health")).status_code == 200
-            ready = await http.get("/health/ready")
-            assert ready.status_code == 200 and ready.json()["checks"]["nats"] is True
+
+            async def ready() -> bool:
+                answer = await http.get("/health/ready")
+                return answer.status_code == 200 and answer.json()["checks"] == {
+                    "nats": True,
+                    "running": True,
+                }
+
+            await wait_until(ready, 5, "ready", step_s=0.1)
 
             async def polled() -> bool:
                 text = (await http.get("/metrics")).text

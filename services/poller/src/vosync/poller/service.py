@@ -76,6 +76,7 @@ class PollerService:
         self._ending: set[asyncio.Task[None]] = set()  # cancelled schedule tasks not yet finished
         self._flights: SingleFlight[FlightKey, Outcome] = SingleFlight()
         self._background: set[asyncio.Task[Any]] = set()
+        self._retired: set[VosClient] = set()  # replaced clients, closed after their calls' timeout
         self._ssl = ssl.create_default_context()  # one CA load, shared by every instance's client
         self._policy = BackoffPolicy(
             settings.backoff_after_failures, settings.backoff_base_s, settings.backoff_max_s
@@ -88,6 +89,7 @@ class PollerService:
         self._on_demand: OnDemandServer | None = None
         self._ops: OpsServer | None = None
         self.stopping = False
+        self._started = False
 
     # -- accessors for tests and ops -----------------------------------------------------------
     @property
@@ -116,7 +118,17 @@ class PollerService:
 
     # -- lifecycle -------------------------------------------------------------------------------
     async def start(self) -> None:
+        try:
+            await self._start()
+        except BaseException:
+            await self.stop()  # a half-started poller leaves nothing running
+            raise
+
+    async def _start(self) -> None:
         settings = self.settings
+        # Probes answer from the first moment; /health/ready says 503 until start() is done.
+        self._ops = OpsServer(settings.ops_host, settings.ops_port, self._ready, self.metrics.registry)
+        await self._ops.start()
         self._nc = nc = await bus.connect(
             settings, f"vosync-poller {self.poller_id}", on_reconnect=self._reconnected
         )
@@ -164,8 +176,7 @@ class PollerService:
         )
         await self._on_demand.start()
         await self._leases.start()
-        self._ops = OpsServer(settings.ops_host, settings.ops_port, self._ready, self.metrics.registry)
-        await self._ops.start()
+        self._started = True
         log.info(
             "poller started",
             extra={
@@ -223,10 +234,11 @@ class PollerService:
         await self._close_nats()
 
     async def _close_clients(self) -> None:
-        runtimes, self._runtimes = list(self._runtimes.values()), {}
+        clients = [rt.client for rt in self._runtimes.values()] + list(self._retired)
+        self._runtimes, self._retired = {}, set()
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(1.0):
-                await asyncio.gather(*(rt.client.aclose() for rt in runtimes), return_exceptions=True)
+                await asyncio.gather(*(c.aclose() for c in clients), return_exceptions=True)
 
     async def _close_nats(self) -> None:
         if self._nc is not None:
@@ -235,7 +247,10 @@ class PollerService:
                     await self._nc.close()
 
     async def _ready(self) -> dict[str, bool]:
-        return {"nats": self._nc is not None and self._nc.is_connected, "running": not self.stopping}
+        return {
+            "nats": self._nc is not None and self._nc.is_connected,
+            "running": self._started and not self.stopping,
+        }
 
     async def _reconnected(self) -> None:
         if self._leases is not None:
@@ -256,19 +271,29 @@ class PollerService:
                 self._leases.request_release(instance_id)
             runtime = self._runtimes.pop(instance_id, None)
             if runtime is not None:
-                self._spawn(runtime.client.aclose())
+                self._retire(runtime.client)
             return
         runtime = self._runtimes.get(instance_id)
         if runtime is not None and (
             runtime.record.base_url != record.base_url or runtime.record.timeout_s != record.timeout_s
         ):
-            old = runtime.client
+            self._retire(runtime.client)
             runtime.client = self._new_client(record)
-            self._spawn(old.aclose())
         if runtime is not None:
             runtime.record = record
         if self._leases is not None:
             self._leases.poke()
+
+    def _retire(self, client: VosClient) -> None:
+        """Close a client once calls in flight on it (on-demand ones may be) have had their time."""
+        self._retired.add(client)
+
+        async def close_later() -> None:
+            await asyncio.sleep(client.timeout_s + 1)
+            self._retired.discard(client)
+            await client.aclose()
+
+        self._spawn(close_later())
 
     def _new_client(self, record: InstanceRecord) -> VosClient:
         return VosClient(

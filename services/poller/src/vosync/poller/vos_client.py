@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import ssl
 import time
 from dataclasses import dataclass
@@ -29,6 +30,8 @@ from vosync.shared.catalogue import ApiSpec, Projection
 from vosync.shared.instances import InstanceRecord
 from vosync.shared.messages import ErrorKind, FetchReason, FetchResult, utcnow
 from vosync.shared.vos_fields import normalise_list_items
+
+log = logging.getLogger(__name__)
 
 CONTENT_TYPE = "text/html;charset=UTF-8"
 _MAX_ERROR_CHARS = 300
@@ -145,6 +148,11 @@ class VosClient:
         except httpx.HTTPError as exc:
             outcome = ReplyOutcome(False, ErrorKind.CONNECT, _short(f"{type(exc).__name__}: {exc}"))
         except OSError as exc:  # a socket error httpx did not wrap
+            outcome = ReplyOutcome(False, ErrorKind.CONNECT, _short(f"{type(exc).__name__}: {exc}"))
+        except Exception as exc:  # e.g. the client was closed under a call: still an outcome, never a crash
+            log.warning(
+                "unexpected VOS client error", extra={"instance_id": self.record.id, "error": repr(exc)}
+            )
             outcome = ReplyOutcome(False, ErrorKind.CONNECT, _short(f"{type(exc).__name__}: {exc}"))
         response_data = outcome.response
         if outcome.ok and response_data is not None:
