@@ -3,6 +3,7 @@ published to VOS_RESULTS with a Nats-Msg-Id."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import statistics
 from collections.abc import Awaitable, Callable
@@ -13,6 +14,7 @@ from tests.integration.poller.conftest import (
     FAST_INTERVALS,
     ResultTap,
     put_instances,
+    set_fault,
     sim_calls,
     sim_records,
     wait_until,
@@ -20,7 +22,7 @@ from tests.integration.poller.conftest import (
 from vosync.poller.service import PollerService
 from vosync.shared import bus
 from vosync.shared.codec import decode
-from vosync.shared.messages import FetchReason, FetchResult
+from vosync.shared.messages import FetchReason, FetchRequest, FetchResult
 from vosync.shared.settings import Settings
 from vosync.sim.cluster import SimCluster
 
@@ -75,3 +77,36 @@ async def test_each_api_at_its_interval(
     stored = [decode(FetchResult, m.data, m.headers) for m in msgs]
     assert {r.msg_id for r in stored} == {r.msg_id for r in results}
     assert all(m.headers and m.headers["Nats-Msg-Id"] == r.msg_id for m, r in zip(msgs, stored, strict=True))
+
+
+async def test_at_most_max_concurrency_calls_per_instance(
+    sim1: SimCluster,
+    nc: NatsClient,
+    tap: ResultTap,
+    poller_settings: Callable[..., Settings],
+    run_poller: Callable[[Settings], Awaitable[PollerService]],
+) -> None:
+    """A slow VOS: 7 scheduled APIs and 10 on-demand requests for distinct keys all want it at once."""
+    await set_fault(sim1.urls[0], "*", latency_ms=150)
+    settings = poller_settings(poller_id="p1", poll_intervals=dict.fromkeys(FAST_INTERVALS, 0.2))
+    (record,) = sim_records(sim1)
+    await put_instances(nc, settings, record)
+    await run_poller(settings)
+    asks = [
+        FetchRequest(instance_id=1, api_name="GetGatewayMappingOnline", params={"names": [f"gw{i}"]})
+        for i in range(10)
+    ]
+    replies = await asyncio.gather(
+        *(nc.request(bus.fetch_subject(1), a.model_dump_json().encode(), timeout=10) for a in asks)
+    )
+    assert all(decode(FetchResult, r.data, r.headers).ok for r in replies)
+    await wait_until(lambda: len(tap.results()) >= 40, 10, "40 slow calls")
+    spans = [
+        (r.fetched_at.timestamp() - r.duration_ms / 1000, r.fetched_at.timestamp()) for r in tap.results()
+    ]
+    edges = sorted([(start, 1) for start, _ in spans] + [(end, -1) for _, end in spans])
+    running = most = 0
+    for _, step in edges:
+        running += step
+        most = max(most, running)
+    assert most == settings.vos_max_concurrency == 2
