@@ -73,8 +73,8 @@ class ApiLoad:
         api_key: str,
         routes: list[tuple[str, str, dict[str, Any] | None]],
         *,
-        workers: int = 3,
-        pause_s: float = 0.02,
+        workers: int = 2,
+        pause_s: float = 0.05,
         timeout_s: float = 10.0,
         seed: int = 7,
     ) -> None:
