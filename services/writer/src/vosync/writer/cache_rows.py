@@ -39,6 +39,8 @@ _NEWER_SUCCESS = (
     "(excluded.synced_at IS NOT NULL AND (t.synced_at IS NULL OR excluded.synced_at >= t.synced_at))"
 )
 
+# Rows go in in the order of the arrays, which upsert_args sorts by key (the lock order). No ORDER
+# BY here: sorting in SQL would copy every reply, megabytes each, through a tuple sort.
 # Only the constant fragment above is interpolated; every value is a bind parameter.
 UPSERT = f"""
     INSERT INTO vos_data_cache AS t (
@@ -54,7 +56,6 @@ UPSERT = f"""
                 $13::timestamptz[], $14::float8[])
          AS n(instance_id, api_path, api_name, cache_key, query_params, response_data, ret_code,
               error_kind, error_message, synced_at, expires_at, last_attempt_at, last_error_at, fetch_ms)
-    ORDER BY n.instance_id, n.api_path, n.cache_key
     ON CONFLICT (vos_instance_id, api_path, cache_key) DO UPDATE SET
         api_name = excluded.api_name,
         query_params = excluded.query_params,
