@@ -190,11 +190,6 @@ async def test_path_values_out_of_every_range(api_under_test: ApiUnderTest) -> N
     assert set(report.statuses) <= {400, 403, 404}, report.statuses
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="api bug: GatewayController.get_gateway routes on {gateway_name:str}, one path segment of the "
-    "percent-decoded path, so a VOS gateway name containing '/' (sent as %2F) matches no route: 404",
-)
 async def test_a_gateway_name_with_a_slash_can_be_read(api_under_test: ApiUnderTest) -> None:
     api = api_under_test
     async with httpx.AsyncClient(base_url=api.url, headers=ADMIN, timeout=DEADLINE_S) as client:

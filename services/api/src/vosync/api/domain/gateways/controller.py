@@ -66,9 +66,10 @@ class GatewayController(Controller):
         )
 
     @get(
-        "/instances/{instance_id:int}/gateways/{gateway_type:str}/{gateway_name:str}",
+        "/instances/{instance_id:int}/gateways/{gateway_type:str}/{gateway_name:path}",
         summary="One gateway",
-        description="With raw_data (config and online replies merged); secrets masked unless admin.",
+        description="With raw_data (config and online replies merged); secrets masked unless admin. "
+        "The name is the rest of the path, so names containing '/' work.",
         operation_id="getGateway",
         responses=error_responses(400, 401, 404),
     )
@@ -82,6 +83,8 @@ class GatewayController(Controller):
         gateway_name: FromPath[str],
     ) -> GatewayDetail:
         instance = await proxy.instance(instance_id)
+        # A path parameter: VOS gateway names may contain '/' (sent as %2F or plainly).
+        gateway_name = gateway_name.removeprefix("/")
         check_text(gateway_name, "gateway name")
         detail = await gateways.get(instance, gateway_type, gateway_name, unmasked=sees_secrets(request))
         if detail is None:
