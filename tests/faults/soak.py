@@ -5,9 +5,10 @@
 (or VOSYNC_SOAK_MINUTES). Runs `vosync up --sim-instances 20` (embedded NATS and PostgreSQL, the
 simulator, api, writer and poller as processes) with polls faster than the defaults, drift on in
 every simulated VOS, and chaos: every CHAOS_PERIOD_S each VOS instance draws a state (healthy, one
-of the simulator's fault modes, latency up to the VOS timeout, or hung), while readers load the
-api. It samples each service's RSS; start RSS is taken after a warm-up (2 minutes, or a quarter of
-a shorter run), end RSS at the end. At the end: chaos off, the gateways of all instances must equal
+of the simulator's fault modes, latency up to the VOS timeout, or hung), and one VOS is hung for
+minutes (3, or a third of a shorter run after the warm-up), while readers load the api. It samples
+each service's RSS; start RSS is taken after a warm-up (2 minutes, or a quarter of a shorter run),
+end RSS at the end. At the end: chaos off, the gateways of all instances must equal
 the simulator's, the poller is stopped, and the results, events and api answers are checked with
 tests/faults/invariants.py. Prints results applied, events, error rates, api latency p50/p99 and
 each service's RSS; exits 1 if an invariant fails or a service's RSS grew more than 20 %.
@@ -136,17 +137,33 @@ def ops_url(proc: psutil.Process) -> str:
 
 class Chaos:
     """Every period, each VOS instance draws: healthy (60 %), a fault mode on every API (15 %), one
-    API failing (10 %), latency up to the VOS timeout (10 %), or hung (5 %). Drift stays on."""
+    API failing (10 %), latency up to the VOS timeout (10 %), or hung (5 %). Drift stays on.
 
-    def __init__(self, sim_urls: list[str], seed: int = 20241) -> None:
+    One instance (the last) also has an outage of minutes: hung on every API from `outage[0]` to
+    `outage[1]` seconds into the run (the simulator runs all instances in one process, so "down" is
+    a VOS that accepts connections and never answers, as a hung Tomcat does)."""
+
+    def __init__(self, sim_urls: list[str], outage: tuple[float, float], seed: int = 20241) -> None:
         self.sim_urls = sim_urls
+        self.outage = outage
         self.rng = random.Random(seed)
         self.draws: Counter[str] = Counter()
         self._stop = asyncio.Event()
 
-    async def run(self, client: httpx.AsyncClient) -> None:
+    async def run(self, client: httpx.AsyncClient, started: float) -> None:
+        in_outage = False
         while not self._stop.is_set():
+            elapsed = time.monotonic() - started
             for url in self.sim_urls:
+                if url == self.sim_urls[-1] and self.outage[0] <= elapsed < self.outage[1]:
+                    if not in_outage:
+                        log(f"outage: {url} hung on every API for {(self.outage[1] - elapsed) / 60:.1f} min")
+                        in_outage = True
+                    await self._apply(client, url, [{"api": "*", "mode": "timeout"}])
+                    continue
+                if in_outage and url == self.sim_urls[-1]:
+                    log(f"outage over: {url}")
+                    in_outage = False
                 await self._apply(client, url, self._draw())
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), CHAOS_PERIOD_S)
@@ -261,8 +278,9 @@ async def run_soak(
         instances = (await client.get(f"{launched.api_url}/api/v1/instances")).json()["items"]
         by_url = {item["base_url"]: item["id"] for item in instances}
         instance_urls = {by_url[url]: url for url in sim_urls}
-        chaos = Chaos(sim_urls)
-        chaos_task = asyncio.create_task(chaos.run(client))
+        outage = (warmup, warmup + min(180.0, (duration - warmup) / 3))  # minutes, right after warm-up
+        chaos = Chaos(sim_urls, outage)
+        chaos_task = asyncio.create_task(chaos.run(client, started))
         load = ApiLoad(
             launched.api_url,
             "",
@@ -296,6 +314,7 @@ async def run_soak(
         poller_metrics = parse_metrics((await client.get(f"{poller_ops}/metrics")).text)
 
     figures = summarise(load, rss, writer_metrics, poller_metrics, chaos, warmup, end, duration)
+    figures["outage"] = f"{sim_urls[-1]} hung from {outage[0] / 60:.1f} to {outage[1] / 60:.1f} min"
     print_figures(figures)
     for role in SERVICES:
         growth = figures["rss"][role]["growth"]
@@ -420,6 +439,7 @@ def print_figures(figures: dict[str, Any]) -> None:
         "api_p50_ms",
         "api_p99_ms",
         "chaos_draws",
+        "outage",
     ):
         print(f"{key:>18}: {figures[key]}")
     print(f"{'RSS':>18}: {'start':>9} {'end':>9}  growth")
