@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
+import aiohttp
 
 from vosync.shared.cache_key import cache_key
 from vosync.shared.catalogue import ApiSpec, Projection
@@ -113,17 +113,18 @@ class VosClient:
         self.record = record
         self.timeout_s = record.timeout_s or default_timeout_s
         self._poller_id = poller_id
-        self._http = httpx.AsyncClient(
-            base_url=record.base_url.rstrip("/"),
-            timeout=httpx.Timeout(self.timeout_s),
-            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
+        self._url = record.base_url.rstrip("/")
+        # aiohttp, not httpx: at 500 instances on 10× schedules the poller spent two thirds of its CPU
+        # inside httpx/httpcore/anyio (~1 ms per call against ~0.2 ms here); see benchmarks/README.md.
+        self._http = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=max_connections, ssl=verify),
             headers={"Content-Type": CONTENT_TYPE, "Accept": "application/json"},
-            follow_redirects=False,
-            verify=verify,
+            timeout=aiohttp.ClientTimeout(total=self.timeout_s),
+            trust_env=True,  # HTTP(S)_PROXY / NO_PROXY apply, as they did with httpx
         )
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        await self._http.close()
 
     async def fetch(
         self,
@@ -138,21 +139,18 @@ class VosClient:
         started = time.monotonic()
         status: int | None = None
         try:
-            # httpx times each phase; this bounds the whole call (a VOS trickling bytes included).
+            # The whole call is bounded, a VOS trickling bytes included.
+            url = self._url + spec.path
             async with asyncio.timeout(self.timeout_s):
-                response = await self._http.post(spec.path, content=body)
-                status = response.status_code
-            outcome = classify_reply(status, response.content)
-        except (TimeoutError, httpx.TimeoutException):
+                async with self._http.post(url, data=body, allow_redirects=False) as response:
+                    status = response.status
+                    content = await response.read()
+            outcome = classify_reply(status, content)
+        except TimeoutError:  # asyncio's and aiohttp's timeouts alike
             outcome = ReplyOutcome(False, ErrorKind.TIMEOUT, f"no answer within {self.timeout_s:g} s")
-        except httpx.HTTPError as exc:
+        except aiohttp.ClientError as exc:
             outcome = ReplyOutcome(False, ErrorKind.CONNECT, _short(f"{type(exc).__name__}: {exc}"))
-        except OSError as exc:  # a socket error httpx did not wrap
-            outcome = ReplyOutcome(False, ErrorKind.CONNECT, _short(f"{type(exc).__name__}: {exc}"))
-        except Exception as exc:  # e.g. the client was closed under a call: still an outcome, never a crash
-            log.warning(
-                "unexpected VOS client error", extra={"instance_id": self.record.id, "error": repr(exc)}
-            )
+        except OSError as exc:  # a socket error aiohttp did not wrap
             outcome = ReplyOutcome(False, ErrorKind.CONNECT, _short(f"{type(exc).__name__}: {exc}"))
         response_data = outcome.response
         if outcome.ok and response_data is not None:
