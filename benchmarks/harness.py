@@ -50,10 +50,16 @@ def http_json(method: str, url: str, body: Any = None, timeout_s: float = 30.0) 
         return json.loads(resp.read() or b"null")
 
 
-def scrape(ops_url: str) -> dict[str, float]:
+def scrape(ops_url: str, timeout_s: float = 5.0, attempts: int = 1) -> dict[str, float]:
     """The samples of a service's Prometheus /metrics: `name{label=value,...}` → value."""
-    with urllib.request.urlopen(f"{ops_url}/metrics", timeout=5) as resp:
-        text = resp.read().decode()
+    for attempt in range(attempts):
+        try:
+            with urllib.request.urlopen(f"{ops_url}/metrics", timeout=timeout_s) as resp:
+                text = resp.read().decode()
+            break
+        except OSError:
+            if attempt == attempts - 1:
+                raise
     samples: dict[str, float] = {}
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
