@@ -120,7 +120,9 @@ class VosClient:
             connector=aiohttp.TCPConnector(limit=max_connections, ssl=verify),
             headers={"Content-Type": CONTENT_TYPE, "Accept": "application/json"},
             timeout=aiohttp.ClientTimeout(total=self.timeout_s),
-            trust_env=True,  # HTTP(S)_PROXY / NO_PROXY apply, as they did with httpx
+            # No HTTP(S)_PROXY / .netrc lookups: trust_env=True costs a lookup per call, and at 500
+            # instances cut the poller to a fifth of its rate (benchmark 5); VOS is reached directly.
+            trust_env=False,
         )
 
     async def aclose(self) -> None:
