@@ -27,12 +27,12 @@ import asyncpg
 from benchmarks.common import WrkResult, record, wrk
 from benchmarks.harness import Stack, http_json, plain_pg_url, stack, wait_for
 from vosync.deploy.processes import free_port
-from vosync.shared.catalogue import Catalogue
 
 GATEWAYS = 1000
 SLICES, SLICE_S = 5, 2  # the api and the in-memory route alternate in 2 s slices, 10 s each
-# Scheduled runs pushed a day out: the poller fetches only when asked, so the load sees only the api.
-QUIET_INTERVALS = json.dumps({spec.name: 86_400 for spec in Catalogue().scheduled()})
+# The poller pinned to an instance that does not exist: it leases nothing and runs no schedule, but
+# serves every on-demand fetch (sync, proxy misses), so only asked-for fetches touch the data.
+NO_INSTANCE = "999999"  # VOSYNC_POLLER_INSTANCES
 GATEWAY_APIS = [
     "GetGatewayMapping",
     "GetGatewayRouting",
@@ -120,7 +120,7 @@ def main() -> None:
         (sim_url,) = s.start_sim(instances=1, gateways=GATEWAYS)
         s.start_api()
         s.start_writer()
-        s.start_poller(VOSYNC_POLL_INTERVALS=QUIET_INTERVALS)
+        s.start_poller(VOSYNC_POLLER_INSTANCES=NO_INSTANCE)
         instance_id = s.add_instance("bench-1", sim_url)
         sync_now(s, instance_id, GATEWAY_APIS)
         row_id = wait_stored(s, instance_id)

@@ -233,7 +233,7 @@ class Stack:
         child.wait_ready(f"{self.api_url}/health/ready")
         return self.api_url
 
-    def start_ops_service(self, name: str, script: str, wait: bool = True, **extra: str) -> str:
+    def start_ops_service(self, name: str, script: str, extra: dict[str, str], wait: bool = True) -> str:
         """Poller or writer with its ops port; waits for /health/ready unless told not to."""
         port = free_port()
         env = self.env(VOSYNC_OPS_PORT=str(port), **extra)
@@ -244,11 +244,11 @@ class Stack:
         return url
 
     def start_writer(self, **extra: str) -> str:
-        return self.start_ops_service("writer", "vosync-writer", True, **extra)
+        return self.start_ops_service("writer", "vosync-writer", extra)
 
     def start_poller(self, wait: bool = True, **extra: str) -> str:
         return self.start_ops_service(
-            "poller", "vosync-poller", wait, VOSYNC_POLLER_ID="bench-poller", **extra
+            "poller", "vosync-poller", {"VOSYNC_POLLER_ID": "bench-poller", **extra}, wait
         )
 
     def add_instance(self, name: str, base_url: str) -> int:

@@ -14,11 +14,12 @@ import asyncio
 import json
 import re
 import time
+from collections import Counter
 from datetime import UTC, datetime
 
 import aiohttp
 
-from benchmarks.cached_reads import GATEWAYS, QUIET_INTERVALS, sync_now
+from benchmarks.cached_reads import GATEWAYS, NO_INSTANCE, sync_now
 from benchmarks.common import percentile, record
 from benchmarks.harness import http_json, stack, wait_for
 
@@ -70,7 +71,9 @@ def main() -> None:
         (sim_url,) = s.start_sim(instances=1, gateways=GATEWAYS)
         s.start_api(VOSYNC_CACHE_TTLS=ttls)
         s.start_writer(VOSYNC_CACHE_TTLS=ttls)
-        s.start_poller(VOSYNC_POLL_INTERVALS=QUIET_INTERVALS, VOSYNC_CACHE_TTLS=ttls)
+        s.start_poller(
+            VOSYNC_CACHE_TTLS=ttls, VOSYNC_POLLER_INSTANCES=NO_INSTANCE
+        )  # no scheduled run refreshes the key
         instance_id = s.add_instance("bench-1", sim_url)
         proxy_url = f"{s.api_url}/api/v1/vos-api/instances/{instance_id}/{API}"
         sync_now(s, instance_id, [API])
@@ -91,9 +94,12 @@ def main() -> None:
         latencies, sources, statuses = asyncio.run(_stampede(s.api_url, proxy_url))
         calls = http_json("GET", f"{sim_url}/_sim/stats")["calls"].get(API, 0)
 
+        print(f"  data sources: {dict(Counter(sources))}", flush=True)
         bad = [st for st in statuses if st != 200]
         if bad:
             raise RuntimeError(f"{len(bad)} readers got a non-200 answer: {sorted(set(bad))}")
+        if set(sources) != {"vos_api"}:
+            raise RuntimeError(f"the key was not expired for every reader: {dict(Counter(sources))}")
         figures: dict[str, float | int | str] = {
             "stampede_readers": READERS,
             "stampede_vos_calls": int(calls),
