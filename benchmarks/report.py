@@ -178,8 +178,15 @@ def verdict(figure: Figure, value: Any) -> str:
 
 def table(results: dict[str, Any]) -> str:
     status: dict[str, str] = results.get("_status", {})
+    run = results.get("_run", {})
+    context = (
+        f" Commit {run['commit']}, whole run {run['elapsed_s']} s, 1-minute load average at the start"
+        f" {run['load_average_at_start']} (the machine is shared with other work)."
+        if run
+        else ""
+    )
     lines = [
-        f"Measured {results.get('_date', '?')} on {results.get('_machine', '?')}.",
+        f"Measured {results.get('_date', '?')} on {results.get('_machine', '?')}.{context}",
         "",
         "| benchmark | figure | value | goal | |",
         "|---|---|---:|---|---|",

@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from benchmarks.common import RESULTS, machine, record
 from benchmarks.report import peak_rss, write_readme
@@ -62,13 +63,22 @@ def run(module: str, limit_s: float) -> str:
     return f"ok in {elapsed:.0f} s" if code == 0 else f"failed (exit {code}) after {elapsed:.0f} s"
 
 
+def _commit() -> str:
+    out = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=RESULTS.parent
+    )
+    return out.stdout.strip() or "unknown"
+
+
 def main() -> None:
     ensure_wrk()
     wanted = sys.argv[1:] or [name for name, _ in BENCHMARKS]
     if not sys.argv[1:]:
         RESULTS.unlink(missing_ok=True)  # a full run starts clean: no figure survives from an old run
     print(f"vosync benchmarks on {machine()}", flush=True)
-    deadline = time.monotonic() + TOTAL_BUDGET_S
+    started = time.monotonic()
+    load_at_start = Path("/proc/loadavg").read_text().split()[0]  # the machine is shared: say how busy
+    deadline = started + TOTAL_BUDGET_S
     status: dict[str, str] = json.loads(RESULTS.read_text()).get("_status", {}) if RESULTS.exists() else {}
     for name, limit_s in BENCHMARKS:
         if name not in wanted:
@@ -80,6 +90,11 @@ def main() -> None:
     record({**peak_rss(results)})
     results = json.loads(RESULTS.read_text())
     results["_status"] = status
+    results["_run"] = {
+        "commit": _commit(),
+        "load_average_at_start": float(load_at_start),
+        "elapsed_s": round(time.monotonic() - started),
+    }
     RESULTS.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
     write_readme(results)
     print(f"\nresults: {RESULTS}\ntable:   {RESULTS.parent / 'README.md'}", flush=True)
