@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -16,13 +17,24 @@ RESERVED_PORTS = frozenset({4222, 5432, 6222, 8222, 6379, 5672, 1883, 3306, 8000
 _PR_SET_PDEATHSIG = 1
 
 
+# Listening ports are drawn below the kernel's ephemeral range (32768–60999 by default), so a port we
+# hand out and later re-bind (a restarted service) cannot be taken meanwhile by some outgoing
+# connection's local port.
+_LISTEN_RANGE = range(20_000, 32_000)
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    while True:
+    for _ in range(200):
+        port = random.choice(_LISTEN_RANGE)
+        if port in RESERVED_PORTS:
+            continue
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-            sock.bind((host, 0))
-            port: int = sock.getsockname()[1]
-        if port not in RESERVED_PORTS:
-            return port
+            try:
+                sock.bind((host, port))
+            except OSError:
+                continue
+        return port
+    raise OSError(f"no free port in {_LISTEN_RANGE.start}-{_LISTEN_RANGE.stop - 1} on {host}")
 
 
 def port_is_open(host: str, port: int) -> bool:
