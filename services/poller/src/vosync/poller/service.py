@@ -26,7 +26,6 @@ from vosync.poller.metrics import PollerMetrics
 from vosync.poller.ondemand import OnDemandServer, Refusal
 from vosync.poller.publisher import ResultPublisher
 from vosync.poller.schedule import first_delay, next_delay
-from vosync.poller.singleflight import SingleFlight
 from vosync.poller.tasks import cancel_and_wait
 from vosync.poller.vos_client import VosClient
 from vosync.shared import bus
@@ -36,6 +35,7 @@ from vosync.shared.instances import InstanceRecord
 from vosync.shared.messages import FetchReason, FetchResult
 from vosync.shared.ops_http import OpsServer
 from vosync.shared.settings import Settings
+from vosync.shared.singleflight import SingleFlight
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +74,7 @@ class PollerService:
         self._runtimes: dict[int, InstanceRuntime] = {}
         self._schedules: dict[int, Schedules] = {}
         self._ending: set[asyncio.Task[None]] = set()  # cancelled schedule tasks not yet finished
-        self._flights: SingleFlight[FlightKey, Outcome] = SingleFlight()
+        self._flights: SingleFlight[FlightKey, Outcome] = SingleFlight(cancel_when_abandoned=True)
         self._background: set[asyncio.Task[Any]] = set()
         self._retired: set[VosClient] = set()  # replaced clients, closed after their calls' timeout
         self._ssl = ssl.create_default_context()  # one CA load, shared by every instance's client

@@ -22,12 +22,12 @@ from vosync.api.lib.fetcher import Fetcher, FetchFailure, FetchOutcome
 from vosync.api.lib.hot_cache import CachedReply, CacheKey, HotCache
 from vosync.api.lib.jsonutil import dumps
 from vosync.api.lib.metrics import ApiMetrics
-from vosync.api.lib.singleflight import SingleFlight
 from vosync.api.lib.validate import check_instance_id
 from vosync.shared.cache_key import cache_key
 from vosync.shared.catalogue import ApiSpec, Catalogue, UnknownApiError, WriteApiError
 from vosync.shared.db.models import VosDataCache
 from vosync.shared.messages import FetchReason, FetchRequest
+from vosync.shared.singleflight import SingleFlight
 
 log = logging.getLogger(__name__)
 _C = cast(Table, VosDataCache.__table__)
@@ -114,7 +114,8 @@ class ProxyService:
         self._fetcher = fetcher
         self._metrics = metrics
         self._failure_backoff_s = failure_backoff_s
-        self._flights: SingleFlight[tuple[CacheKey, bool], Resolved] = SingleFlight(metrics.count_coalesced)
+        self._flights: SingleFlight[tuple[CacheKey, bool], Resolved] = SingleFlight()
+        self._count_coalesced = metrics.count_coalesced
         self._specs: dict[str, ApiSpec] = {}  # known, read-only names only (bounded by the catalogue)
         self._empty_keys = _EmptyParamKeys()
         self._database_failing = False
@@ -144,7 +145,11 @@ class ProxyService:
                 self._metrics.hot_cache["hit"] += 1
                 return info, Resolved("database", reply)
             self._metrics.hot_cache["miss"] += 1
-        resolved = await self._flights.do((key, refresh), lambda: self._resolve(spec, key, params, refresh))
+        resolved, joined = await self._flights.do(
+            (key, refresh), lambda: self._resolve(spec, key, params, refresh)
+        )
+        if joined:
+            self._count_coalesced()
         return info, resolved
 
     def count_reply(self, source: DataSource | None) -> None:
