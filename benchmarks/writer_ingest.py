@@ -157,7 +157,7 @@ def _mapped(config: dict[str, Any], online: dict[str, Any] | None, at: datetime)
         "online_changed_at": at if online else None,
         "config_data": config,
         "online_data": online,
-        "raw_data": {**config, **(online or {}), "_data_sources": sources},
+        "data_sources": sources,  # raw_data is computed from these (a generated column)
         "synced_at": at,
         "online_synced_at": at,
     }

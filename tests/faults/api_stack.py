@@ -117,15 +117,15 @@ async def _seed_rows(database_url: str, instance_id: int) -> None:
                 now + timedelta(hours=1),
             )
         item = MAPPING_REPLY["infoGatewayMappings"][0]  # type: ignore[index]
-        raw = {**item, "_data_sources": {"config": "GetGatewayMapping", "online": None}}
+        sources = {"config": {"api": "GetGatewayMapping", "synced_at": now.isoformat()}, "online": None}
         await conn.execute(
             """INSERT INTO gateways (vos_instance_id, gateway_type, gateway_name, in_config, ip_address,
-                   config_data, raw_data, synced_at)
+                   config_data, data_sources, synced_at)
                VALUES ($1, 'mapping', $2, true, '10.0.0.1', $3::jsonb, $4::jsonb, $5)""",
             instance_id,
             GATEWAY,
             json.dumps(item),
-            json.dumps(raw),
+            json.dumps(sources),
             now,
         )
     finally:

@@ -2,9 +2,10 @@
 
 Every row the batch changes is written once, whatever number of snapshots touched it. Config rows
 take their raw item straight from the reply just stored in vos_data_cache (by position in its list),
-so a 10,000-gateway reply is parsed by PostgreSQL once, not twice. `raw_data` = config item ||
-online item || {"_data_sources": …} is built in SQL from the row's new values. The UPDATE skips rows
-whose values do not change, so an unchanged gateway is not rewritten.
+so a 10,000-gateway reply is parsed by PostgreSQL once, not twice. `raw_data` is a generated column
+(config item || online item || {"_data_sources": data_sources}); the writer sets `data_sources`. The
+UPDATE skips rows whose values do not change, so an unchanged gateway is not rewritten, and an
+online-only change leaves the (out-of-line) config item where it is.
 """
 
 from __future__ import annotations
@@ -154,18 +155,14 @@ def _new(column: str, g: str) -> str:
     return _NEW[column].format(g=g)
 
 
-def _raw_data(new: Callable[[str], str]) -> str:
-    """raw_data = config item || online item || {"_data_sources": {...}} from the new values."""
-    config, online = new("config_data"), new("online_data")
-    synced, online_synced = new("synced_at"), new("online_synced_at")
-    # a || (b || c): jsonb || rebuilds both sides, so the small parts are joined first and the
-    # ~100-field config item is rebuilt once, not twice.
-    return f"""coalesce({config}, '{{}}'::jsonb) || (coalesce({online}, '{{}}'::jsonb)
-        || jsonb_build_object('_data_sources', jsonb_build_object(
+def _data_sources(new: Callable[[str], str]) -> str:
+    """{"config": {api, synced_at} | null, "online": {api, synced_at} | null} from the new values."""
+    config, synced, online_synced = new("config_data"), new("synced_at"), new("online_synced_at")
+    return f"""jsonb_build_object(
             'config', CASE WHEN {config} IS NULL THEN NULL
                       ELSE jsonb_build_object('api', n.config_api, 'synced_at', {synced}) END,
             'online', CASE WHEN {online_synced} IS NULL THEN NULL
-                      ELSE jsonb_build_object('api', n.online_api, 'synced_at', {online_synced}) END)))"""
+                      ELSE jsonb_build_object('api', n.online_api, 'synced_at', {online_synced}) END)"""
 
 
 def _changed(g: str) -> str:
@@ -183,7 +180,7 @@ UPDATE = f"""
     WITH {_ITEMS.strip()}
     UPDATE gateways AS g SET
         {", ".join(f"{c} = {_new(c, 'g')}" for c in _SET)},
-        raw_data = {_raw_data(lambda c: _new(c, "g"))},
+        data_sources = {_data_sources(lambda c: _new(c, "g"))},
         updated_at = now()
     FROM {_unnest(UPDATE_COLUMNS, 3)}
     LEFT JOIN items i ON i.cache_id = n.cache_id AND i.ord = n.ord
@@ -195,9 +192,9 @@ UPDATE = f"""
 # an SQL sort would copy every config item through a tuple sort.
 INSERT = f"""
     WITH {_ITEMS.strip()}
-    INSERT INTO gateways (vos_instance_id, gateway_type, gateway_name, {", ".join(_SET)}, raw_data)
+    INSERT INTO gateways (vos_instance_id, gateway_type, gateway_name, {", ".join(_SET)}, data_sources)
     SELECT n.instance_id, n.gateway_type, n.name, {", ".join(_new(c, "g0") for c in _SET)},
-           {_raw_data(lambda c: _new(c, "g0"))}
+           {_data_sources(lambda c: _new(c, "g0"))}
     FROM {_unnest(INSERT_COLUMNS, 3)}
     LEFT JOIN gateways g0 ON false
     LEFT JOIN items i ON i.cache_id = n.cache_id AND i.ord = n.ord

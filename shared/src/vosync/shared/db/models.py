@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    Computed,
     DateTime,
     Float,
     ForeignKey,
@@ -31,6 +32,15 @@ NAMING = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+# gateways.raw_data = config item || online item || {"_data_sources": data_sources}; immutable
+# functions only, as a generated column requires.
+GATEWAY_RAW_DATA_SQL = (
+    "coalesce(config_data, '{}'::jsonb) || coalesce(online_data, '{}'::jsonb)"
+    " || jsonb_set('{}'::jsonb, '{_data_sources}',"
+    ' coalesce(data_sources, \'{"config": null, "online": null}\'::jsonb))'
+)
 
 
 class Base(DeclarativeBase):
@@ -105,8 +115,6 @@ class Gateway(Base):
             "vos_instance_id", "gateway_type", "gateway_name", name="uq_gateways_instance_type_name"
         ),
         Index("ix_gateways_instance_type_online", "vos_instance_id", "gateway_type", "is_online"),
-        # ~6 kB rows (config + online + raw_data) stay inline, uncompressed (migration 0002).
-        {"postgresql_with": {"toast_tuple_target": 8160}},
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -129,9 +137,14 @@ class Gateway(Base):
     acd: Mapped[float | None] = mapped_column(Float)
     concurrent_calls: Mapped[int | None] = mapped_column(Integer)
     online_changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The config item is stored out of line, uncompressed (STORAGE EXTERNAL, migration 0003): an
+    # online update copies a pointer to it, not the ~3 kB item.
     config_data: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     online_data: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
-    raw_data: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, server_default="{}")
+    # {"config": {"api", "synced_at"} | null, "online": {…} | null}, set by the writer
+    data_sources: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    # Computed when read (VIRTUAL on PostgreSQL 18+, STORED before): never a third stored copy.
+    raw_data: Mapped[dict[str, Any]] = mapped_column(JSONB, Computed(GATEWAY_RAW_DATA_SQL))
     synced_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # config
     online_synced_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = _now()
