@@ -85,12 +85,7 @@ async def test_an_unchanged_reply_rewrites_only_timestamps(
     first = ok(SUITES, suites("a", "b"), fetched_at=0)
     await applier.apply([first])
     before = await cache_row(pg_conn, first)
-    # Same content, keys in another order: the hash is of canonical JSON, so it is the same reply.
-    reordered = {
-        "infoSuites": [dict(reversed(item.items())) for item in suite_items("a", "b")],
-        "retCode": 0,
-    }
-    second = ok(SUITES, reordered, fetched_at=40)
+    second = ok(SUITES, suites("a", "b"), fetched_at=40)  # the same reply, fetched again
     report = await applier.apply([second])
     assert [o for _, o in report.outcomes] == [Outcome.UNCHANGED] and report.changed_keys == {}
     after = await cache_row(pg_conn, second)
@@ -102,6 +97,26 @@ async def test_an_unchanged_reply_rewrites_only_timestamps(
         after["synced_at"] == at(40) and after["last_attempt_at"] == at(40) and after["expires_at"] == at(340)
     )
     assert after["id"] == before["id"] and after["created_at"] == before["created_at"]
+
+
+async def test_the_same_items_in_another_key_order_are_stored_as_a_new_reply(
+    applier: BatchApplier, pg_conn: asyncpg.Connection, instance: int
+) -> None:
+    """The hash is of the reply's text (VOS sends its keys in a fixed order): reordering is a change."""
+    first = ok(SUITES, suites("a", "b"), fetched_at=0)
+    await applier.apply([first])
+    before = await cache_row(pg_conn, first)
+    reordered = {
+        "infoSuites": [dict(reversed(item.items())) for item in suite_items("a", "b")],
+        "retCode": 0,
+    }
+    second = ok(SUITES, reordered, fetched_at=40)
+    report = await applier.apply([second])
+    assert [o for _, o in report.outcomes] == [Outcome.APPLIED]
+    after = await cache_row(pg_conn, second)
+    assert before is not None and after is not None
+    assert after["content_hash"] != before["content_hash"] and after["response_data"] == reordered
+    assert report.changed_keys == {instance: {second.cache_key}}
 
 
 async def test_a_batch_keeps_the_newest_result_per_key(

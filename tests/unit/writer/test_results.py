@@ -61,6 +61,21 @@ def test_fold_ignores_older_than_the_row_and_keeps_the_newest_success() -> None:
     assert fold(key, [results[2]], old, ttl_s=60) is None  # everything older than the row
 
 
+def test_a_reply_the_row_already_holds_is_not_sent_again() -> None:
+    result = ok("GetSuite", {"v": 3}, fetched_at=30)
+    key = key_of(result)
+    sent = fold(key, [result], None, ttl_s=60)
+    assert sent is not None
+    text, content_hash = sent.columns()[5], sent.columns()[14]
+    assert text == pg_json({"v": 3}) and content_hash is not None and len(content_hash) == 32
+    old = CacheState(1, content_hash, True, 0, None, None, at(5), last_attempt_at=at(20))
+    again = fold(key, [result], old, ttl_s=60)
+    assert again is not None
+    assert again.columns()[5] is None and again.columns()[14] == content_hash  # hash, no reply
+    changed = fold(key, [ok("GetSuite", {"v": 4}, fetched_at=30)], old, ttl_s=60)
+    assert changed is not None and changed.columns()[5] == pg_json({"v": 4})
+
+
 def test_pg_json_drops_what_jsonb_refuses() -> None:
     assert pg_json({"a": "x\x00y", "n": float("nan"), "中": 1}) == '{"a":"xy","n":null,"中":1}'
     assert pg_json({"a": "\\u0000 literal"}) == '{"a":"\\\\u0000 literal"}'

@@ -3,8 +3,9 @@
 Per (instance, api_path, cache_key), in fetched_at order:
 - a result older than the row's last_attempt_at is ignored;
 - a success replaces response_data, sets is_valid, synced_at = fetched_at, expires_at = fetched_at +
-  TTL, content_hash = md5 of the reply's canonical JSON (PostgreSQL's jsonb text: sorted keys, no
-  whitespace), and clears the error columns; when the hash is unchanged only the timestamps move;
+  TTL, content_hash = md5 of the reply's JSON text as the writer sends it (computed here: asking
+  PostgreSQL for md5(jsonb::text) turned a 26 MB reply back into text, ~0.2 s), and clears the
+  error columns; when the hash is unchanged only the timestamps move (and the reply is not sent);
 - a failure records ret_code, error_kind, error_message, last_error_at, last_attempt_at and keeps the
   last good response_data, content_hash, synced_at, expires_at and is_valid (a first-ever failure
   creates a row with response_data NULL and is_valid false).
@@ -16,6 +17,7 @@ existing rows first, in key order, to know what each commit changed.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -48,14 +50,15 @@ UPSERT = f"""
         is_valid, ret_code, error_kind, error_message, synced_at, expires_at, last_attempt_at,
         last_error_at, fetch_ms)
     SELECT n.instance_id, n.api_path, n.api_name, n.cache_key, n.query_params, n.response_data,
-           CASE WHEN n.response_data IS NULL THEN NULL ELSE md5(n.response_data::text) END,
-           n.response_data IS NOT NULL, n.ret_code, n.error_kind, n.error_message, n.synced_at,
+           n.content_hash,
+           n.content_hash IS NOT NULL, n.ret_code, n.error_kind, n.error_message, n.synced_at,
            n.expires_at, n.last_attempt_at, n.last_error_at, n.fetch_ms
     FROM unnest($1::int[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::jsonb[], $7::int[],
                 $8::text[], $9::text[], $10::timestamptz[], $11::timestamptz[], $12::timestamptz[],
-                $13::timestamptz[], $14::float8[])
+                $13::timestamptz[], $14::float8[], $15::text[])
          AS n(instance_id, api_path, api_name, cache_key, query_params, response_data, ret_code,
-              error_kind, error_message, synced_at, expires_at, last_attempt_at, last_error_at, fetch_ms)
+              error_kind, error_message, synced_at, expires_at, last_attempt_at, last_error_at, fetch_ms,
+              content_hash)
     ON CONFLICT (vos_instance_id, api_path, cache_key) DO UPDATE SET
         api_name = excluded.api_name,
         query_params = excluded.query_params,
@@ -117,6 +120,7 @@ class CacheFold:
     key: CacheKey
     accepted: list[FetchResult]  # fetched_at order
     ttl_s: float
+    stored_hash: str | None = None  # content_hash of the row as locked before the upsert
 
     @property
     def last(self) -> FetchResult:
@@ -129,6 +133,12 @@ class CacheFold:
     def columns(self) -> tuple[Any, ...]:
         last, success = self.last, self.success
         errors = [r.fetched_at for r in self.accepted if not r.ok]
+        response = pg_json(success.response) if success is not None else None
+        content_hash = _md5(response) if response is not None else None
+        if content_hash is not None and content_hash == self.stored_hash:
+            # The row already holds this reply: only its timestamps move. Not sending it spares
+            # PostgreSQL parsing it again (~0.5 s for a 26 MB gateway list).
+            response = None
         ret_code = last.ret_code if last.ret_code is not None or not last.ok else 0
         error_message = None
         if not last.ok:
@@ -140,7 +150,7 @@ class CacheFold:
             last.api_name,
             self.key.cache_key,
             pg_json(last.params),
-            pg_json(success.response) if success is not None else None,
+            response,
             ret_code,
             None if last.ok or last.error_kind is None else last.error_kind.value,
             error_message,
@@ -149,7 +159,12 @@ class CacheFold:
             last.fetched_at,
             max(errors) if errors else None,
             last.duration_ms,
+            content_hash,
         )
+
+
+def _md5(text: str) -> str:
+    return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
 
 
 def fold(
@@ -159,7 +174,9 @@ def fold(
     ordered = sorted(results, key=lambda r: r.fetched_at)
     watermark = old.last_attempt_at if old is not None else None
     accepted = [r for r in ordered if watermark is None or r.fetched_at >= watermark]
-    return CacheFold(key, accepted, ttl_s) if accepted else None
+    if not accepted:
+        return None
+    return CacheFold(key, accepted, ttl_s, old.content_hash if old is not None else None)
 
 
 def lock_args(keys: Sequence[CacheKey]) -> list[list[Any]]:
