@@ -27,6 +27,7 @@ from nats.js import JetStreamContext
 
 from vosync.shared import bus
 from vosync.shared.codec import decode
+from vosync.shared.gc_pause import gc_paused
 from vosync.shared.messages import FetchResult
 from vosync.shared.settings import Settings
 from vosync.writer.apply import BatchApplier, BatchReport
@@ -121,6 +122,10 @@ class ResultConsumer:
         return first + more
 
     async def handle(self, msgs: list[Msg]) -> None:
+        with gc_paused():  # a batch may hold millions of decoded objects: see gc_pause
+            await self._handle(msgs)
+
+    async def _handle(self, msgs: list[Msg]) -> None:
         self._metrics.batch_size.observe(len(msgs))
         self._metrics.consumer_pending.set(msgs[-1].metadata.num_pending)
         decoded: list[tuple[Msg, FetchResult]] = []
