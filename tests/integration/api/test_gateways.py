@@ -216,8 +216,8 @@ async def test_one_gateway_with_secrets_masked_for_read(
     read = (await api.get(path, headers=READ)).json()
     assert read["gateway_name"] == "cust-alpha" and read["instance_name"] == "vos-a"
     sources = {"config": None, "online": None}  # seeded directly, not by the writer
-    masked = {"name": "cust-alpha", "password": "***", "customerPassword": "***", "memo": "m"}
-    masked["_data_sources"] = sources
+    masked: dict[str, object] = {"name": "cust-alpha", "password": "***", "customerPassword": "***"}
+    masked |= {"memo": "m", "_data_sources": sources}
     assert read["raw_data"] == masked
     admin = (await api.get(path, headers=ADMIN)).json()
     assert admin["raw_data"]["password"] == "pw" and admin["raw_data"]["customerPassword"] == "cpw"
