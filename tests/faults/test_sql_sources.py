@@ -47,7 +47,11 @@ ALLOWED: dict[tuple[str, str], str] = {
         "services/writer/src/vosync/writer/gateway_sql.py",
         "_ITEMS",
     ): "UPDATE/INSERT are assembled once at import from constant SQL fragments of the same module"
-    " (_ITEMS, _NEW_VALUES, _RAW_DATA); every value is a $n parameter",
+    " (_ITEMS, _NEW, _data_sources); every value is a $n parameter",
+    (
+        "shared/src/vosync/shared/db/migrations/versions/0003_gateways_raw_data_computed.py",
+        "_RAW_DATA",
+    ): "DDL from the migration's own constant expression and VIRTUAL/STORED chosen by server version",
     (
         "deploy/src/vosync/deploy/embedded.py",
         "self.database",

@@ -1,7 +1,13 @@
+import importlib.util
+import json
+from pathlib import Path
+from types import ModuleType
+
 import asyncpg
 
 from tests.conftest import plain_pg_url
 from vosync.shared.db.migrate import downgrade, upgrade
+from vosync.shared.db.models import GATEWAY_RAW_DATA_SQL
 
 
 async def _tables(url: str) -> set[str]:
@@ -43,3 +49,58 @@ async def test_gateway_identity_is_instance_type_and_name(pg_conn: asyncpg.Conne
         pass
     else:
         raise AssertionError("duplicate (instance, type, name) accepted")
+
+
+def _migration_0003() -> ModuleType:
+
+    from vosync.shared.db import models
+
+    path = Path(models.__file__).parent / "migrations" / "versions" / "0003_gateways_raw_data_computed.py"
+    spec = importlib.util.spec_from_file_location("migration_0003", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+async def test_raw_data_is_config_then_online_then_data_sources_virtual_or_stored(
+    pg_conn: asyncpg.Connection,
+) -> None:
+    """The migration's expression is the model's, and it is valid both as VIRTUAL and as STORED
+    (PostgreSQL before 18 gets STORED; both need immutable functions only)."""
+    assert _migration_0003()._RAW_DATA == GATEWAY_RAW_DATA_SQL
+    for kind in ("VIRTUAL", "STORED"):
+        await pg_conn.execute(
+            "CREATE TEMP TABLE raw_data_check (config_data jsonb, online_data jsonb, data_sources jsonb, "
+            f"raw_data jsonb GENERATED ALWAYS AS ({GATEWAY_RAW_DATA_SQL}) {kind})"
+        )
+        await pg_conn.execute(
+            "INSERT INTO raw_data_check VALUES ($1::jsonb, $2::jsonb, $3::jsonb), (NULL, NULL, NULL)",
+            json.dumps({"name": "gw", "remoteIps": "10.0.0.1", "capacity": 10}),
+            json.dumps({"name": "gw", "remoteIps": "10.0.0.2", "currentCall": 3}),
+            json.dumps({"config": {"api": "GetGatewayMapping"}, "online": None}),
+        )
+        rows = [
+            json.loads(r["raw"])
+            for r in await pg_conn.fetch("SELECT raw_data::text AS raw FROM raw_data_check")
+        ]
+        assert rows == [
+            {
+                "name": "gw",
+                "remoteIps": "10.0.0.2",  # the online item's value wins
+                "capacity": 10,
+                "currentCall": 3,
+                "_data_sources": {"config": {"api": "GetGatewayMapping"}, "online": None},
+            },
+            {"_data_sources": {"config": None, "online": None}},
+        ]
+        await pg_conn.execute("DROP TABLE raw_data_check")
+
+
+async def test_gateways_raw_data_is_virtual_on_postgresql_18(pg_conn: asyncpg.Connection) -> None:
+    column = "SELECT {} FROM pg_attribute WHERE attrelid = 'gateways'::regclass AND attname = $1"
+    generated = await pg_conn.fetchval(column.format("attgenerated"), "raw_data")
+    version = int(await pg_conn.fetchval("SHOW server_version_num"))
+    assert generated == (b"v" if version >= 180_000 else b"s")  # computed when read, or stored
+    storage = await pg_conn.fetchval(column.format("attstorage"), "config_data")
+    assert storage == b"e"  # EXTERNAL: out of line, uncompressed
