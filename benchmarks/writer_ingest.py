@@ -10,7 +10,8 @@ from empty tables, as a first sync does. `writer_snapshot_10k_in_transactions_s`
 spent inside the writer's transactions (its /metrics).
 
 `writer_snapshot_10k_one_batch_s`: both replies (already decoded) applied by the writer's batch code
-in one transaction, as when they are queued together: each row written once.
+in one transaction, as when they are queued together: each row written once (with the cyclic GC
+paused, as the writer's consumer does).
 
 Baseline, in the same run on the same data: the older system's per-row way (yk-vos
 `_sync_gateway_type`): an ORM session, for each gateway one SELECT by (instance, name) and then an
@@ -44,6 +45,7 @@ from vosync.shared import bus
 from vosync.shared.codec import decode, encode
 from vosync.shared.db.engine import make_engine
 from vosync.shared.db.models import Gateway, VosDataCache
+from vosync.shared.gc_pause import gc_paused
 from vosync.shared.messages import CacheChanged, FetchResult
 from vosync.shared.settings import Settings
 from vosync.writer.apply import BatchApplier
@@ -116,7 +118,8 @@ async def one_batch_run(
 ) -> float:
     results = list(snapshot(count, fetched_at))
     started = time.perf_counter()
-    await applier.apply(results)
+    with gc_paused():  # as the writer's consumer applies a batch
+        await applier.apply(results)
     elapsed = time.perf_counter() - started
     await check_committed(conn, count)
     return elapsed
