@@ -32,6 +32,7 @@ from vosync.shared.bus import MAX_MESSAGE_BYTES
 log = logging.getLogger(__name__)
 
 PG_SYSTEM_USER = "embedded_postgres"
+START_ATTEMPTS = 3  # a free port can be taken by someone else between the check and the server's bind
 
 
 class _Child:
@@ -43,6 +44,7 @@ class _Child:
     def __init__(self) -> None:
         self.proc: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
+        self._log_path: Path | None = None
 
     def __enter__(self) -> Self:
         self.start()
@@ -54,7 +56,34 @@ class _Child:
         self.stop()
 
     def start(self) -> None:
+        """Start; when the server dies because a port we picked was taken meanwhile, pick again."""
+        for attempt in range(1, START_ATTEMPTS + 1):
+            try:
+                self._start_once()
+                return
+            except RuntimeError:
+                if attempt == START_ATTEMPTS or not self._port_was_taken() or not self._pick_ports_again():
+                    raise
+                self.stop()
+                log.warning("%s: a port was taken while starting; trying other ports", self.name)
+
+    def _start_once(self) -> None:
         raise NotImplementedError
+
+    def _pick_ports_again(self) -> bool:
+        """New free ports for the ones this object chose itself; False if the caller fixed them."""
+        return False
+
+    def _port_was_taken(self) -> bool:
+        if self._log_path is None:
+            return False
+        try:
+            with self._log_path.open("rb") as f:
+                f.seek(max(0, self._log_path.stat().st_size - 4096))
+                tail = f.read().decode(errors="replace")
+        except OSError:
+            return False
+        return "address already in use" in tail.lower()
 
     def stop(self, timeout_s: float = 8.0) -> None:
         if self.proc is not None:
@@ -69,6 +98,7 @@ class _Child:
         return self.proc.pid if self.proc else None
 
     def _spawn(self, argv: list[str], log_path: Path, user: str | None = None) -> subprocess.Popen[bytes]:
+        self._log_path = log_path
         self._log = log_path.open("ab")
         self.proc = subprocess.Popen(
             argv,
@@ -101,6 +131,7 @@ class EmbeddedNats(_Child):
         self.extra_config = extra_config
         self.data_dir = Path(data_dir)
         self.host = host
+        self._fixed_port = port is not None
         self.port = port or free_port(host)
         self.http_port = free_port(host)
 
@@ -120,7 +151,13 @@ class EmbeddedNats(_Child):
             f"{self.extra_config}\n"
         )
 
-    def start(self) -> None:
+    def _pick_ports_again(self) -> bool:
+        if not self._fixed_port:
+            self.port = free_port(self.host)
+        self.http_port = free_port(self.host)
+        return True
+
+    def _start_once(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         conf = self.data_dir / "nats.conf"
         conf.write_text(self.config_text())
@@ -172,6 +209,7 @@ class EmbeddedPostgres(_Child):
         self.data_dir = Path(data_dir)
         self.pgdata = self.data_dir / "pgdata"
         self.host = host
+        self._fixed_port = port is not None
         self.port = port or free_port(host)
         if not re.fullmatch(r"[a-z_][a-z0-9_]*", database):
             raise ValueError(f"database name must be a plain identifier, got {database!r}")
@@ -203,7 +241,13 @@ class EmbeddedPostgres(_Child):
             [str(self.bin / argv[0]), *argv[1:]], user=self.run_as, capture_output=True, check=False, cwd="/"
         )
 
-    def start(self) -> None:
+    def _pick_ports_again(self) -> bool:
+        if self._fixed_port:
+            return False
+        self.port = free_port(self.host)
+        return True
+
+    def _start_once(self) -> None:
         self._prepare_dirs()
         if not (self.pgdata / "PG_VERSION").exists():
             done = self._run(
