@@ -1,7 +1,10 @@
 from datetime import UTC, datetime
 
+import pytest
+from pydantic import ValidationError
+
 from vosync.shared.codec import COMPRESS_ABOVE_BYTES, ENCODING_HEADER, decode, encode
-from vosync.shared.messages import ErrorKind, FetchResult
+from vosync.shared.messages import ErrorKind, FetchResult, GatewayOnlineEvent
 
 
 def _result(**kw: object) -> FetchResult:
@@ -36,3 +39,18 @@ def test_large_results_are_compressed_and_round_trip() -> None:
 def test_transport_errors() -> None:
     assert ErrorKind.TIMEOUT.is_transport and ErrorKind.HTTP_STATUS.is_transport
     assert not ErrorKind.RET_CODE.is_transport and not ErrorKind.BAD_JSON.is_transport
+
+
+def test_decode_validates_as_validate_json_does() -> None:
+    """decode parses then validates Python objects (faster): same models, same refusals."""
+    result = _result(error_kind="timeout", ok=False, response=None, error="t")
+    body, _ = encode(result)
+    assert decode(FetchResult, body) == FetchResult.model_validate_json(body) == result
+    event = b'{"instance_id": 1, "gateway_type": "routing", "gateway_name": "g", "is_online": true,'
+    event += b' "changed_at": "2026-01-01T00:00:00Z", "extra": 1}'
+    assert decode(GatewayOnlineEvent, event) == GatewayOnlineEvent.model_validate_json(event)
+    for bad in (b"[1, 2]", b'{"instance_id": "x"}', b'{"gateway_type": "trunk"}'):
+        with pytest.raises(ValidationError):
+            decode(GatewayOnlineEvent, bad)
+    with pytest.raises(ValueError):
+        decode(FetchResult, b"{not json")
