@@ -122,20 +122,19 @@ class ResultConsumer:
         return first + more
 
     async def handle(self, msgs: list[Msg]) -> None:
-        with gc_paused():  # a batch may hold millions of decoded objects: see gc_pause
-            await self._handle(msgs)
-
-    async def _handle(self, msgs: list[Msg]) -> None:
         self._metrics.batch_size.observe(len(msgs))
         self._metrics.consumer_pending.set(msgs[-1].metadata.num_pending)
         decoded: list[tuple[Msg, FetchResult]] = []
         for msg in msgs:
             try:
-                decoded.append((msg, checked(decode(FetchResult, msg.data, msg.headers))))
+                with gc_paused():  # a reply can decode into millions of objects: see gc_pause
+                    result = checked(decode(FetchResult, msg.data, msg.headers))
             except InvalidResult as exc:
                 await self._dead.send(msg, "invalid", str(exc))
             except Exception as exc:
                 await self._dead.send(msg, "decode", f"not a FetchResult: {type(exc).__name__}: {exc}")
+            else:
+                decoded.append((msg, result))
         if decoded:
             await self._apply(decoded)
 
@@ -200,7 +199,8 @@ class ResultConsumer:
         touch_every = max(self._settings.writer_ack_wait_s / 3, 0.5)
         while True:
             try:
-                outcome = await attempt()
+                with gc_paused():  # not while waiting for the database below: only the work itself
+                    outcome = await attempt()
             except Exception as exc:
                 if not is_transient(exc):
                     raise
