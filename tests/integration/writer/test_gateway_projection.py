@@ -267,3 +267,24 @@ async def test_manual_sip_spellings_are_stored_canonical(
     )
     cached = await pg_conn.fetchval("SELECT response_data::text FROM vos_data_cache")
     assert "dtmfSendPayloadTypeSip" in cached and "dtmfSendPayloadTypeSIP" not in cached
+
+
+async def test_a_status_change_leaves_the_stored_config_item_in_place(
+    applier: BatchApplier, pg_conn: asyncpg.Connection, instance: int
+) -> None:
+    """The config item lives out of line (migration 0003): an online update copies a pointer to it
+    instead of writing it again, and raw_data still shows the merged, current values."""
+    await applier.apply([ok(MAP, reply(MAP, [mapping_item("big", 1)]), fetched_at=1)])
+    chunk = "SELECT pg_column_toast_chunk_id(config_data) FROM gateways WHERE gateway_name = 'big'"
+    stored = await pg_conn.fetchval(chunk)
+    assert stored is not None  # the ~2.5 kB item is in the TOAST table, not in the row
+    for second, calls in ((2, 5), (3, 9)):
+        online = [mapping_online_item("big", 1, currentCall=calls)]
+        await applier.apply([ok(MAP_ON, reply(MAP_ON, online), fetched_at=second)])
+        assert await pg_conn.fetchval(chunk) == stored
+    row = (await gateways(pg_conn))[("mapping", "big")]
+    assert row["concurrent_calls"] == 9 and row["raw_data"]["currentCall"] == 9
+    assert (
+        row["raw_data"]["accountName"] == "客户1"
+        and row["raw_data"]["_data_sources"]["online"]["api"] == MAP_ON
+    )
