@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from vosync.shared.catalogue import GatewayType
 
@@ -66,6 +66,13 @@ class FetchResult(_Message):
     poller_id: str = ""
     lease_revision: int | None = None
     reason: FetchReason = FetchReason.SCHEDULE
+    # The reply's JSON text as it came over the bus, when a consumer decoded only the envelope
+    # (codec.decode_result_lazily); `response` is then None until the consumer parses it.
+    _reply_json: bytes | None = PrivateAttr(default=None)
+
+    @property
+    def reply_json(self) -> bytes | None:
+        return self._reply_json
 
     @property
     def msg_id(self) -> str:

@@ -36,7 +36,7 @@ from vosync.writer.cache_rows import CacheFold, CacheState
 from vosync.writer.gateway_plan import ConfigSource, GatewayState, Scope, ScopePlan, Transition
 from vosync.writer.gateway_rows import parse_config, parse_online
 from vosync.writer.jsontext import pg_json
-from vosync.writer.results import CacheKey, is_full_snapshot, key_of, with_canonical_fields
+from vosync.writer.results import CacheKey, is_full_snapshot, key_of, response_of, with_canonical_fields
 
 log = logging.getLogger(__name__)
 
@@ -258,14 +258,14 @@ class _Transaction:
     def _replay(self, plan: ScopePlan, step: _Step) -> None:
         kind, list_key = step.scope[1], step.spec.list_key or ""
         if step.spec.projection is Projection.GATEWAY_CONFIG:
-            config = parse_config(step.result.response, list_key, kind)
+            config = parse_config(response_of(step.result), list_key, kind)
             self._note(step, config.problems)
             if config.list_key is not None:
                 plan.apply_config(
                     config.rows, ConfigSource(step.cache_id, config.list_key, step.spec.name, step.at)
                 )
         else:
-            online = parse_online(step.result.response, list_key, kind)
+            online = parse_online(response_of(step.result), list_key, kind)
             self._note(step, online.problems)
             if online.list_key is not None:
                 plan.apply_online(online.rows, step.at, step.spec.name)

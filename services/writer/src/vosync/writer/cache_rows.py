@@ -25,7 +25,7 @@ from typing import Any
 
 from vosync.shared.messages import FetchResult
 from vosync.writer.jsontext import pg_json
-from vosync.writer.results import CacheKey
+from vosync.writer.results import CacheKey, reply_text
 
 LOCK_EXISTING = """
     SELECT c.id, c.vos_instance_id, c.api_path, c.cache_key, c.content_hash, c.is_valid, c.ret_code,
@@ -133,7 +133,7 @@ class CacheFold:
     def columns(self) -> tuple[Any, ...]:
         last, success = self.last, self.success
         errors = [r.fetched_at for r in self.accepted if not r.ok]
-        response = pg_json(success.response) if success is not None else None
+        response = reply_text(success) if success is not None else None
         content_hash = _md5(response) if response is not None else None
         if content_hash is not None and content_hash == self.stored_hash:
             # The row already holds this reply: only its timestamps move. Not sending it spares

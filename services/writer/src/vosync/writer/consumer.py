@@ -26,7 +26,7 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
 from vosync.shared import bus
-from vosync.shared.codec import decode
+from vosync.shared.codec import decode_result_lazily
 from vosync.shared.gc_pause import gc_paused
 from vosync.shared.messages import FetchResult
 from vosync.shared.settings import Settings
@@ -128,7 +128,7 @@ class ResultConsumer:
         for msg in msgs:
             try:
                 with gc_paused():  # a reply can decode into millions of objects: see gc_pause
-                    result = checked(decode(FetchResult, msg.data, msg.headers))
+                    result = checked(decode_result_lazily(msg.data, msg.headers))
             except InvalidResult as exc:
                 await self._dead.send(msg, "invalid", str(exc))
             except Exception as exc:

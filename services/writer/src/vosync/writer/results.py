@@ -7,8 +7,11 @@ from dataclasses import dataclass
 from datetime import UTC
 from typing import Any
 
+import pydantic_core
+
 from vosync.shared.messages import FetchResult
 from vosync.shared.vos_fields import canonical_field, normalise_list_items
+from vosync.writer.jsontext import pg_json
 from vosync.writer.vos_items import find_key
 
 _CACHE_KEY = re.compile(r"[0-9a-f]{32}")
@@ -47,7 +50,7 @@ def checked(result: FetchResult) -> FetchResult:
         raise InvalidResult("api_name is empty, longer than 128 characters or has NUL")
     if result.ret_code is not None and not -INT32_MAX - 1 <= result.ret_code <= INT32_MAX:
         raise InvalidResult(f"ret_code {result.ret_code} is out of range")
-    if result.ok and result.response is None:
+    if result.ok and result.response is None and result.reply_json is None:
         raise InvalidResult("a successful result without a response")
     if result.fetched_at.tzinfo is None:
         return result.model_copy(update={"fetched_at": result.fetched_at.replace(tzinfo=UTC)})
@@ -63,14 +66,44 @@ def is_full_snapshot(result: FetchResult) -> bool:
     return all(_empty(value) for value in result.params.values())
 
 
+def response_of(result: FetchResult) -> Any:
+    """The parsed reply: `response`, or the reply text parsed now when it was left unparsed."""
+    if result.response is None and result.reply_json is not None:
+        return pydantic_core.from_json(result.reply_json)
+    return result.response
+
+
+def _unsafe_for_jsonb(text: bytes) -> bool:
+    """Text jsonb refuses or that may need rewriting: NUL escapes, NaN/Infinity (conservative)."""
+    return b"\\u0000" in text or b"NaN" in text or b"Infinity" in text
+
+
+def reply_text(result: FetchResult) -> str | None:
+    """The reply as JSON text for a jsonb column: the text from the bus when it can go as it is."""
+    raw = result.reply_json
+    if raw is not None and not _unsafe_for_jsonb(raw):
+        return raw.decode()
+    response = response_of(result)
+    return None if response is None else pg_json(response)
+
+
 def with_canonical_fields(result: FetchResult, list_key: str) -> FetchResult:
     """The result with its gateway items' keys in the canonical `…Sip` spelling (shared vos_fields).
 
     The poller already sends them so; a reply from another producer is brought to the same spelling
-    before it is stored, so readers of the cache and of the gateways table see one spelling.
+    before it is stored, so readers of the cache and of the gateways table see one spelling. A reply
+    left unparsed is parsed only when its text holds "SIP" somewhere.
     """
+    if not result.ok:
+        return result
+    if result.response is None and result.reply_json is not None:
+        if b"SIP" not in result.reply_json:
+            return result  # no key can need rewriting
+        parsed = result.model_copy(update={"response": response_of(result)})
+        parsed._reply_json = None
+        result = parsed
     response = result.response
-    if not result.ok or not isinstance(response, dict):
+    if not isinstance(response, dict):
         return result
     key = find_key(response, list_key)
     items = response.get(key) if key is not None else None

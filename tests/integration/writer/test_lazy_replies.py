@@ -1,0 +1,62 @@
+"""Results decoded as the writer's consumer decodes them: the reply left as text until needed."""
+
+from __future__ import annotations
+
+import json
+
+import asyncpg
+
+from tests.integration.writer.helpers import gateways
+from tests.unit.writer.vos_replies import mapping_item, ok, reply
+from vosync.shared.codec import decode_result_lazily, encode
+from vosync.shared.messages import FetchResult
+from vosync.writer.apply import BatchApplier, Outcome
+
+MAP = "GetGatewayMapping"
+
+
+def lazily(result: FetchResult) -> FetchResult:
+    body, headers = encode(result)
+    decoded = decode_result_lazily(body, headers)
+    assert decoded.response is None and decoded.reply_json is not None
+    return decoded
+
+
+async def stored(conn: asyncpg.Connection) -> object:
+    return json.loads(await conn.fetchval("SELECT response_data::text FROM vos_data_cache"))
+
+
+async def test_the_reply_text_is_stored_and_projected_without_a_parsed_copy(
+    applier: BatchApplier, pg_conn: asyncpg.Connection, instance: int
+) -> None:
+    result = ok(MAP, reply(MAP, [mapping_item("a", 1), mapping_item("b", 2)]), fetched_at=1)
+    report = await applier.apply([lazily(result)])
+    assert [o for _, o in report.outcomes] == [Outcome.APPLIED]
+    assert await stored(pg_conn) == result.response
+    rows = await gateways(pg_conn)
+    assert set(rows) == {("mapping", "a"), ("mapping", "b")}
+    assert rows[("mapping", "a")]["config_data"] == mapping_item("a", 1)
+    # The same reply again, decoded lazily too: unchanged (same text, same hash).
+    again = ok(MAP, reply(MAP, [mapping_item("a", 1), mapping_item("b", 2)]), fetched_at=2)
+    report = await applier.apply([lazily(again)])
+    assert [o for _, o in report.outcomes] == [Outcome.UNCHANGED]
+
+
+async def test_manual_sip_spellings_in_a_lazy_reply_are_stored_canonical(
+    applier: BatchApplier, pg_conn: asyncpg.Connection, instance: int
+) -> None:
+    item = mapping_item("s", 1)
+    item["dtmfSendPayloadTypeSIP"] = item.pop("dtmfSendPayloadTypeSip")
+    await applier.apply([lazily(ok(MAP, reply(MAP, [item]), fetched_at=1))])
+    cached = json.dumps(await stored(pg_conn))
+    assert "dtmfSendPayloadTypeSip" in cached and "dtmfSendPayloadTypeSIP" not in cached
+    assert (await gateways(pg_conn))[("mapping", "s")]["config_data"]["dtmfSendPayloadTypeSip"] == 101
+
+
+async def test_text_jsonb_refuses_is_cleaned_as_for_a_parsed_reply(
+    applier: BatchApplier, pg_conn: asyncpg.Connection, instance: int
+) -> None:
+    item = mapping_item("n", 1, memo="a\x00b")
+    await applier.apply([lazily(ok(MAP, reply(MAP, [item]), fetched_at=1))])
+    assert (await gateways(pg_conn))[("mapping", "n")]["config_data"]["memo"] == "ab"
+    assert "\\u0000" not in await pg_conn.fetchval("SELECT response_data::text FROM vos_data_cache")
