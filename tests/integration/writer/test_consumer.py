@@ -333,17 +333,23 @@ async def test_several_writers_share_the_work_and_write_each_event_once(
 async def test_health_ready_and_metrics(
     run_writer: RunWriter, js: nats.js.JetStreamContext, pg_conn: asyncpg.Connection, instance: int
 ) -> None:
+    applied = 'vosync_writer_results_total{api="GetSuite",outcome="applied"} 1.0'
     async with run_writer() as writer:
         await publish(js, ok("GetSuite", {"retCode": 0}, fetched_at=1))
         await wait_for(lambda: consumer_idle(js))
         base = f"http://127.0.0.1:{writer.ops_port}"
         health = await asyncio.to_thread(_get, base + "/health")
         ready = await asyncio.to_thread(_get, base + "/health/ready")
-        metrics = await asyncio.to_thread(_get, base + "/metrics")
+
+        async def counted() -> tuple[int, str] | None:  # counted right after the ack, not before it
+            got = await asyncio.to_thread(_get, base + "/metrics")
+            return got if applied in got[1] else None
+
+        metrics = await wait_for(counted, timeout=5, what="the applied result in /metrics")
     assert health == (200, '{"status":"ok"}')
     assert ready[0] == 200 and '"nats": true' in ready[1] and '"database": true' in ready[1]
     for name in (
-        'vosync_writer_results_total{api="GetSuite",outcome="applied"} 1.0',
+        applied,
         "vosync_writer_batch_size_bucket",
         "vosync_writer_consumer_pending",
         "vosync_writer_outbox_backlog",
