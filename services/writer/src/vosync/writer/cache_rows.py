@@ -17,7 +17,6 @@ existing rows first, in key order, to know what each commit changed.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -133,8 +132,8 @@ class CacheFold:
     def columns(self) -> tuple[Any, ...]:
         last, success = self.last, self.success
         errors = [r.fetched_at for r in self.accepted if not r.ok]
-        response = reply_text(success) if success is not None else None
-        content_hash = _md5(response) if response is not None else None
+        reply = reply_text(success) if success is not None else None
+        response, content_hash = reply if reply is not None else (None, None)
         if content_hash is not None and content_hash == self.stored_hash:
             # The row already holds this reply: only its timestamps move. Not sending it spares
             # PostgreSQL parsing it again (~0.5 s for a 26 MB gateway list).
@@ -161,10 +160,6 @@ class CacheFold:
             last.duration_ms,
             content_hash,
         )
-
-
-def _md5(text: str) -> str:
-    return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
 
 
 def fold(

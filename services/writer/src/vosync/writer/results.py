@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from datetime import UTC
@@ -78,13 +79,16 @@ def _unsafe_for_jsonb(text: bytes) -> bool:
     return b"\\u0000" in text or b"NaN" in text or b"Infinity" in text
 
 
-def reply_text(result: FetchResult) -> str | None:
-    """The reply as JSON text for a jsonb column: the text from the bus when it can go as it is."""
+def reply_text(result: FetchResult) -> tuple[str, str] | None:
+    """(JSON text for a jsonb column, md5 of its UTF-8 bytes): the text from the bus when it can go
+    as it is (hashed as it came, not encoded again)."""
     raw = result.reply_json
-    if raw is not None and not _unsafe_for_jsonb(raw):
-        return raw.decode()
-    response = response_of(result)
-    return None if response is None else pg_json(response)
+    if raw is None or _unsafe_for_jsonb(raw):
+        response = response_of(result)
+        if response is None:
+            return None
+        raw = pg_json(response).encode()
+    return raw.decode(), hashlib.md5(raw, usedforsecurity=False).hexdigest()
 
 
 def with_canonical_fields(result: FetchResult, list_key: str) -> FetchResult:
