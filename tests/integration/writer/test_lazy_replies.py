@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 
 import asyncpg
+import pytest
 
 from tests.integration.writer.helpers import gateways
 from tests.unit.writer.vos_replies import mapping_item, ok, reply
 from vosync.shared.codec import decode_result_lazily, encode
 from vosync.shared.messages import FetchResult
 from vosync.writer.apply import BatchApplier, Outcome
+from vosync.writer.db import is_transient
 
 MAP = "GetGatewayMapping"
 
@@ -60,3 +62,19 @@ async def test_text_jsonb_refuses_is_cleaned_as_for_a_parsed_reply(
     await applier.apply([lazily(ok(MAP, reply(MAP, [item]), fetched_at=1))])
     assert (await gateways(pg_conn))[("mapping", "n")]["config_data"]["memo"] == "ab"
     assert "\\u0000" not in await pg_conn.fetchval("SELECT response_data::text FROM vos_data_cache")
+
+
+async def test_a_reply_that_is_not_utf8_json_fails_its_batch_as_bad_data(
+    applier: BatchApplier, pg_conn: asyncpg.Connection, instance: int
+) -> None:
+    """The reply's bytes go to PostgreSQL as they came: bytes that are not UTF-8 JSON are refused
+    there as bad data (not as an outage), so the consumer isolates and dead-letters the message."""
+    body, headers = encode(ok(MAP, reply(MAP, [mapping_item("u", 1, memo="zz")]), fetched_at=1))
+    for broken in (body.replace(b'"zz"', b'"\xff\xfe"'), body.replace(b'"zz"', b"zz")):
+        result = decode_result_lazily(broken, headers)
+        assert result.reply_json is not None  # the envelope is fine: the reply is not looked at
+        with pytest.raises(asyncpg.PostgresError) as raised:
+            await applier.apply([result])
+        assert not is_transient(raised.value)
+    assert await pg_conn.fetchval("SELECT count(*) FROM vos_data_cache") == 0
+    assert await gateways(pg_conn) == {}

@@ -55,7 +55,7 @@ def test_fold_ignores_older_than_the_row_and_keeps_the_newest_success() -> None:
     assert folded is not None
     assert [r.fetched_at for r in folded.accepted] == [at(30), at(40)]
     columns = folded.columns()
-    assert columns[5] == pg_json({"v": 3})  # data of the newest success
+    assert columns[5] == pg_json({"v": 3}).encode()  # data of the newest success
     assert columns[7:9] == ("ret_code", "Not found, operation failed.")  # error of the last attempt
     assert columns[9:14] == (at(30), at(30) + timedelta(seconds=60), at(40), at(40), 8.0)
     assert fold(key, [results[2]], old, ttl_s=60) is None  # everything older than the row
@@ -67,13 +67,13 @@ def test_a_reply_the_row_already_holds_is_not_sent_again() -> None:
     sent = fold(key, [result], None, ttl_s=60)
     assert sent is not None
     text, content_hash = sent.columns()[5], sent.columns()[14]
-    assert text == pg_json({"v": 3}) and content_hash is not None and len(content_hash) == 32
+    assert text == pg_json({"v": 3}).encode() and content_hash is not None and len(content_hash) == 32
     old = CacheState(1, content_hash, True, 0, None, None, at(5), last_attempt_at=at(20))
     again = fold(key, [result], old, ttl_s=60)
     assert again is not None
     assert again.columns()[5] is None and again.columns()[14] == content_hash  # hash, no reply
     changed = fold(key, [ok("GetSuite", {"v": 4}, fetched_at=30)], old, ttl_s=60)
-    assert changed is not None and changed.columns()[5] == pg_json({"v": 4})
+    assert changed is not None and changed.columns()[5] == pg_json({"v": 4}).encode()
 
 
 def test_pg_json_drops_what_jsonb_refuses() -> None:

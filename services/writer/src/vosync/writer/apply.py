@@ -48,14 +48,17 @@ LOCK_SCOPES = """
     SELECT count(pg_advisory_xact_lock(s.k1, s.k2))
     FROM (SELECT * FROM unnest($1::int[], $2::int[]) AS u(k1, k2) ORDER BY 1, 2 OFFSET 0) AS s
 """
-INSERT_OUTBOX = """
-    INSERT INTO gateway_event_outbox
-        (vos_instance_id, gateway_type, gateway_name, is_online, previous, changed_at, payload)
-    SELECT e.instance_id, e.gateway_type, e.name, e.is_online, e.previous, e.changed_at, e.payload
-    FROM unnest($1::int[], $2::text[], $3::text[], $4::bool[], $5::bool[], $6::timestamptz[], $7::jsonb[])
-         WITH ORDINALITY AS e(instance_id, gateway_type, name, is_online, previous, changed_at, payload, ord)
-    ORDER BY e.ord
-"""
+# Transitions go in by binary COPY, in the order given (the relay publishes by id).
+OUTBOX_TABLE = "gateway_event_outbox"
+OUTBOX_COLUMNS = [
+    "vos_instance_id",
+    "gateway_type",
+    "gateway_name",
+    "is_online",
+    "previous",
+    "changed_at",
+    "payload",
+]
 
 
 class Outcome:
@@ -274,18 +277,22 @@ class _Transaction:
         deletes = sorted(gid for plan in plans for gid in plan.delete_ids)
         updates = [(plan.scope, row) for plan in plans for row in plan.written() if row.id is not None]
         inserts = [(plan.scope, row) for plan in plans for row in plan.written() if row.id is None]
-        apis = self._applier.api_names
         if deletes:
             await self._conn.execute(gateway_sql.DELETE, deletes)
+        if not updates and not inserts:
+            return
+        updates.sort(key=lambda item: item[1].id or 0)
+        staged = updates + inserts
+        await self._conn.copy_records_to_table(
+            gateway_sql.STAGE_TABLE,
+            records=gateway_sql.stage_records(staged, self._applier.api_names),
+            columns=gateway_sql.STAGE_COLUMN_NAMES,
+        )
+        sources = gateway_sql.sources_args(staged)
         if updates:
-            updates.sort(key=lambda item: item[1].id or 0)
-            await self._conn.execute(
-                gateway_sql.UPDATE, *gateway_sql.row_args(updates, gateway_sql.UPDATE_COLUMNS, apis)
-            )
+            await self._conn.execute(gateway_sql.UPDATE, *sources)
         if inserts:
-            await self._conn.execute(
-                gateway_sql.INSERT, *gateway_sql.row_args(inserts, gateway_sql.INSERT_COLUMNS, apis)
-            )
+            await self._conn.execute(gateway_sql.INSERT, *sources)
 
     def _note(self, step: _Step, problems: Counter[str]) -> None:
         for problem, count in problems.items():
@@ -305,7 +312,7 @@ class _Transaction:
         if not transitions:
             return
         rows = [_outbox_row(t) for t in transitions]
-        await self._conn.execute(INSERT_OUTBOX, *[list(col) for col in zip(*rows, strict=True)])
+        await self._conn.copy_records_to_table(OUTBOX_TABLE, records=rows, columns=OUTBOX_COLUMNS)
         self.report.events = len(rows)
 
 

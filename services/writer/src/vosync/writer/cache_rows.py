@@ -24,7 +24,7 @@ from typing import Any
 
 from vosync.shared.messages import FetchResult
 from vosync.writer.jsontext import pg_json
-from vosync.writer.results import CacheKey, reply_text
+from vosync.writer.results import CacheKey, reply_json
 
 LOCK_EXISTING = """
     SELECT c.id, c.vos_instance_id, c.api_path, c.cache_key, c.content_hash, c.is_valid, c.ret_code,
@@ -48,11 +48,11 @@ UPSERT = f"""
         vos_instance_id, api_path, api_name, cache_key, query_params, response_data, content_hash,
         is_valid, ret_code, error_kind, error_message, synced_at, expires_at, last_attempt_at,
         last_error_at, fetch_ms)
-    SELECT n.instance_id, n.api_path, n.api_name, n.cache_key, n.query_params, n.response_data,
-           n.content_hash,
+    SELECT n.instance_id, n.api_path, n.api_name, n.cache_key, n.query_params,
+           convert_from(n.response_data, 'UTF8')::jsonb, n.content_hash,
            n.content_hash IS NOT NULL, n.ret_code, n.error_kind, n.error_message, n.synced_at,
            n.expires_at, n.last_attempt_at, n.last_error_at, n.fetch_ms
-    FROM unnest($1::int[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::jsonb[], $7::int[],
+    FROM unnest($1::int[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::bytea[], $7::int[],
                 $8::text[], $9::text[], $10::timestamptz[], $11::timestamptz[], $12::timestamptz[],
                 $13::timestamptz[], $14::float8[], $15::text[])
          AS n(instance_id, api_path, api_name, cache_key, query_params, response_data, ret_code,
@@ -132,7 +132,7 @@ class CacheFold:
     def columns(self) -> tuple[Any, ...]:
         last, success = self.last, self.success
         errors = [r.fetched_at for r in self.accepted if not r.ok]
-        reply = reply_text(success) if success is not None else None
+        reply = reply_json(success) if success is not None else None
         response, content_hash = reply if reply is not None else (None, None)
         if content_hash is not None and content_hash == self.stored_hash:
             # The row already holds this reply: only its timestamps move. Not sending it spares
