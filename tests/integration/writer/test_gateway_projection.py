@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
+from typing import Any
+
 import asyncpg
+import pytest
 
 from tests.integration.writer.helpers import gateways
 from tests.unit.writer.vos_replies import (
@@ -15,6 +20,7 @@ from tests.unit.writer.vos_replies import (
     routing_item,
     routing_online_item,
 )
+from vosync.writer import apply, gateway_rows
 from vosync.writer.apply import BatchApplier
 
 MAP, MAP_ON = "GetGatewayMapping", "GetGatewayMappingOnline"
@@ -288,3 +294,31 @@ async def test_a_status_change_leaves_the_stored_config_item_in_place(
         row["raw_data"]["accountName"] == "客户1"
         and row["raw_data"]["_data_sources"]["online"]["api"] == MAP_ON
     )
+
+
+async def test_changed_replies_are_parsed_while_postgresql_stores_them(
+    applier: BatchApplier, pg_conn: asyncpg.Connection, instance: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A changed gateway reply is parsed in a worker thread during the cache upsert (not after it);
+    an unchanged one is not parsed at all."""
+    threads: list[str] = []
+
+    def recording(parse: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(*args: Any) -> Any:
+            threads.append(threading.current_thread().name)
+            return parse(*args)
+
+        return wrapper
+
+    monkeypatch.setattr(apply, "parse_config", recording(gateway_rows.parse_config))
+    monkeypatch.setattr(apply, "parse_online", recording(gateway_rows.parse_online))
+    config = reply(MAP, [mapping_item("a", 1), mapping_item("b", 2)])
+    online = reply(MAP_ON, [mapping_online_item("a", 1)])
+    await applier.apply([ok(MAP, config, fetched_at=1), ok(MAP_ON, online, fetched_at=2)])
+    assert len(threads) == 2 and threading.main_thread().name not in threads
+    rows = await gateways(pg_conn)
+    assert rows[("mapping", "a")]["is_online"] and not rows[("mapping", "b")]["is_online"]
+    assert rows[("mapping", "b")]["config_data"] == mapping_item("b", 2)
+    threads.clear()
+    await applier.apply([ok(MAP, config, fetched_at=3), ok(MAP_ON, online, fetched_at=4)])
+    assert threads == []

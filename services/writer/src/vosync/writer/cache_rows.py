@@ -120,6 +120,12 @@ class CacheFold:
     accepted: list[FetchResult]  # fetched_at order
     ttl_s: float
     stored_hash: str | None = None  # content_hash of the row as locked before the upsert
+    content_hash: str | None = None  # of the newest success, once columns() has run
+
+    @property
+    def content_changed(self) -> bool:
+        """The newest success brings a reply the row does not hold (known once columns() has run)."""
+        return self.content_hash is not None and self.content_hash != self.stored_hash
 
     @property
     def last(self) -> FetchResult:
@@ -134,6 +140,7 @@ class CacheFold:
         errors = [r.fetched_at for r in self.accepted if not r.ok]
         reply = reply_json(success) if success is not None else None
         response, content_hash = reply if reply is not None else (None, None)
+        self.content_hash = content_hash
         if content_hash is not None and content_hash == self.stored_hash:
             # The row already holds this reply: only its timestamps move. Not sending it spares
             # PostgreSQL parsing it again (~0.5 s for a 26 MB gateway list).
