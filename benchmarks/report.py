@@ -76,6 +76,11 @@ SECTIONS: list[tuple[str, str, list[Figure]]] = [
                 "< 1 s",
                 _at_most(1),
             ),
+            Figure(
+                "writer_jsonb_floor_s",
+                "  floor: PostgreSQL parsing the 26.8 MB config reply as jsonb, nothing stored",
+                "s",
+            ),
             Figure("writer_per_row_10k_s", "per-row ORM way, same data", "s"),
             Figure("writer_vs_per_row_ratio", "writer ÷ per-row ORM way", "×", "≥ 20", _at_least(20)),
         ],

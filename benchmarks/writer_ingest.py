@@ -13,6 +13,10 @@ spent inside the writer's transactions (its /metrics).
 in one transaction, as when they are queued together: each row written once (with the cyclic GC
 paused, as the writer's consumer does).
 
+Floor, in the same run: `writer_jsonb_floor_s` is PostgreSQL alone receiving the config reply's
+text (26.8 MB) and parsing it as jsonb (`SELECT pg_column_size($1::jsonb)`, nothing stored, median
+of three). Every design that keeps the contract's JSONB (`vos_data_cache.response_data`, or the
+config items of `gateways.raw_data`) pays it at least once per snapshot.
 Baseline, in the same run on the same data: the older system's per-row way (yk-vos
 `_sync_gateway_type`): an ORM session, for each gateway one SELECT by (instance, name) and then an
 UPDATE or an INSERT of the mapped row with its online data merged in, the reply saved to
@@ -33,6 +37,7 @@ from typing import Any
 
 import asyncpg
 import nats
+import pydantic_core
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from sqlalchemy import select
@@ -123,6 +128,18 @@ async def one_batch_run(
     elapsed = time.perf_counter() - started
     await check_committed(conn, count)
     return elapsed
+
+
+async def jsonb_floor(conn: asyncpg.Connection, count: int, fetched_at: datetime) -> float:
+    """PostgreSQL receiving the config reply's text and parsing it as jsonb, nothing more."""
+    config, _ = snapshot(count, fetched_at)
+    text = pydantic_core.to_json(config.response).decode()
+    times = []
+    for _ in range(3):
+        started = time.perf_counter()
+        await conn.fetchval("SELECT pg_column_size($1::jsonb)", text)
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
 
 
 async def check_committed(conn: asyncpg.Connection, count: int) -> None:
@@ -261,6 +278,8 @@ async def measure(s: Stack, count: int, runs: int) -> dict[str, float | int | st
             await empty_tables(conn)
             one_batch.append(await one_batch_run(applier, conn, count, base + timedelta(minutes=2 * run + 1)))
             print(f"  one-batch apply {run + 1}: {one_batch[-1]:.3f} s", flush=True)
+        floor = await jsonb_floor(conn, count, base)
+        print(f"  PostgreSQL parsing the config reply as jsonb: {floor:.3f} s", flush=True)
         await outbox_published(conn)
         await empty_tables(conn)
         per_row = await per_row_run(engine, count, base + timedelta(minutes=2 * runs))
@@ -279,6 +298,7 @@ async def measure(s: Stack, count: int, runs: int) -> dict[str, float | int | st
         "writer_snapshot_10k_best_s": round(min(published), 3),
         "writer_snapshot_10k_in_transactions_s": round(statistics.median(in_transactions), 3),
         "writer_snapshot_10k_one_batch_s": round(statistics.median(one_batch), 3),
+        "writer_jsonb_floor_s": round(floor, 3),
         "writer_per_row_10k_s": round(per_row, 3),
         "writer_vs_per_row_ratio": round(per_row / median, 1),
     }
