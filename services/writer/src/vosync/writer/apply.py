@@ -7,9 +7,10 @@ wait for each other instead of deadlocking):
 3. the existing cache rows of the batch's keys, locked FOR UPDATE in key order;
 4. one upsert for all cache rows (results folded per key, older-than-row results ignored);
 5. gateway projections of the replies whose content changed: each scope's snapshots replayed in
-   fetched_at order over its rows (so a backlog loses no transition), then one DELETE, one UPDATE
-   and one INSERT for all scopes;
-6. one insert of the transitions into gateway_event_outbox.
+   fetched_at order over its rows (so a backlog loses no transition), then one DELETE, one COPY
+   into the staging table, one UPDATE and one INSERT for all scopes (the replies were parsed in a
+   worker thread while step 4 ran);
+6. one COPY of the transitions into gateway_event_outbox.
 """
 
 from __future__ import annotations
@@ -173,7 +174,8 @@ class _Transaction:
         wait: the parsing (~0.3 s for 10,000 gateways) is done then instead of after it.
         """
         args = cache_rows.upsert_args(folds)  # computes each fold's content hash
-        ahead = [step for fold in folds if fold.content_changed for step in self._steps_ahead(fold)]
+        # Parsing needs no cache row id (the upsert has not returned it yet): 0 stands in.
+        ahead = [step for f in folds if f.content_changed for step in self._candidate_steps(f, cache_id=0)]
         upsert = asyncio.ensure_future(self._conn.fetch(cache_rows.UPSERT, *args))
         parsing: asyncio.Future[dict[int, Snapshot[ConfigRow] | Snapshot[OnlineRow]]] | None = None
         try:
@@ -186,17 +188,6 @@ class _Transaction:
             if parsing is not None:
                 self._parsed = await parsing
         return dict(CacheState.from_record(r) for r in records)
-
-    def _steps_ahead(self, folded: CacheFold) -> list[_Step]:
-        """The snapshots _steps will most likely project, if the upsert stores this fold's reply."""
-        spec = self._projected_spec(folded.last)
-        if spec is None or spec.gateway_type is None:
-            return []
-        scope: Scope = (folded.key.instance_id, spec.gateway_type)
-        successes = [r for r in folded.accepted if r.ok]
-        if spec.projection is Projection.GATEWAY_CONFIG:
-            successes = successes[-1:]
-        return [_Step(scope, spec, r, 0) for r in successes]
 
     async def _known(self, results: list[FetchResult]) -> list[FetchResult]:
         ids = sorted({r.instance_id for r in results})
@@ -271,23 +262,31 @@ class _Transaction:
         return self._steps(folded, new, content_changed)
 
     def _steps(self, folded: CacheFold, new: CacheState, content_changed: bool) -> list[_Step]:
+        steps = self._candidate_steps(folded, new.id)
+        if not steps:
+            return []  # not a projected API, or a failed reply: it changes no gateway
+        if steps[0].spec.projection is Projection.GATEWAY_CONFIG:
+            # The newest config reply must be the one now in the cache row (checked by its time):
+            # the items are read from there.
+            if not content_changed or new.synced_at != steps[0].at:
+                return []
+            return steps
+        if len(steps) == 1 and not content_changed:
+            return []  # the same online list again (a redelivery, or nothing changed)
+        return steps
+
+    def _candidate_steps(self, folded: CacheFold, cache_id: int) -> list[_Step]:
+        """The snapshots of a fold to project if its content changed: config is a state, not a
+        stream of changes, so only its newest success; every online success (a backlog loses no
+        transition)."""
         spec = self._projected_spec(folded.last)
         if spec is None or spec.gateway_type is None:
             return []
         scope: Scope = (folded.key.instance_id, spec.gateway_type)
         successes = [r for r in folded.accepted if r.ok]
-        if not successes:
-            return []  # a failed reply changes no gateway
         if spec.projection is Projection.GATEWAY_CONFIG:
-            # Config is a state, not a stream of changes: the newest reply says it all, and it is
-            # the one now in the cache row (checked by its time), where the items are read from.
-            newest = successes[-1]
-            if not content_changed or new.synced_at != newest.fetched_at:
-                return []
-            return [_Step(scope, spec, newest, new.id)]
-        if len(successes) == 1 and not content_changed:
-            return []  # the same online list again (a redelivery, or nothing changed)
-        return [_Step(scope, spec, r, new.id) for r in successes]
+            successes = successes[-1:]
+        return [_Step(scope, spec, r, cache_id) for r in successes]
 
     async def _project(self, steps: list[_Step]) -> list[Transition]:
         """Replay each scope's snapshots in fetched_at order, then write every changed row once."""
