@@ -20,8 +20,10 @@ from tests.unit.writer.vos_replies import (
     routing_item,
     routing_online_item,
 )
+from vosync.shared.settings import Settings
 from vosync.writer import apply, gateway_rows
 from vosync.writer.apply import BatchApplier
+from vosync.writer.db import create_pool
 
 MAP, MAP_ON = "GetGatewayMapping", "GetGatewayMappingOnline"
 ROUTE, ROUTE_ON = "GetGatewayRouting", "GetGatewayRoutingOnline"
@@ -322,3 +324,21 @@ async def test_changed_replies_are_parsed_while_postgresql_stores_them(
     threads.clear()
     await applier.apply([ok(MAP, config, fetched_at=3), ok(MAP_ON, online, fetched_at=4)])
     assert threads == []
+
+
+async def test_a_session_without_the_staging_table_still_writes(
+    make_settings: Callable[..., Settings], pg_conn: asyncpg.Connection, instance: int
+) -> None:
+    """The staging table is made by the transaction that needs it, so a session reset under the
+    writer (DISCARD TEMP, a pooler handing out another server session) changes nothing."""
+    pool = await create_pool(make_settings(), max_size=1)
+    try:
+        applier = BatchApplier(pool, make_settings().catalogue)
+        await applier.apply([ok(MAP, reply(MAP, [mapping_item("a", 1)]), fetched_at=1)])
+        async with pool.acquire() as conn:
+            await conn.execute("DISCARD TEMP")
+            assert await conn.fetchval("SELECT to_regclass('pg_temp.writer_gateway_rows')") is None
+        await applier.apply([ok(MAP, reply(MAP, [mapping_item("a", 1), mapping_item("b", 2)]), fetched_at=2)])
+    finally:
+        await pool.close()
+    assert set(await gateways(pg_conn)) == {("mapping", "a"), ("mapping", "b")}

@@ -329,6 +329,9 @@ class _Transaction:
             return
         updates.sort(key=lambda item: item[1].id or 0)
         staged = updates + inserts
+        # In the transaction, not once per connection: a pooler or DISCARD TEMP may hand this
+        # transaction a server session that has not got the table (it costs a catalog lookup).
+        await self._conn.execute(gateway_sql.CREATE_STAGE)
         await self._conn.copy_records_to_table(
             gateway_sql.STAGE_TABLE,
             records=gateway_sql.stage_records(staged, self._applier.api_names),

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncpg
 
 from vosync.shared.settings import Settings
-from vosync.writer import gateway_sql
 
 # Errors that say nothing about the data: the server is down, restarting, out of connections, or
 # chose this transaction as a deadlock/serialization victim. The batch is held and retried as is.
@@ -30,11 +29,6 @@ def plain_dsn(settings: Settings) -> str:
     return settings.require_database_url().replace("postgresql+asyncpg://", "postgresql://", 1)
 
 
-async def _prepare_session(conn: asyncpg.Connection) -> None:
-    """Per connection: the temporary table that batches COPY their gateway rows into."""
-    await conn.execute(gateway_sql.CREATE_STAGE)
-
-
 async def create_pool(settings: Settings, *, max_size: int = 4) -> asyncpg.Pool:
     """A lazy pool: it opens connections on use, so the writer starts (and waits) while PostgreSQL is down."""
     pool = await asyncpg.create_pool(
@@ -45,7 +39,6 @@ async def create_pool(settings: Settings, *, max_size: int = 4) -> asyncpg.Pool:
         max_inactive_connection_lifetime=300,
         # Batch statements join thousands of rows: enough memory that their hashes stay in RAM.
         server_settings={"application_name": "vosync-writer", "work_mem": "32MB"},
-        init=_prepare_session,
     )
     assert pool is not None
     return pool

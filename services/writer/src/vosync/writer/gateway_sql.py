@@ -1,8 +1,9 @@
 """Set-based SQL for the `gateways` table: per batch, one DELETE, one COPY, one UPDATE and one INSERT.
 
-The batch's rows go to PostgreSQL by a binary COPY into a temporary staging table (created once per
-connection, emptied at every commit) that the UPDATE and the INSERT read: for 10,000 rows of ~30
-columns, asyncpg's encoding of one array per column cost ~0.3 s per statement, the COPY ~0.1 s.
+The batch's rows go to PostgreSQL by a binary COPY into a temporary staging table (created by the
+first transaction of a session that needs it, emptied at every commit) that the UPDATE and the
+INSERT read: for 10,000 rows of ~30 columns, asyncpg's encoding of one array per column cost
+~0.3 s per statement, the COPY ~0.1 s.
 Every row the batch changes is written once, whatever number of snapshots touched it. Config rows
 take their raw item straight from the reply just stored in vos_data_cache (by position in its list),
 so a 10,000-gateway reply is parsed by PostgreSQL once, not twice. `raw_data` is a generated column
