@@ -173,7 +173,7 @@ class _Transaction:
         PostgreSQL takes ~1 s to store a 26 MB reply as jsonb, during which this process would
         wait: the parsing (~0.3 s for 10,000 gateways) is done then instead of after it.
         """
-        args = cache_rows.upsert_args(folds)  # computes each fold's content hash
+        args = cache_rows.upsert_args(folds)
         # Parsing needs no cache row id (the upsert has not returned it yet): 0 stands in.
         ahead = [step for f in folds if f.content_changed for step in self._candidate_steps(f, cache_id=0)]
         upsert = asyncio.ensure_future(self._conn.fetch(cache_rows.UPSERT, *args))

@@ -120,11 +120,15 @@ class CacheFold:
     accepted: list[FetchResult]  # fetched_at order
     ttl_s: float
     stored_hash: str | None = None  # content_hash of the row as locked before the upsert
-    content_hash: str | None = None  # of the newest success, once columns() has run
+    reply: tuple[bytes, str] | None = None  # the newest success's (JSON bytes, md5), from fold()
+
+    @property
+    def content_hash(self) -> str | None:
+        return self.reply[1] if self.reply is not None else None
 
     @property
     def content_changed(self) -> bool:
-        """The newest success brings a reply the row does not hold (known once columns() has run)."""
+        """The newest success brings a reply the row does not hold."""
         return self.content_hash is not None and self.content_hash != self.stored_hash
 
     @property
@@ -138,9 +142,7 @@ class CacheFold:
     def columns(self) -> tuple[Any, ...]:
         last, success = self.last, self.success
         errors = [r.fetched_at for r in self.accepted if not r.ok]
-        reply = reply_json(success) if success is not None else None
-        response, content_hash = reply if reply is not None else (None, None)
-        self.content_hash = content_hash
+        response, content_hash = self.reply if self.reply is not None else (None, None)
         if content_hash is not None and content_hash == self.stored_hash:
             # The row already holds this reply: only its timestamps move. Not sending it spares
             # PostgreSQL parsing it again (~0.5 s for a 26 MB gateway list).
@@ -178,7 +180,10 @@ def fold(
     accepted = [r for r in ordered if watermark is None or r.fetched_at >= watermark]
     if not accepted:
         return None
-    return CacheFold(key, accepted, ttl_s, old.content_hash if old is not None else None)
+    folded = CacheFold(key, accepted, ttl_s, old.content_hash if old is not None else None)
+    success = folded.success
+    folded.reply = reply_json(success) if success is not None else None
+    return folded
 
 
 def lock_args(keys: Sequence[CacheKey]) -> list[list[Any]]:
