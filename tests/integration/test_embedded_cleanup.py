@@ -22,6 +22,14 @@ time.sleep(600)
 """
 
 
+def _running(pid: int) -> bool:
+    """Alive and not a zombie; a process that exits while being looked at is gone."""
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
 def test_sigkill_of_the_owner_leaves_no_server_behind() -> None:
     data = Path(tempfile.mkdtemp(prefix="vosync-kill-"))
     data.chmod(0o755)
@@ -38,7 +46,7 @@ def test_sigkill_of_the_owner_leaves_no_server_behind() -> None:
     deadline = time.monotonic() + 15
     alive = [nats_pid, pg_pid, *pg_children]
     while time.monotonic() < deadline:
-        alive = [pid for pid in alive if psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie"]
+        alive = [pid for pid in alive if _running(pid)]
         if not alive:
             break
         time.sleep(0.1)
