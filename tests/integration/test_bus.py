@@ -2,11 +2,13 @@
 
 import asyncio
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from nats.aio.msg import Msg
 from nats.js.errors import KeyWrongLastSequenceError
 
+from vosync.deploy.processes import free_port
 from vosync.shared import bus
 from vosync.shared.codec import decode, encode
 from vosync.shared.messages import FetchResult
@@ -104,9 +106,25 @@ async def test_refused_credentials_fail_fast_with_a_clear_message(
         tmp_path_factory.mktemp("nats-auth"), extra_config="authorization { user: svc, password: right }"
     ) as server:
         wrong = Settings(nats_url=server.url, nats_user="svc", nats_password="wrong")
+        before = _other_tasks()
         with pytest.raises(SettingsError, match="refused the credentials"):
             await asyncio.wait_for(bus.connect(wrong, "test"), 10)
+        assert _other_tasks() - before == set()  # the refused attempt does not retry behind us
         right = Settings(nats_url=server.url, nats_user="svc", nats_password="right")
         nc = await bus.connect(right, "test")
         assert nc.is_connected
         await nc.close()
+
+
+def _other_tasks() -> set[asyncio.Task[Any]]:
+    return {t for t in asyncio.all_tasks() if t is not asyncio.current_task()}
+
+
+async def test_a_connect_its_caller_gives_up_on_stops_retrying() -> None:
+    # Nothing listens there: bus.connect retries until the caller's timeout cancels it. Left behind,
+    # the attempt retried for ever and hung the test's event loop at teardown (CI, a TLS server).
+    settings = Settings(nats_url=f"nats://127.0.0.1:{free_port()}")
+    before = _other_tasks()
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(bus.connect(settings, "test"), 1.5)
+    assert _other_tasks() - before == set()

@@ -7,11 +7,12 @@ two services can disagree about a stream's configuration.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import ssl
 from collections.abc import Awaitable, Callable
+from typing import Any
 
-import nats
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 from nats.js.api import (
@@ -28,6 +29,7 @@ from nats.js.errors import BadRequestError, BucketNotFoundError, NotFoundError
 from nats.js.kv import KeyValue
 
 from vosync.shared.settings import Settings, SettingsError
+from vosync.shared.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -202,36 +204,55 @@ async def connect(
             refused.set()
         log.warning("nats error", extra={"client": name, "error": repr(exc)})
 
-    connecting = asyncio.ensure_future(
-        nats.connect(
-            servers=[s.strip() for s in settings.require_nats_url().split(",")],
-            name=name,
-            max_reconnect_attempts=-1,
-            reconnect_time_wait=0.5,
-            connect_timeout=5,
-            allow_reconnect=True,
-            user=settings.nats_user,
-            password=settings.nats_password,
-            token=settings.nats_token,
-            user_credentials=str(settings.nats_creds) if settings.nats_creds else None,
-            tls=_tls_context(settings),
-            disconnected_cb=_disconnected,
-            reconnected_cb=_reconnected,
-            error_cb=_error,
-            pending_size=64 * 1024 * 1024,
-        )
-    )
+    # As a dict: nats-py types reconnect_time_wait as int, but it is a sleep in seconds.
+    options: dict[str, Any] = {
+        "servers": [s.strip() for s in settings.require_nats_url().split(",")],
+        "name": name,
+        "max_reconnect_attempts": -1,
+        "reconnect_time_wait": 0.5,
+        "connect_timeout": 5,
+        "allow_reconnect": True,
+        "user": settings.nats_user,
+        "password": settings.nats_password,
+        "token": settings.nats_token,
+        "user_credentials": str(settings.nats_creds) if settings.nats_creds else None,
+        "tls": _tls_context(settings),
+        "disconnected_cb": _disconnected,
+        "reconnected_cb": _reconnected,
+        "error_cb": _error,
+        "pending_size": 64 * 1024 * 1024,
+    }
+    nc = NatsClient()
+    connecting = asyncio.create_task(nc.connect(**options))
     refusal = asyncio.ensure_future(refused.wait())
-    await asyncio.wait({connecting, refusal}, return_when=asyncio.FIRST_COMPLETED)
-    refusal.cancel()
+    try:
+        await asyncio.wait({connecting, refusal}, return_when=asyncio.FIRST_COMPLETED)
+    except BaseException:
+        # Cancelled (a caller's timeout, a shutdown): the attempt must not go on retrying behind it.
+        await _abandon(nc, connecting)
+        raise
+    finally:
+        refusal.cancel()
     if not connecting.done():
-        connecting.cancel()
+        await _abandon(nc, connecting)
         raise SettingsError(
             "NATS refused the credentials (authorization violation): check VOSYNC_NATS_USER, "
             "VOSYNC_NATS_PASSWORD, VOSYNC_NATS_TOKEN or VOSYNC_NATS_CREDS"
         )
     connected = True
-    return connecting.result()
+    connecting.result()
+    return nc
+
+
+async def _abandon(nc: NatsClient, connecting: asyncio.Task[None]) -> None:
+    """Stop a connect that is still retrying, and the client's own tasks.
+
+    nats-py's connect loop retries for ever and can swallow one cancel (asyncio.wait_for on 3.11),
+    so it is cancelled until it ends, within a bound.
+    """
+    await cancel_and_wait([connecting])
+    with contextlib.suppress(Exception):
+        await nc.close()
 
 
 async def ensure_streams(js: JetStreamContext, settings: Settings) -> None:

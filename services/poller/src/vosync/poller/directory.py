@@ -18,8 +18,8 @@ from nats.js.kv import KeyValue
 from pydantic import ValidationError
 
 from vosync.poller.kv import is_removal, snapshot
-from vosync.poller.tasks import cancel_and_wait
 from vosync.shared.instances import InstanceRecord
+from vosync.shared.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 

@@ -32,8 +32,8 @@ from nats.js.kv import KeyValue
 
 from vosync.poller.kv import snapshot
 from vosync.poller.ownership import plan
-from vosync.poller.tasks import cancel_and_wait
 from vosync.shared.bus import heartbeat_key, lease_key
+from vosync.shared.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 

@@ -34,11 +34,11 @@ from pydantic import ValidationError
 
 from vosync.poller.directory import InstanceDirectory
 from vosync.poller.metrics import PollerMetrics
-from vosync.poller.tasks import cancel_and_wait
 from vosync.shared import bus
 from vosync.shared.catalogue import ApiSpec, Catalogue, UnknownApiError, WriteApiError
 from vosync.shared.codec import encode
 from vosync.shared.messages import FetchReason, FetchRequest, FetchResult
+from vosync.shared.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 

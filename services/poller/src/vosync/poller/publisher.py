@@ -22,10 +22,10 @@ from nats.errors import NoRespondersError
 from nats.js import JetStreamContext
 from nats.js.errors import NoStreamResponseError
 
-from vosync.poller.tasks import cancel_and_wait
 from vosync.shared.bus import result_subject
 from vosync.shared.codec import encode
 from vosync.shared.messages import FetchResult
+from vosync.shared.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 

@@ -26,7 +26,6 @@ from vosync.poller.metrics import PollerMetrics
 from vosync.poller.ondemand import OnDemandServer, Refusal
 from vosync.poller.publisher import ResultPublisher
 from vosync.poller.schedule import first_delay, next_delay
-from vosync.poller.tasks import cancel_and_wait
 from vosync.poller.vos_client import VosClient
 from vosync.shared import bus
 from vosync.shared.cache_key import cache_key
@@ -36,6 +35,7 @@ from vosync.shared.messages import FetchReason, FetchResult
 from vosync.shared.ops_http import OpsServer
 from vosync.shared.settings import Settings
 from vosync.shared.singleflight import SingleFlight
+from vosync.shared.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
