@@ -15,6 +15,15 @@ def test_success_is_a_json_object_with_ret_code_zero() -> None:
     assert out.response == {"retCode": 0, "infoSuites": []}
 
 
+def test_values_parse_as_json_loads_gives_them_and_a_bom_is_skipped() -> None:
+    body = b'\xef\xbb\xbf{"retCode": 0, "big": 123456789012345678901234567890, "asr": NaN, '
+    body += b'"v": "caf\xc3\xa9"}'
+    out = classify_reply(200, body)
+    assert out.ok and out.response is not None
+    assert out.response["big"] == 123456789012345678901234567890 and out.response["v"] == "café"
+    assert out.response["asr"] != out.response["asr"]  # NaN, as VOS may send it
+
+
 def test_ret_code_failure_keeps_code_exception_and_reply() -> None:
     body = json.dumps({"retCode": -10007, "exception": "Not found, operation failed."}).encode()
     out = classify_reply(200, body)
@@ -39,6 +48,7 @@ def test_ret_code_failure_keeps_code_exception_and_reply() -> None:
         (200, b'{"retCode": "0"}', ErrorKind.BAD_JSON),
         (200, b'{"retCode": true}', ErrorKind.BAD_JSON),
         (200, b"[" * 100_000, ErrorKind.BAD_JSON),
+        (200, b'{"retCode": 0, "name": "\\ud800"}', ErrorKind.BAD_JSON),  # could not be published
     ],
 )
 def test_failures_have_their_kind(status: int, body: bytes, kind: ErrorKind) -> None:

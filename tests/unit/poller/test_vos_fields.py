@@ -32,3 +32,8 @@ def test_only_the_list_items_are_rewritten() -> None:
     assert out == {"retCode": 0, "infoGatewayMappings": [{"dtmfSendMethodSip": 0}, "odd"], "otherSIP": 1}
     assert reply["infoGatewayMappings"] == [{"dtmfSendMethodSIP": 0}, "odd"]  # input not mutated
     assert normalise_list_items({"retCode": 0}, "infoGatewayMappings") == {"retCode": 0}
+
+
+def test_a_reply_with_nothing_to_rewrite_is_returned_as_it_is() -> None:
+    reply = {"retCode": 0, "infoGatewayMappings": [{"name": "SIP-trunk", "dtmfSendMethodSip": 0}]}
+    assert normalise_list_items(reply, "infoGatewayMappings") is reply  # "SIP" in a value only: no copy

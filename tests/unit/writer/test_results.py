@@ -3,6 +3,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tests.unit.writer.vos_replies import at, failed, mapping_item, ok, reply
+from vosync.shared.codec import decode_result_lazily, encode
 from vosync.writer.cache_rows import CacheState, fold
 from vosync.writer.jsontext import pg_json
 from vosync.writer.results import InvalidResult, checked, is_full_snapshot, key_of, with_canonical_fields
@@ -41,6 +42,21 @@ def test_sip_spellings_become_canonical() -> None:
     assert "dtmfSendMethodSip" in out and "dtmfSendMethodSIP" not in out
     canonical = ok("GetGatewayMapping", reply("GetGatewayMapping", [mapping_item("b")]))
     assert with_canonical_fields(canonical, "infoGatewayMappings") is canonical  # nothing to do, no copy
+
+
+def test_a_reply_from_the_bus_keeps_its_text_unless_a_key_is_rewritten() -> None:
+    named = mapping_item("SIP-trunk")  # "SIP" in the text, in a value only
+    result = decode_result_lazily(*encode(ok("GetGatewayMapping", reply("GetGatewayMapping", [named]))))
+    assert result.response is None and result.reply_json is not None
+    assert with_canonical_fields(result, "infoGatewayMappings") is result  # its text goes to PostgreSQL
+
+    spelt = mapping_item("b")
+    spelt["dtmfSendMethodSIP"] = spelt.pop("dtmfSendMethodSip")
+    result = decode_result_lazily(*encode(ok("GetGatewayMapping", reply("GetGatewayMapping", [spelt]))))
+    fixed = with_canonical_fields(result, "infoGatewayMappings")
+    assert fixed.reply_json is None and fixed.response is not None  # the old text is not stored
+    (out,) = fixed.response["infoGatewayMappings"]
+    assert "dtmfSendMethodSip" in out and "dtmfSendMethodSIP" not in out
 
 
 def test_fold_ignores_older_than_the_row_and_keeps_the_newest_success() -> None:

@@ -39,10 +39,18 @@ def normalise_item(item: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def normalise_list_items(reply: Mapping[str, Any], list_key: str) -> dict[str, Any]:
-    """A copy of `reply` whose `list_key` items have canonical keys (other keys and shapes untouched)."""
+def normalise_list_items(reply: dict[str, Any], list_key: str) -> dict[str, Any]:
+    """`reply` with its `list_key` items' keys canonical: `reply` itself when none needs rewriting
+    (VOS builds that already send `Sip`: no copy), otherwise a copy (other keys and shapes untouched).
+    """
     items = reply.get(list_key)
-    if not isinstance(items, list):
-        return dict(reply)
+    if not isinstance(items, list) or not _any_key_to_rewrite(items):
+        return reply
     normalised = [normalise_item(item) if isinstance(item, Mapping) else item for item in items]
     return {**reply, list_key: normalised}
+
+
+def _any_key_to_rewrite(items: list[Any]) -> bool:
+    # Items of one reply share their keys: one set of them is checked, not every key of every item.
+    names: set[Any] = set().union(*(item.keys() for item in items if isinstance(item, Mapping)))
+    return any(isinstance(name, str) and "SIP" in name for name in names)

@@ -16,6 +16,7 @@ Gateway replies have the keys of their list items rewritten to the canonical `Si
 from __future__ import annotations
 
 import asyncio
+import codecs
 import json
 import logging
 import ssl
@@ -24,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
+import pydantic_core
 
 from vosync.shared.cache_key import cache_key
 from vosync.shared.catalogue import ApiSpec, Projection
@@ -52,6 +54,14 @@ def _short(text: str) -> str:
     return text if len(text) <= _MAX_ERROR_CHARS else text[:_MAX_ERROR_CHARS] + "…"
 
 
+def _parse_json(body: bytes) -> Any:
+    """pydantic-core's parser: about twice as fast as json.loads on VOS replies (the poller's largest
+    CPU cost at 500 instances), the same values (NaN/Infinity, big integers). It refuses a lone
+    surrogate escape, which json.loads took and the publish then failed on; a UTF-8 BOM is skipped,
+    as json.loads does."""
+    return pydantic_core.from_json(body.removeprefix(codecs.BOM_UTF8))
+
+
 def classify_reply(status: int, body: bytes) -> ReplyOutcome:
     """Read one VOS HTTP answer (status and raw body) into an outcome."""
     if not 200 <= status < 300:
@@ -59,8 +69,8 @@ def classify_reply(status: int, body: bytes) -> ReplyOutcome:
     if not body.strip():
         return ReplyOutcome(False, ErrorKind.EMPTY_BODY, "VOS answered with an empty body")
     try:
-        reply = json.loads(body)
-    except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        reply = _parse_json(body)
+    except (ValueError, RecursionError) as exc:
         return ReplyOutcome(False, ErrorKind.BAD_JSON, _short(f"not JSON: {exc}"))
     if not isinstance(reply, dict):
         kind = type(reply).__name__

@@ -11,7 +11,7 @@ from typing import Any
 import pydantic_core
 
 from vosync.shared.messages import FetchResult
-from vosync.shared.vos_fields import canonical_field, normalise_list_items
+from vosync.shared.vos_fields import normalise_list_items
 from vosync.writer.jsontext import pg_json
 from vosync.writer.vos_items import find_key
 
@@ -99,24 +99,24 @@ def with_canonical_fields(result: FetchResult, list_key: str) -> FetchResult:
 
     The poller already sends them so; a reply from another producer is brought to the same spelling
     before it is stored, so readers of the cache and of the gateways table see one spelling. A reply
-    left unparsed is parsed only when its text holds "SIP" somewhere.
+    left unparsed is parsed only when its text holds "SIP" somewhere, and stays unparsed unless a
+    key is rewritten.
     """
     if not result.ok:
         return result
-    if result.response is None and result.reply_json is not None:
-        if b"SIP" not in result.reply_json:
-            return result  # no key can need rewriting
-        parsed = result.model_copy(update={"response": response_of(result)})
-        parsed._reply_json = None
-        result = parsed
-    response = result.response
+    unparsed = result.response is None and result.reply_json is not None
+    if unparsed and b"SIP" not in (result.reply_json or b""):
+        return result  # no key can need rewriting
+    response = response_of(result)
     if not isinstance(response, dict):
         return result
     key = find_key(response, list_key)
     items = response.get(key) if key is not None else None
     if key is None or not isinstance(items, list):
         return result
-    names: set[Any] = set().union(*(item.keys() for item in items if isinstance(item, dict)))
-    if not any(isinstance(name, str) and canonical_field(name) != name for name in names):
-        return result
-    return result.model_copy(update={"response": normalise_list_items(response, key)})
+    normalised = normalise_list_items(response, key)
+    if normalised is response:
+        return result  # "SIP" was in a value, not a key: the reply's text still goes as it came
+    rewritten = result.model_copy(update={"response": normalised})
+    rewritten._reply_json = None  # the text has the old spellings
+    return rewritten
