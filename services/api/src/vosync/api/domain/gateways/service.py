@@ -91,8 +91,15 @@ def _counts(total: int, online: int) -> OnlineCounts:
     return OnlineCounts(total=total, online=online, offline=total - online)
 
 
+# Rows arrive in ITEM_COLUMNS order, which is GatewayItem's field order: built positionally, a page
+# of 100 takes ~0.03 ms instead of ~0.9 ms reading 17 attributes of each SQLAlchemy Row by name
+# (that was 60 % of the list route's CPU).
+if GatewayItem.__struct_fields__ != _ITEM_FIELDS:
+    raise TypeError(f"ITEM_COLUMNS {_ITEM_FIELDS} must match GatewayItem {GatewayItem.__struct_fields__}")
+
+
 def _item(row: Any) -> GatewayItem:
-    return GatewayItem(**{name: getattr(row, name) for name in _ITEM_FIELDS})
+    return GatewayItem(*row)
 
 
 class GatewayService:
