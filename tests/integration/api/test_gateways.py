@@ -169,8 +169,12 @@ async def test_filters_search_sort_and_paging(api: httpx.AsyncClient, pg_conn: a
     mapping_online = await get(type="mapping", online="true")
     assert names(mapping_online) == ["cust-alpha", "cust_50%"] and mapping_online["total"] == 2
     assert mapping_online["counts"]["mapping"]["total"] == 3  # counts ignore the filters
-    assert names(await get(online="false")) == ["carrier-y", "cust-beta"]
+    offline = await get(online="false")
+    assert names(offline) == ["carrier-y", "cust-beta"] and offline["total"] == 2
+    assert (await get(type="routing"))["total"] == 2
+    assert (await get(type="routing", online="true"))["total"] == 1
     assert names(await get(q="ALPHA")) == ["cust-alpha"]
+    assert (await get(q="172.16", online="false"))["total"] == 1  # a search is counted by its own query
     assert names(await get(q="10.0.0.9")) == ["cust-alpha"]  # any of the remote IPs
     assert names(await get(q="172.16")) == ["carrier-x", "carrier-y"]
     assert names(await get(q="_50%")) == ["cust_50%"]  # wildcards are literal

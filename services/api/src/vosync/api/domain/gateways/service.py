@@ -98,6 +98,16 @@ if GatewayItem.__struct_fields__ != _ITEM_FIELDS:
     raise TypeError(f"ITEM_COLUMNS {_ITEM_FIELDS} must match GatewayItem {GatewayItem.__struct_fields__}")
 
 
+def _total_of(per_type: dict[str, Any], types: Iterable[str], online: bool | None) -> int:
+    """The rows matching the type and online filters, from the per-type counts."""
+    total = 0
+    for name in types:
+        row = per_type.get(name)
+        if row is not None:
+            total += row.total if online is None else row.online if online else row.total - row.online
+    return total
+
+
 def _item(row: Any) -> GatewayItem:
     return GatewayItem(*row)
 
@@ -153,9 +163,10 @@ class GatewayService:
         )
         async with self._engine.connect() as conn:
             rows = (await conn.execute(items_stmt)).all()
-            total = (await conn.execute(total_stmt)).scalar_one()
             per_type = {row.gateway_type: row for row in (await conn.execute(counts_stmt)).all()}
             fetched = {row.cache_key: row.synced_at for row in (await conn.execute(fetched_stmt)).all()}
+            # Without a text search the per-type counts already hold the total: one query less.
+            total = (await conn.execute(total_stmt)).scalar_one() if q else _total_of(per_type, types, online)
 
         def type_counts(name: str) -> OnlineCounts:
             row = per_type.get(name)
