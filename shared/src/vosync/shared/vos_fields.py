@@ -53,4 +53,4 @@ def normalise_list_items(reply: dict[str, Any], list_key: str) -> dict[str, Any]
 def _any_key_to_rewrite(items: list[Any]) -> bool:
     # Items of one reply share their keys: one set of them is checked, not every key of every item.
     names: set[Any] = set().union(*(item.keys() for item in items if isinstance(item, Mapping)))
-    return any(isinstance(name, str) and "SIP" in name for name in names)
+    return any(isinstance(name, str) and canonical_field(name) != name for name in names)

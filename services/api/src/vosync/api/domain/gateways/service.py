@@ -98,14 +98,17 @@ if GatewayItem.__struct_fields__ != _ITEM_FIELDS:
     raise TypeError(f"ITEM_COLUMNS {_ITEM_FIELDS} must match GatewayItem {GatewayItem.__struct_fields__}")
 
 
+def _type_counts(per_type: dict[str, Any], name: str) -> OnlineCounts:
+    row = per_type.get(name)
+    return _counts(row.total, row.online) if row is not None else _counts(0, 0)
+
+
 def _total_of(per_type: dict[str, Any], types: Iterable[str], online: bool | None) -> int:
     """The rows matching the type and online filters, from the per-type counts."""
-    total = 0
-    for name in types:
-        row = per_type.get(name)
-        if row is not None:
-            total += row.total if online is None else row.online if online else row.total - row.online
-    return total
+    counts = [_type_counts(per_type, name) for name in types]
+    if online is None:
+        return sum(c.total for c in counts)
+    return sum(c.online if online else c.offline for c in counts)
 
 
 def _item(row: Any) -> GatewayItem:
@@ -168,10 +171,6 @@ class GatewayService:
             # Without a text search the per-type counts already hold the total: one query less.
             total = (await conn.execute(total_stmt)).scalar_one() if q else _total_of(per_type, types, online)
 
-        def type_counts(name: str) -> OnlineCounts:
-            row = per_type.get(name)
-            return _counts(row.total, row.online) if row is not None else _counts(0, 0)
-
         synced_at = _newest(fetched.get(_CONFIG_KEYS[t]) for t in types) or _newest(
             r.synced_at for r in per_type.values()
         )
@@ -189,7 +188,9 @@ class GatewayService:
             total=total,
             limit=limit,
             offset=offset,
-            counts=TypeCounts(mapping=type_counts("mapping"), routing=type_counts("routing")),
+            counts=TypeCounts(
+                mapping=_type_counts(per_type, "mapping"), routing=_type_counts(per_type, "routing")
+            ),
             synced_at=synced_at,
             online_synced_at=online_synced_at,
             age_s=age_s,
