@@ -31,7 +31,7 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 
 from benchmarks.harness import plain_pg_url, stack
-from benchmarks.writer_ingest import INSTANCE_ID, check_committed, empty_tables, snapshot
+from benchmarks.writer_ingest import add_bench_instance, check_committed, empty_tables, snapshot
 from vosync.shared.codec import decode_result_lazily, encode
 from vosync.shared.db.models import GATEWAY_RAW_DATA_SQL
 from vosync.shared.gc_pause import gc_paused
@@ -42,7 +42,7 @@ from vosync.writer.db import create_pool
 from vosync.writer.results import checked
 
 VARIANTS = ("jsonb", "json", "text")
-_ORIGINAL_SQL = {"UPSERT": cache_rows.UPSERT, "UPDATE": gateway_sql.UPDATE, "INSERT": gateway_sql.INSERT}
+_ORIGINAL_SQL = (cache_rows.UPSERT, gateway_sql.UPDATE, gateway_sql.INSERT)
 _ITEMS_JSONB = "jsonb_array_elements(c.response_data -> s.list_key) WITH ORDINALITY AS e(item, ord)"
 _ITEMS_JSON = "json_array_elements(c.response_data -> s.list_key) WITH ORDINALITY AS e(item, ord)"
 # No item, one row per position the batch stages (the staging table is the writer's own).
@@ -62,7 +62,7 @@ def _replaced(text: str, old: str, new: str) -> str:
 
 def patch_sql(variant: str) -> None:
     """The writer's SQL for the variant (json has no equality operator: items compare as text)."""
-    upsert, update, insert = _ORIGINAL_SQL["UPSERT"], _ORIGINAL_SQL["UPDATE"], _ORIGINAL_SQL["INSERT"]
+    upsert, update, insert = _ORIGINAL_SQL
     if variant != "jsonb":
         reply = "convert_from(n.response_data, 'UTF8')"
         upsert = _replaced(upsert, f"{reply}::jsonb", f"{reply}::json" if variant == "json" else reply)
@@ -96,10 +96,7 @@ async def measure(database_url: str, variant: str, count: int, runs: int) -> lis
         await alter_schema(conn, variant)
         patch_sql(variant)
         applier = BatchApplier(pool, settings.catalogue)
-        await conn.execute(
-            "INSERT INTO vos_instances (id, name, base_url) VALUES ($1, 'bench', 'http://127.0.0.1:9')",
-            INSTANCE_ID,
-        )
+        await add_bench_instance(conn)
         base = datetime.now(UTC)
         times = []
         for run in range(runs):

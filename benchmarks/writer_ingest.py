@@ -71,6 +71,14 @@ def snapshot(count: int, fetched_at: datetime) -> tuple[FetchResult, FetchResult
     )
 
 
+async def add_bench_instance(conn: asyncpg.Connection) -> None:
+    """The instance the snapshots belong to (never polled: its base_url leads nowhere)."""
+    await conn.execute(
+        "INSERT INTO vos_instances (id, name, base_url) VALUES ($1, 'bench', 'http://127.0.0.1:9')",
+        INSTANCE_ID,
+    )
+
+
 async def empty_tables(conn: asyncpg.Connection) -> None:
     await conn.execute("TRUNCATE gateway_event_outbox, gateways, vos_data_cache")
 
@@ -253,10 +261,7 @@ async def measure(s: Stack, count: int, runs: int) -> dict[str, float | int | st
     pool = await create_pool(settings)
     applier = BatchApplier(pool, settings.catalogue)
     try:
-        await conn.execute(
-            "INSERT INTO vos_instances (id, name, base_url) VALUES ($1, 'bench', 'http://127.0.0.1:9')",
-            INSTANCE_ID,
-        )
+        await add_bench_instance(conn)
         js = nc.jetstream()
         base = datetime.now(UTC)
         published: list[float] = []
