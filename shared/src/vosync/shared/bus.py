@@ -28,35 +28,42 @@ from nats.js.api import (
 from nats.js.errors import BadRequestError, BucketNotFoundError, NotFoundError
 from nats.js.kv import KeyValue
 
+from vosync.shared.channels import (
+    CACHE_CHANGED,
+    DEAD_LETTER_STREAM,
+    EVENTS_STREAM,
+    FETCH,
+    FETCH_ERROR_HEADER,
+    FETCH_ERROR_STATUS_HEADER,
+    FETCH_QUEUE,
+    GATEWAY_ONLINE,
+    RESULTS,
+    RESULTS_STREAM,
+    WRITER_DURABLE,
+)
 from vosync.shared.settings import Settings, SettingsError
 from vosync.shared.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
-# -- subjects -----------------------------------------------------------------------------------
-RESULT_SUBJECTS = "vos.result.>"
-FETCH_SUBJECTS = "vos.fetch.*"
-FETCH_QUEUE = "pollers"
-# An on-demand reply that carries no FetchResult has an empty body and these headers: a short reason,
-# and the HTTP status the api should answer with (400 bad request, 403 write API, 404 unknown instance
-# or API, 503 instance disabled / backing off / poller stopping).
-FETCH_ERROR_HEADER = "Vosync-Error"
-FETCH_ERROR_STATUS_HEADER = "Vosync-Error-Status"
-EVENT_SUBJECTS = "gateway.online.>"
+# -- subjects (the channels themselves are declared in vosync.shared.channels) -------------------
+RESULT_SUBJECTS = RESULTS.stream_subject
+FETCH_SUBJECTS = FETCH.wildcard
+EVENT_SUBJECTS = GATEWAY_ONLINE.stream_subject
 DEAD_LETTER_SUBJECTS = "vos.dead.>"
-CACHE_CHANGED_SUBJECTS = "vos.cache.changed.*"
+CACHE_CHANGED_SUBJECTS = CACHE_CHANGED.wildcard
 
 
 def result_subject(instance_id: int, api_name: str) -> str:
-    return f"vos.result.{instance_id}.{api_name}"
+    return RESULTS.subject(instance_id=instance_id, api_name=api_name)
 
 
 def fetch_subject(instance_id: int) -> str:
-    return f"vos.fetch.{instance_id}"
+    return FETCH.subject(instance_id=instance_id)
 
 
 def event_subject(instance_id: int, gateway_type: str) -> str:
-    return f"gateway.online.{instance_id}.{gateway_type}"
+    return GATEWAY_ONLINE.subject(instance_id=instance_id, gateway_type=gateway_type)
 
 
 def dead_letter_subject(original_subject: str) -> str:
@@ -64,14 +71,8 @@ def dead_letter_subject(original_subject: str) -> str:
 
 
 def cache_changed_subject(instance_id: int) -> str:
-    return f"vos.cache.changed.{instance_id}"
+    return CACHE_CHANGED.subject(instance_id=instance_id)
 
-
-# -- streams ------------------------------------------------------------------------------------
-RESULTS_STREAM = "VOS_RESULTS"
-EVENTS_STREAM = "GATEWAY_EVENTS"
-DEAD_LETTER_STREAM = "VOS_DEAD_LETTER"
-WRITER_DURABLE = "writer"
 
 # A 10,000-gateway config reply is several MB; results are compressed above this size (see codec).
 MAX_MESSAGE_BYTES = 32 * 1024 * 1024
@@ -278,3 +279,14 @@ async def ensure_bucket(js: JetStreamContext, config: KeyValueConfig) -> KeyValu
 
 async def ensure_buckets(js: JetStreamContext, settings: Settings) -> dict[str, KeyValue]:
     return {cfg.bucket: await ensure_bucket(js, cfg) for cfg in bucket_configs(settings)}
+
+
+__all__ = [
+    "DEAD_LETTER_STREAM",
+    "EVENTS_STREAM",
+    "FETCH_ERROR_HEADER",
+    "FETCH_ERROR_STATUS_HEADER",
+    "FETCH_QUEUE",
+    "RESULTS_STREAM",
+    "WRITER_DURABLE",
+]
