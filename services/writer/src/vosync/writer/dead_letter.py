@@ -14,21 +14,31 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from faststream.nats import NatsBroker
 from nats.aio.msg import Msg
-from nats.js import JetStreamContext
 
 from vosync.shared.bus import dead_letter_subject
+from vosync.shared.channels import (
+    DEAD_DELIVERIES_HEADER,
+    DEAD_LETTER,
+    DEAD_ORIGINAL_MSG_ID_HEADER,
+    DEAD_REASON_HEADER,
+    DEAD_STAGE_HEADER,
+    DEAD_STREAM_SEQ_HEADER,
+    DEAD_SUBJECT_HEADER,
+    MSG_ID_HEADER,
+)
 from vosync.writer.metrics import WriterMetrics
 
 log = logging.getLogger(__name__)
 
-REASON = "Vosync-Dead-Reason"
-STAGE = "Vosync-Dead-Stage"
-SUBJECT = "Vosync-Dead-Subject"
-STREAM_SEQ = "Vosync-Dead-Stream-Seq"
-DELIVERIES = "Vosync-Dead-Deliveries"
-MSG_ID = "Nats-Msg-Id"
-ORIGINAL_MSG_ID = "Vosync-Original-Msg-Id"
+REASON = DEAD_REASON_HEADER
+STAGE = DEAD_STAGE_HEADER
+SUBJECT = DEAD_SUBJECT_HEADER
+STREAM_SEQ = DEAD_STREAM_SEQ_HEADER
+DELIVERIES = DEAD_DELIVERIES_HEADER
+MSG_ID = MSG_ID_HEADER
+ORIGINAL_MSG_ID = DEAD_ORIGINAL_MSG_ID_HEADER
 ATTEMPTS = 5
 
 
@@ -37,8 +47,8 @@ def _header_value(text: str, limit: int = 1000) -> str:
 
 
 class DeadLetters:
-    def __init__(self, js: JetStreamContext, metrics: WriterMetrics) -> None:
-        self._js = js
+    def __init__(self, broker: NatsBroker, metrics: WriterMetrics) -> None:
+        self._broker = broker
         self._metrics = metrics
 
     async def send(self, msg: Msg, stage: str, reason: str) -> bool:
@@ -60,7 +70,13 @@ class DeadLetters:
         delay = 0.2
         for attempt in range(ATTEMPTS):
             try:
-                await self._js.publish(dead_letter_subject(msg.subject), msg.data, headers=headers, timeout=5)
+                await self._broker.publish(
+                    msg.data,
+                    dead_letter_subject(msg.subject),
+                    headers=headers,
+                    stream=DEAD_LETTER.stream,
+                    timeout=5,
+                )
                 break
             except Exception as exc:  # NATS unavailable: retry a little, then leave it to redelivery
                 if attempt == ATTEMPTS - 1:

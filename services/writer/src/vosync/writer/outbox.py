@@ -19,10 +19,9 @@ from collections.abc import Awaitable
 from typing import Any
 
 import asyncpg
-from nats.js import JetStreamContext
+from faststream.nats import NatsBroker
 
-from vosync.shared.bus import event_subject
-from vosync.shared.codec import encode
+from vosync.shared.channels import GATEWAY_ONLINE, MSG_ID_HEADER
 from vosync.shared.messages import GatewayOnlineEvent
 from vosync.writer.metrics import WriterMetrics
 
@@ -50,15 +49,17 @@ def event_message(record: Any) -> tuple[str, bytes, dict[str, str]]:
     payload = record["payload"]
     data = json.loads(payload) if isinstance(payload, str) else dict(payload)
     event = GatewayOnlineEvent.model_validate({**data, "event_id": record["id"]})
-    body, headers = encode(event)
-    headers["Nats-Msg-Id"] = str(record["id"])
-    return event_subject(record["vos_instance_id"], record["gateway_type"]), body, headers
+    body, headers = GATEWAY_ONLINE.encode(event, **{MSG_ID_HEADER: str(record["id"])})
+    subject = GATEWAY_ONLINE.subject(
+        instance_id=record["vos_instance_id"], gateway_type=record["gateway_type"]
+    )
+    return subject, body, headers
 
 
 class OutboxRelay:
-    def __init__(self, pool: asyncpg.Pool, js: JetStreamContext, metrics: WriterMetrics) -> None:
+    def __init__(self, pool: asyncpg.Pool, broker: NatsBroker, metrics: WriterMetrics) -> None:
         self._pool = pool
-        self._js = js
+        self._broker = broker
         self._metrics = metrics
         self._wake = asyncio.Event()
         self._failing_since: float | None = None
@@ -115,7 +116,13 @@ class OutboxRelay:
             gateways.add(gateway)
             pending.append(
                 asyncio.ensure_future(
-                    self._js.publish(subject, body, headers=headers, timeout=PUBLISH_TIMEOUT_S)
+                    self._broker.publish(
+                        body,
+                        subject,
+                        headers=headers,
+                        stream=GATEWAY_ONLINE.stream,
+                        timeout=PUBLISH_TIMEOUT_S,
+                    )
                 )
             )
         await _all_acked(pending)

@@ -7,11 +7,11 @@ import contextlib
 import logging
 
 import asyncpg
-from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 
 from vosync.shared import bus
-from vosync.shared.codec import encode
+from vosync.shared.broker import VosyncBroker, make_broker
+from vosync.shared.channels import CACHE_CHANGED
 from vosync.shared.messages import CacheChanged
 from vosync.shared.ops_http import OpsServer
 from vosync.shared.settings import Settings
@@ -33,7 +33,7 @@ class WriterService:
         self.settings = settings
         self.metrics = metrics or WriterMetrics()
         self._stop = asyncio.Event()
-        self._nc: NatsClient | None = None
+        self._broker: VosyncBroker | None = None
         self._js: JetStreamContext | None = None
         self._pool: asyncpg.Pool | None = None
         self._consumer: ResultConsumer | None = None
@@ -49,13 +49,14 @@ class WriterService:
     async def start(self) -> None:
         settings = self.settings
         self._stop.clear()
-        self._nc = await bus.connect(settings, "vosync-writer")
-        self._js = self._nc.jetstream()
+        self._broker = broker = make_broker(settings, "vosync-writer", registry=self.metrics.registry)
+        await broker.start()
+        self._js = broker.client.jetstream()
         self._pool = await create_pool(settings)
         applier = BatchApplier(self._pool, settings.catalogue)
-        self._relay = OutboxRelay(self._pool, self._js, self.metrics)
+        self._relay = OutboxRelay(self._pool, broker, self.metrics)
         self._consumer = ResultConsumer(
-            settings, self._js, applier, DeadLetters(self._js, self.metrics), self.metrics, self._after_commit
+            settings, self._js, applier, DeadLetters(broker, self.metrics), self.metrics, self._after_commit
         )
         await self._consumer.bind()
         self._ops = OpsServer(settings.ops_host, settings.ops_port, self._ready, self.metrics.registry)
@@ -85,12 +86,14 @@ class WriterService:
             self._tasks = []
         if self._consumer is not None:
             await self._consumer.unbind()
-        if self._nc is not None:
+        if self._broker is not None:
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._nc.flush(), 0.5)  # the last acks
+                await asyncio.wait_for(self._broker.client.flush(), 0.5)  # the last acks
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._nc.close(), 0.5)
-            self._nc = None
+                await asyncio.wait_for(self._broker.client.close(), 0.5)
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._broker.stop(), 0.5)
+            self._broker = None
         if self._pool is not None:
             try:
                 await asyncio.wait_for(self._pool.close(), 0.5)
@@ -119,12 +122,16 @@ class WriterService:
 
     async def _notify(self, report: BatchReport) -> None:
         """Tell the api processes which cache keys changed (core NATS: a hint, never a record)."""
-        if self._nc is None:
+        if self._broker is None:
             return
         for instance_id, keys in sorted(report.changed_keys.items()):
-            body, headers = encode(CacheChanged(instance_id=instance_id, cache_keys=sorted(keys)))
+            body, headers = CACHE_CHANGED.encode(
+                CacheChanged(instance_id=instance_id, cache_keys=sorted(keys))
+            )
             try:
-                await self._nc.publish(bus.cache_changed_subject(instance_id), body, headers=headers or None)
+                await self._broker.publish(
+                    body, CACHE_CHANGED.subject(instance_id=instance_id), headers=headers
+                )
             except Exception as exc:
                 log.debug("cache change notification not sent", extra={"error": repr(exc)})
 
@@ -142,7 +149,7 @@ class WriterService:
 
     async def _ready(self) -> dict[str, bool]:
         return {
-            "nats": bool(self._nc is not None and self._nc.is_connected),
+            "nats": bool(self._broker is not None and self._broker.client.is_connected),
             "database": await self._database_answers(),
         }
 
