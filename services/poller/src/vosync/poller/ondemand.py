@@ -32,6 +32,7 @@ from faststream import Path
 from faststream.message import StreamMessage
 from faststream.nats import NatsBroker, NatsResponse
 from faststream.nats.subscriber.usecases import ConcurrentCoreSubscriber
+from nats.errors import Error as NatsError
 from pydantic import ValidationError
 
 from vosync.poller.directory import InstanceDirectory
@@ -39,6 +40,7 @@ from vosync.poller.metrics import PollerMetrics
 from vosync.shared import channels
 from vosync.shared.catalogue import ApiSpec, Catalogue, UnknownApiError, WriteApiError
 from vosync.shared.messages import FetchReason, FetchRequest, FetchResult
+from vosync.shared.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +86,7 @@ class OnDemandServer:
         self._metrics = metrics
         self._is_stopping = is_stopping
         self._max_payload = max_payload
-        self._in_progress: set[asyncio.Future[Any]] = set()
+        self._tasks: set[asyncio.Task[NatsResponse]] = set()
         self._sub: ConcurrentCoreSubscriber = broker.subscriber(
             channels.FETCH.pattern,
             queue=channels.FETCH_QUEUE,
@@ -96,23 +98,34 @@ class OnDemandServer:
         self._sub(self._on_request)
 
     async def stop(self, grace_s: float) -> None:
-        """Stop taking requests (new ones are refused with 503 while `is_stopping`); let those in
-        progress finish for up to `grace_s`, then end the subscription."""
-        if self._in_progress and grace_s > 0:
-            await asyncio.wait(list(self._in_progress), timeout=grace_s)
+        """Stop taking requests (the queue group's other pollers get them); let those in progress
+        finish for up to `grace_s`; the rest are cancelled and answered 503."""
+        subscription = self._sub.subscription
+        if subscription is not None:
+            # Unsubscribed here, not by FastStream's stop, which waits for running handlers first
+            # (while still taking requests); nats-py call: FastStream has no "stop receiving" alone.
+            self._sub.subscription = None
+            with contextlib.suppress(NatsError, TimeoutError, OSError):
+                await subscription.unsubscribe()
+        if self._tasks and grace_s > 0:
+            await asyncio.wait(list(self._tasks), timeout=grace_s)
+        await cancel_and_wait(self._tasks, 0.5)
         with contextlib.suppress(Exception):
-            async with asyncio.timeout(0.5):
-                await self._sub.stop()  # cancels what is still running
+            async with asyncio.timeout(1.0):
+                await self._sub.stop()
 
     async def _on_request(self, body: bytes, instance_id: str = Path()) -> NatsResponse:
-        task = asyncio.current_task()
-        if task is not None:
-            self._in_progress.add(task)
+        # The work runs in a task of ours, so stop() can bound and cancel it and still answer.
+        task = asyncio.create_task(self._serve(body, instance_id))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
         try:
-            return await self._serve(body, instance_id)
-        finally:
-            if task is not None:
-                self._in_progress.discard(task)
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if task.cancelled() and not (current is not None and current.cancelling()):
+                return self._error(Refusal(503, "poller stopping"))
+            raise
 
     async def _serve(self, body: bytes, subject_instance: str) -> NatsResponse:
         try:
