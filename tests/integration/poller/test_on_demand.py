@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 import pytest
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
+from nats.errors import NoRespondersError
 
 from tests.integration.poller.conftest import (
     ResultTap,
@@ -175,3 +176,18 @@ async def test_backing_off_instance_refuses_with_503(
     assert reply.data == b"" and headers[bus.FETCH_ERROR_STATUS_HEADER] == "503"
     assert "backing off" in headers[bus.FETCH_ERROR_HEADER]
     assert time.monotonic() - started < 1  # refused at once, no VOS call
+
+
+async def test_stop_finishes_a_request_in_progress_and_takes_no_new_one(
+    sim1: SimCluster, nc: NatsClient, on_demand_only: PollerService
+) -> None:
+    await set_fault(sim1.urls[0], "GetGatewayMapping", latency_ms=400)
+    in_progress = asyncio.create_task(_request(nc, 1, _ask(1, "GetGatewayMapping")))
+    await asyncio.sleep(0.15)  # the VOS call is under way
+    stopping = asyncio.create_task(on_demand_only.stop())
+    await asyncio.sleep(0.05)
+    with pytest.raises(NoRespondersError):  # unsubscribed at once: the queue group's others serve
+        await _request(nc, 1, _ask(1, "GetSuite"), timeout=2)
+    reply = await in_progress
+    assert decode(FetchResult, reply.data, reply.headers).ok
+    await stopping

@@ -3,6 +3,11 @@
 A watcher applies every put and delete as it happens (an instance added, changed, disabled or
 removed takes effect within a second); a periodic full re-read repairs anything a watcher missed
 while NATS was restarting. Listeners hear of each instance whose record changed.
+
+The bucket comes from `broker.key_value(..., declare=False)` (nats-py's KeyValue). The watch stays a
+nats-py `watchall()` rather than a FastStream KV-watch subscriber: FastStream's subscriber makes its
+watcher once and only loops on `updates()` (swallowing timeouts and closed connections), so a
+watcher that fails is never re-made; this loop re-makes it after any failure.
 """
 
 from __future__ import annotations

@@ -14,6 +14,8 @@ expires with the bucket's max age (the lease TTL) unless rewritten.
   leases are dropped at once, and ownership is rebalanced (see ownership.plan).
 
 All bucket writes happen in one task, so a renewal never races a release of the same key.
+The bucket is nats-py's KeyValue (from `broker.key_value(..., declare=False)`): FastStream has no
+compare-and-set of its own, so create / update(last=) / delete(last=) are nats-py calls.
 """
 
 from __future__ import annotations

@@ -1,5 +1,11 @@
 """Publishes FetchResults to the VOS_RESULTS stream until JetStream acks each one.
 
+Publishing goes through the FastStream broker (`broker.publish(..., stream=VOS_RESULTS)`, which
+returns the PubAck); the superseding backlog and the retry-until-acked workers are this module's
+own, FastStream has nothing like them. The broker hands the publish to nats-py's JetStream
+context, so its errors are nats-py's (NoRespondersError / NoStreamResponseError when no stream
+captures the subject, nats.errors.TimeoutError when no ack comes).
+
 A failed publish (NATS restarting, stream leader moving, no responders) is retried with capped
 exponential backoff; the `Nats-Msg-Id` header (FetchResult.msg_id) makes a retry of a publish that
 did land a duplicate the stream drops. The backlog is bounded: when it passes its limits, only the
@@ -17,19 +23,17 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from faststream.nats import NatsBroker
 from nats.errors import Error as NatsError
 from nats.errors import NoRespondersError
-from nats.js import JetStreamContext
 from nats.js.errors import NoStreamResponseError
 
-from vosync.shared.bus import result_subject
-from vosync.shared.codec import encode
+from vosync.shared.channels import MSG_ID_HEADER, RESULTS, RESULTS_STREAM
 from vosync.shared.messages import FetchResult
 from vosync.shared.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
-MSG_ID_HEADER = "Nats-Msg-Id"
 MAX_BACKLOG_MESSAGES = 5_000
 MAX_BACKLOG_BYTES = 256 * 1024 * 1024
 PUBLISH_TIMEOUT_S = 5.0
@@ -47,11 +51,10 @@ class Outgoing:
 
     @classmethod
     def of(cls, result: FetchResult) -> Outgoing:
-        body, headers = encode(result)
-        headers = {**headers, MSG_ID_HEADER: result.msg_id}
+        body, headers = RESULTS.encode(result, **{MSG_ID_HEADER: result.msg_id})
         return cls(
             (result.instance_id, result.cache_key),
-            result_subject(result.instance_id, result.api_name),
+            RESULTS.subject(instance_id=result.instance_id, api_name=result.api_name),
             body,
             headers,
             result.msg_id,
@@ -115,7 +118,7 @@ class ResultPublisher:
 
     def __init__(
         self,
-        js: JetStreamContext,
+        broker: NatsBroker,
         *,
         workers: int = 4,
         backlog: Backlog | None = None,
@@ -123,7 +126,7 @@ class ResultPublisher:
         on_dropped: Callable[[int], None] | None = None,
         repair: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
-        self._js = js
+        self._broker = broker
         self._backlog = backlog or Backlog()
         self._wakeup = asyncio.Event()
         self._idle = asyncio.Event()
@@ -194,8 +197,12 @@ class ResultPublisher:
         delay = RETRY_BASE_S
         while not self._closing:
             try:
-                await self._js.publish(
-                    item.subject, item.body, headers=item.headers, timeout=PUBLISH_TIMEOUT_S
+                await self._broker.publish(
+                    item.body,
+                    item.subject,
+                    headers=item.headers,
+                    stream=RESULTS_STREAM,
+                    timeout=PUBLISH_TIMEOUT_S,
                 )
             except (NatsError, TimeoutError, OSError) as exc:
                 self._log_failing(exc)

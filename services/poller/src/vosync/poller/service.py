@@ -28,6 +28,7 @@ from vosync.poller.publisher import ResultPublisher
 from vosync.poller.schedule import first_delay, next_delay
 from vosync.poller.vos_client import VosClient
 from vosync.shared import bus
+from vosync.shared.broker import VosyncBroker, make_broker
 from vosync.shared.cache_key import cache_key
 from vosync.shared.catalogue import ApiSpec
 from vosync.shared.instances import InstanceRecord
@@ -82,7 +83,7 @@ class PollerService:
             settings.backoff_after_failures, settings.backoff_base_s, settings.backoff_max_s
         )
         self._rng = random.Random()
-        self._nc: NatsClient | None = None
+        self._broker: VosyncBroker | None = None
         self._directory: InstanceDirectory | None = None
         self._leases: LeaseManager | None = None
         self._publisher: ResultPublisher | None = None
@@ -129,13 +130,21 @@ class PollerService:
         # Probes answer from the first moment; /health/ready says 503 until start() is done.
         self._ops = OpsServer(settings.ops_host, settings.ops_port, self._ready, self.metrics.registry)
         await self._ops.start()
-        self._nc = nc = await bus.connect(
-            settings, f"vosync-poller {self.poller_id}", on_reconnect=self._reconnected
+        self._broker = broker = make_broker(
+            settings,
+            f"vosync-poller-{self.poller_id}",
+            registry=self.metrics.registry,
+            on_reconnect=self._reconnected,
+            description="keeps the VOS APIs of the instances it leases fresh; serves on-demand fetches",
         )
-        js = nc.jetstream()
+        await broker.connect()
+        # Streams and buckets are declared with their full configurations by vosync.shared.bus (a
+        # FastStream JStream / key_value declaration would overwrite them with its own).
+        js = broker.client.jetstream()
         await bus.ensure_streams(js, settings)
-        buckets = await bus.ensure_buckets(js, settings)
-        leases_kv = buckets[bus.LEASES_BUCKET]
+        await bus.ensure_buckets(js, settings)
+        leases_kv = await broker.key_value(bus.LEASES_BUCKET, declare=False)
+        instances_kv = await broker.key_value(bus.INSTANCES_BUCKET, declare=False)
         ttl_s = (await leases_kv.status()).ttl or settings.lease_ttl_s
         if abs(ttl_s - settings.lease_ttl_s) > 1e-6:
             log.warning(
@@ -147,14 +156,14 @@ class PollerService:
             await bus.ensure_streams(js, settings)
 
         self._publisher = ResultPublisher(
-            js,
+            broker,
             on_published=self.metrics.published.inc,
             on_dropped=self.metrics.publish_dropped.inc,
             repair=repair_streams,
         )
         self._publisher.start()
         self.metrics.publish_backlog.set_function(lambda: self.publisher.pending)
-        self._directory = InstanceDirectory(buckets[bus.INSTANCES_BUCKET])
+        self._directory = InstanceDirectory(instances_kv)
         self._directory.subscribe(self._instance_changed)
         await self._directory.start()
         self._leases = LeaseManager(
@@ -167,14 +176,15 @@ class PollerService:
             pinned=settings.poller_instances,
         )
         self._on_demand = OnDemandServer(
-            nc,
+            broker,
             catalogue=settings.catalogue,
             directory=self._directory,
             fetch=self._fetch,
             metrics=self.metrics,
             is_stopping=lambda: self.stopping,
+            max_payload=lambda: broker.client.max_payload,
         )
-        await self._on_demand.start()
+        await broker.start()  # starts the on-demand subscriber (the broker's only one)
         await self._leases.start()
         self._started = True
         log.info(
@@ -231,7 +241,7 @@ class PollerService:
             await self._ops.stop()
         await cancel_and_wait(self._background, 0.5)
         await self._close_clients()
-        await self._close_nats()
+        await self._close_nats(drain=False)
 
     async def _close_clients(self) -> None:
         clients = [rt.client for rt in self._runtimes.values()] + list(self._retired)
@@ -240,15 +250,32 @@ class PollerService:
             async with asyncio.timeout(1.0):
                 await asyncio.gather(*(c.aclose() for c in clients), return_exceptions=True)
 
-    async def _close_nats(self) -> None:
-        if self._nc is not None:
+    def _nats(self) -> NatsClient | None:
+        if self._broker is None:
+            return None
+        try:
+            return self._broker.client
+        except RuntimeError:  # not connected
+            return None
+
+    async def _close_nats(self, *, drain: bool = True) -> None:
+        """Stop the broker; `drain=False` (kill) drops the connection without draining it."""
+        connection = self._nats()
+        broker, self._broker = self._broker, None
+        if broker is None:
+            return
+        if drain:
             with contextlib.suppress(Exception):
                 async with asyncio.timeout(1.0):
-                    await self._nc.close()
+                    await broker.stop()  # drains the connection
+        if connection is not None and not connection.is_closed:
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(1.0):
+                    await connection.close()
 
     async def _ready(self) -> dict[str, bool]:
         return {
-            "nats": self._nc is not None and self._nc.is_connected,
+            "nats": (nc := self._nats()) is not None and nc.is_connected,
             "running": self._started and not self.stopping,
         }
 
