@@ -164,3 +164,18 @@ async def test_stop_ends_open_event_streams_promptly(make_settings: Callable[...
         assert asyncio.get_running_loop().time() - started < 3
         rest = [line async for line in lines]  # the stream ended instead of hanging
         assert all(not line.startswith("data:") for line in rest)
+
+
+async def test_asyncapi_document_and_page(api: httpx.AsyncClient) -> None:
+    reply = await api.get("/schema/asyncapi.json")
+    assert reply.status_code == 200 and reply.headers["content-type"].startswith("application/json")
+    text = reply.text
+    assert reply.json()["asyncapi"].startswith("3.")
+    for subject in ("vos.result.", "vos.fetch.", "gateway.online.", "vos.cache.changed.", "vos.dead."):
+        assert subject in text
+    for field_name in ("fetched_at", "is_online", "cache_keys"):
+        assert f'"{field_name}"' in text
+    page = await api.get("/schema/asyncapi")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert "vos.fetch.{instance_id}" in page.text and "/schema/asyncapi.json" in page.text
+    assert "/schema/asyncapi" in (await api.get("/schema/openapi.json")).json()["info"]["description"]
