@@ -164,3 +164,43 @@ async def test_stop_ends_open_event_streams_promptly(make_settings: Callable[...
         assert asyncio.get_running_loop().time() - started < 3
         rest = [line async for line in lines]  # the stream ended instead of hanging
         assert all(not line.startswith("data:") for line in rest)
+
+
+async def test_asyncapi_document_and_page(api: httpx.AsyncClient) -> None:
+    reply = await api.get("/schema/asyncapi.json")
+    assert reply.status_code == 200 and reply.headers["content-type"].startswith("application/json")
+    text = reply.text
+    assert reply.json()["asyncapi"].startswith("3.")
+    for subject in ("vos.result.", "vos.fetch.", "gateway.online.", "vos.cache.changed.", "vos.dead."):
+        assert subject in text
+    for field_name in ("fetched_at", "is_online", "cache_keys"):
+        assert f'"{field_name}"' in text
+    page = await api.get("/schema/asyncapi")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert "vos.fetch.{instance_id}" in page.text and "/schema/asyncapi.json" in page.text
+    assert "/schema/asyncapi" in (await api.get("/schema/openapi.json")).json()["info"]["description"]
+
+
+async def test_undecodable_messages_are_dropped_and_later_ones_still_arrive(
+    api: httpx.AsyncClient, api_settings: Settings, api_service: ApiService
+) -> None:
+    nc = await nats.connect(api_settings.require_nats_url())
+    try:
+        async with api.stream("GET", EVENTS, params={"instance_id": 1}, headers=READ) as res:
+            blocks = sse_blocks(res.aiter_lines())
+            assert (await anext(blocks))[""] == "connected"
+            before = api_service.resources.metrics.invalidations
+            await nc.publish("vos.cache.changed.1", b"not json")
+            await nc.publish("vos.cache.changed.1", b'{"instance_id": "x"}')
+            await nc.publish(bus.event_subject(1, GatewayType.MAPPING), b"\x00garbage")
+            ev = event(1, "gw-after", True, 7)
+            await nc.publish(bus.event_subject(1, ev.gateway_type), ev.model_dump_json().encode())
+            await nc.publish("vos.cache.changed.1", b'{"instance_id": 1, "cache_keys": ["k"]}')
+            block = await asyncio.wait_for(anext(blocks), 5)
+            assert block["id"] == "7" and json.loads(block["data"])["gateway_name"] == "gw-after"
+            deadline = asyncio.get_running_loop().time() + 5
+            while api_service.resources.metrics.invalidations != before + 1:
+                assert asyncio.get_running_loop().time() < deadline, "the valid change was not applied"
+                await asyncio.sleep(0.02)
+    finally:
+        await nc.close()

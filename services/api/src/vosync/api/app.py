@@ -11,6 +11,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 
 from vosync.api.config import API_PREFIX, check_api_settings
+from vosync.api.domain.asyncapi.controller import ASYNCAPI_PAGE_PATH, asyncapi_json, asyncapi_page
 from vosync.api.domain.cache.controller import CacheController
 from vosync.api.domain.events.controller import EventController
 from vosync.api.domain.gateways.controller import GatewayController
@@ -55,7 +56,7 @@ def create_app(settings: Settings, resources: ApiResources | None = None) -> Lit
         security=[{API_KEY_SCHEME: []}],
     )
     return Litestar(
-        route_handlers=[api, HealthController, *page_routers()],
+        route_handlers=[api, HealthController, asyncapi_json, asyncapi_page, *page_routers()],
         dependencies={name: _provider(resources, name) for name in _SERVICES},
         lifespan=[resources.lifespan],
         state=State({"settings": settings, "resources": resources, "metrics": resources.metrics}),
@@ -69,7 +70,8 @@ def create_app(settings: Settings, resources: ApiResources | None = None) -> Lit
             description=(
                 "Fresh, cached VOS3000 data: a cached proxy for read-only VOS APIs, gateways with online"
                 " status, VOS instances, cache control and live gateway events. Auth: X-API-Key with role"
-                " read or admin (instances, invalidation and sync need admin)."
+                " read or admin (instances, invalidation and sync need admin). The NATS messages between"
+                f" the services: [AsyncAPI]({ASYNCAPI_PAGE_PATH}) ({ASYNCAPI_PAGE_PATH}.json)."
             ),
             path="/schema",
             components=COMPONENTS,

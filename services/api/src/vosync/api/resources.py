@@ -1,18 +1,15 @@
-"""Everything an api process holds open: the database engine, the NATS connection, the instances
-bucket, the in-process cache and the services built on them. Started once, before serving."""
+"""Everything an api process holds open: the database engine, the FastStream broker (the NATS
+connection and its subscribers), the instances bucket, the in-process cache and the services built
+on them. Started once, before serving; the broker starts and stops with the app."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import zlib
 from collections.abc import AsyncIterator
 from typing import Any
 
-from nats.aio.client import Client as NatsClient
-from nats.aio.msg import Msg
-from nats.aio.subscription import Subscription
-from pydantic import ValidationError
+from faststream.message import StreamMessage
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from vosync.api.domain.cache.service import CacheService
@@ -26,8 +23,8 @@ from vosync.api.lib.directory import InstanceDirectory
 from vosync.api.lib.fetcher import Fetcher
 from vosync.api.lib.hot_cache import HotCache
 from vosync.api.lib.metrics import ApiMetrics
-from vosync.shared import bus
-from vosync.shared.codec import decode
+from vosync.shared import bus, channels
+from vosync.shared.broker import VosyncBroker, make_broker
 from vosync.shared.db.engine import make_engine
 from vosync.shared.messages import CacheChanged
 from vosync.shared.settings import Settings
@@ -43,8 +40,7 @@ class ApiResources:
         self.metrics.hot_cache_bytes = lambda: self.hot.size_bytes
         self.started = False
         self._engine: AsyncEngine | None = None
-        self._nc: NatsClient | None = None
-        self._cache_sub: Subscription | None = None
+        self._broker: VosyncBroker | None = None
         self._directory: InstanceDirectory | None = None
         self._services: dict[str, Any] = {}
 
@@ -77,18 +73,29 @@ class ApiResources:
             return
         settings = self.settings
         self._engine = engine = make_engine(settings, application_name="vosync-api")
-        self._nc = nc = await bus.connect(settings, "vosync-api", on_reconnect=self._on_reconnect)
+        self._broker = broker = make_broker(
+            settings, "vosync-api", registry=self.metrics.registry, on_reconnect=self._on_reconnect
+        )
+        events = EventHub(self.metrics)
+        # Declared before the broker starts. No queue group on either: every api replica must see
+        # every change and every event.
+        broker.subscriber(
+            channels.CACHE_CHANGED.wildcard, decoder=self._decode_cache_changed, pending_msgs_limit=100_000
+        )(self._on_cache_changed)
+        events.declare(broker)
         try:
-            js = nc.jetstream()
+            await broker.start()
+            # The bucket keeps bus.ensure_bucket: broker.key_value would declare it from its own
+            # arguments, not from bus.bucket_configs (the one place its configuration lives).
+            js = broker.client.jetstream()
             config = next(c for c in bus.bucket_configs(settings) if c.bucket == bus.INSTANCES_BUCKET)
             kv = await bus.ensure_bucket(js, config)
             self._directory = directory = InstanceDirectory(engine)
             await directory.load()
-            fetcher = Fetcher(nc, settings.api_fetch_timeout_s)
+            fetcher = Fetcher(broker, settings.api_fetch_timeout_s)
             catalogue = settings.catalogue
             instances = InstanceService(engine, kv, directory, self.hot)
             await instances.reconcile()
-            events = EventHub(self.metrics)
             self._services = {
                 "proxy": ProxyService(
                     catalogue=catalogue,
@@ -101,16 +108,11 @@ class ApiResources:
                 ),
                 "gateways": GatewayService(engine),
                 "instances": instances,
-                "cache": CacheService(engine, nc, self.hot),
+                "cache": CacheService(engine, broker, self.hot),
                 "sync": SyncService(catalogue, fetcher, self.hot, self.metrics),
                 "events": events,
-                "health": HealthService(engine, nc),
+                "health": HealthService(engine, broker),
             }
-            # No queue group on either: every api replica must see every change and every event.
-            self._cache_sub = await nc.subscribe(
-                bus.CACHE_CHANGED_SUBJECTS, cb=self._on_cache_changed, pending_msgs_limit=100_000
-            )
-            await events.start(nc)
             directory.start()
         except BaseException:
             await self._close_connections()
@@ -126,9 +128,6 @@ class ApiResources:
             await self.events.stop()
         if self._directory is not None:
             await self._directory.stop()
-        if self._cache_sub is not None:
-            with contextlib.suppress(Exception):
-                await self._cache_sub.unsubscribe()
         await self._close_connections()
 
     @contextlib.asynccontextmanager
@@ -144,10 +143,10 @@ class ApiResources:
                 await self.stop()
 
     async def _close_connections(self) -> None:
-        if self._nc is not None:
+        if self._broker is not None:
             with contextlib.suppress(Exception):
-                await self._nc.drain()
-            self._nc = None
+                await self._broker.stop()  # stops the subscribers and drains the connection
+            self._broker = None
         if self._engine is not None:
             await self._engine.dispose()
             self._engine = None
@@ -157,11 +156,18 @@ class ApiResources:
         self.hot.clear()
         log.info("in-process cache cleared after nats reconnect")
 
-    async def _on_cache_changed(self, msg: Msg) -> None:
+    @staticmethod
+    async def _decode_cache_changed(msg: StreamMessage[Any]) -> CacheChanged | None:
+        """CACHE_CHANGED's decoder; an undecodable hint is logged and dropped (None), never raised."""
         try:
-            changed = decode(CacheChanged, msg.data, msg.headers)
-        except (ValidationError, ValueError, zlib.error) as exc:
-            log.warning("undecodable cache change", extra={"subject": msg.subject, "error": str(exc)[:200]})
+            return await channels.CACHE_CHANGED.decoder(msg)
+        except channels.UndecodableMessage as exc:
+            subject = getattr(msg.raw_message, "subject", "")
+            log.warning("undecodable cache change", extra={"subject": subject, "error": str(exc)[:200]})
+            return None
+
+    async def _on_cache_changed(self, changed: CacheChanged | None) -> None:
+        if changed is None:
             return
         self.hot.invalidate(changed.instance_id, changed.cache_keys)
         if "proxy" in self._services:

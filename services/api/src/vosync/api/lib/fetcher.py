@@ -1,4 +1,5 @@
-"""Asking the pollers for a fetch: a core NATS request on `vos.fetch.<instance>` (queue `pollers`).
+"""Asking the pollers for a fetch: a core NATS request on `vos.fetch.<instance>` (queue `pollers`),
+made with the broker's `request` (which raises nats-py's own errors: NoRespondersError, TimeoutError).
 
 The reply is a FetchResult (success or VOS failure), or an empty body with `Vosync-Error` (and
 `Vosync-Error-Status`) when a poller refuses the request. No responders, a timeout or a broken
@@ -14,11 +15,11 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 import nats.errors
-from nats.aio.client import Client as NatsClient
+from faststream.nats import NatsBroker
 from pydantic import ValidationError
 
-from vosync.shared import bus
-from vosync.shared.codec import decode, encode
+from vosync.shared import channels
+from vosync.shared.codec import decode
 from vosync.shared.messages import FetchRequest, FetchResult
 
 log = logging.getLogger(__name__)
@@ -62,8 +63,8 @@ class FetchOutcome:
 
 
 class Fetcher:
-    def __init__(self, nc: NatsClient, timeout_s: float) -> None:
-        self._nc = nc
+    def __init__(self, broker: NatsBroker, timeout_s: float) -> None:
+        self._broker = broker
         self.timeout_s = timeout_s
 
     async def fetch(self, request: FetchRequest) -> FetchOutcome:
@@ -78,10 +79,10 @@ class Fetcher:
             elapsed = (time.perf_counter() - started) * 1000
             return FetchOutcome(result, failure, message, round(elapsed, 2), refusal_status)
 
-        body, headers = encode(request)
-        subject = bus.fetch_subject(request.instance_id)
+        body, headers = channels.FETCH.encode(request)
+        subject = channels.FETCH.subject(instance_id=request.instance_id)
         try:
-            msg = await self._nc.request(subject, body, timeout=self.timeout_s, headers=headers or None)
+            msg = await self._broker.request(body, subject, headers=headers or None, timeout=self.timeout_s)
         except nats.errors.NoRespondersError:
             return outcome(None, FetchFailure.UNAVAILABLE, "no poller is running to fetch from VOS")
         except nats.errors.TimeoutError:
@@ -89,17 +90,18 @@ class Fetcher:
         except nats.errors.Error as exc:
             return outcome(None, FetchFailure.UNAVAILABLE, f"message bus unavailable ({type(exc).__name__})")
 
-        headers_in = msg.headers or {}
-        if not msg.data and bus.FETCH_ERROR_HEADER in headers_in:
-            reason = headers_in[bus.FETCH_ERROR_HEADER] or "refused"
+        headers_in = dict(msg.headers or {})
+        data = msg.body
+        if not data and channels.FETCH_ERROR_HEADER in headers_in:
+            reason = headers_in[channels.FETCH_ERROR_HEADER] or "refused"
             try:
-                status = int(headers_in.get(bus.FETCH_ERROR_STATUS_HEADER, "503"))
+                status = int(headers_in.get(channels.FETCH_ERROR_STATUS_HEADER, "503"))
             except ValueError:
                 status = 502
             status = status if status in _REFUSAL_STATUSES else 502
             return outcome(None, FetchFailure.REFUSED, f"poller refused: {reason}", status)
         try:
-            result = decode(FetchResult, msg.data, headers_in)
+            result = decode(FetchResult, data, headers_in)  # FETCH.reply
         except (ValidationError, ValueError, zlib.error) as exc:
             log.warning("undecodable fetch reply", extra={"subject": subject, "error": str(exc)[:200]})
             return outcome(None, FetchFailure.UNAVAILABLE, "the poller sent a reply the api cannot read")

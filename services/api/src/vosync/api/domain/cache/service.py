@@ -6,7 +6,7 @@ import logging
 from datetime import UTC, datetime
 from typing import cast
 
-from nats.aio.client import Client as NatsClient
+from faststream.nats import NatsBroker
 from sqlalchemy import Table, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -14,9 +14,8 @@ from vosync.api.domain.cache.schemas import CacheEntryStatus, CacheInvalidated, 
 from vosync.api.lib.directory import InstanceInfo
 from vosync.api.lib.hot_cache import HotCache
 from vosync.api.lib.jsonutil import seconds_since
-from vosync.shared import bus
+from vosync.shared import channels
 from vosync.shared.catalogue import API_PATH_PREFIX
-from vosync.shared.codec import encode
 from vosync.shared.db.models import VosDataCache
 from vosync.shared.messages import CacheChanged
 
@@ -30,9 +29,9 @@ def api_path_of(value: str) -> str:
 
 
 class CacheService:
-    def __init__(self, engine: AsyncEngine, nc: NatsClient, hot: HotCache) -> None:
+    def __init__(self, engine: AsyncEngine, broker: NatsBroker, hot: HotCache) -> None:
         self._engine = engine
-        self._nc = nc
+        self._broker = broker
         self._hot = hot
 
     async def status(self, instance: InstanceInfo) -> CacheStatus:
@@ -90,7 +89,11 @@ class CacheService:
             self._hot.invalidate(instance.id, keys)
         if keys:
             # Other api replicas drop their in-process copies too.
-            body, headers = encode(CacheChanged(instance_id=instance.id, cache_keys=keys))
-            await self._nc.publish(bus.cache_changed_subject(instance.id), body, headers=headers or None)
+            body, headers = channels.CACHE_CHANGED.encode(
+                CacheChanged(instance_id=instance.id, cache_keys=keys)
+            )
+            await self._broker.publish(
+                body, channels.CACHE_CHANGED.subject(instance_id=instance.id), headers=headers
+            )
         log.info("cache invalidated", extra={"instance_id": instance.id, "api_path": path, "rows": len(keys)})
         return CacheInvalidated(instance_id=instance.id, api_path=path, invalidated=len(keys))

@@ -5,17 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import zlib
 from dataclasses import dataclass, field
+from typing import Any
 
-from nats.aio.client import Client as NatsClient
-from nats.aio.msg import Msg
-from nats.aio.subscription import Subscription
-from pydantic import ValidationError
+from faststream.message import StreamMessage
+from faststream.nats import NatsBroker
 
 from vosync.api.lib.metrics import ApiMetrics
-from vosync.shared import bus
-from vosync.shared.codec import decode
+from vosync.shared import channels
 from vosync.shared.messages import GatewayOnlineEvent
 
 log = logging.getLogger(__name__)
@@ -44,29 +41,23 @@ class EventHub:
         self._metrics = metrics
         self._clients: set[EventClient] = set()
         metrics.sse_clients = lambda: len(self._clients)
-        self._sub: Subscription | None = None
         self._bad_events = 0
 
     @property
     def client_count(self) -> int:
         return len(self._clients)
 
-    async def start(self, nc: NatsClient) -> None:
-        self._sub = await nc.subscribe(
-            bus.EVENT_SUBJECTS,
-            cb=self._on_message,
+    def declare(self, broker: NatsBroker) -> None:
+        """Subscribe to every gateway event on `broker` (before it starts; it stops with it)."""
+        broker.subscriber(
+            channels.GATEWAY_ONLINE.stream_subject,
+            decoder=self._decode,
             pending_msgs_limit=100_000,
             pending_bytes_limit=256 * 1024**2,
-        )
+        )(self._on_event)
 
     async def stop(self) -> None:
         self.close_all()
-        if self._sub is not None:
-            try:
-                await self._sub.unsubscribe()
-            except Exception as exc:  # the connection may already be closed
-                log.debug("event unsubscribe failed", extra={"error": repr(exc)})
-            self._sub = None
 
     def subscribe(self, instance_id: int | None) -> EventClient:
         client = EventClient(instance_id)
@@ -94,17 +85,20 @@ class EventHub:
                 client.dropped = True
                 self._end(client)
 
-    async def _on_message(self, msg: Msg) -> None:
+    async def _decode(self, msg: StreamMessage[Any]) -> GatewayOnlineEvent | None:
+        """GATEWAY_ONLINE's decoder; an undecodable event is logged and dropped (None), never raised."""
         try:
-            event = decode(GatewayOnlineEvent, msg.data, msg.headers)
-        except (ValidationError, ValueError, zlib.error) as exc:
+            return await channels.GATEWAY_ONLINE.decoder(msg)
+        except channels.UndecodableMessage as exc:
             self._bad_events += 1
             if self._bad_events == 1 or self._bad_events % 1000 == 0:
-                log.warning(
-                    "undecodable gateway event", extra={"subject": msg.subject, "error": str(exc)[:200]}
-                )
-            return
-        self.publish(event)
+                subject = getattr(msg.raw_message, "subject", "")
+                log.warning("undecodable gateway event", extra={"subject": subject, "error": str(exc)[:200]})
+            return None
+
+    async def _on_event(self, event: GatewayOnlineEvent | None) -> None:
+        if event is not None:
+            self.publish(event)
 
     def _end(self, client: EventClient) -> None:
         self.unsubscribe(client)
