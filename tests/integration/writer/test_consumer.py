@@ -382,3 +382,15 @@ async def test_stop_finishes_the_batch_in_hand_within_five_seconds(
 
 async def _rows_at_least(conn: asyncpg.Connection, count: int) -> bool:
     return bool(await conn.fetchval("SELECT count(*) FROM vos_data_cache") >= count)
+
+
+async def test_a_deleted_durable_is_declared_again_and_consumption_goes_on(
+    run_writer: RunWriter, js: nats.js.JetStreamContext, pg_conn: asyncpg.Connection, instance: int
+) -> None:
+    async with run_writer() as writer:
+        await publish(js, ok("GetSuite", {"retCode": 0, "n": 1}, fetched_at=1, params={"page": 1}))
+        await wait_for(lambda: _rows_at_least(pg_conn, 1), timeout=10)
+        await js.delete_consumer(bus.RESULTS_STREAM, bus.WRITER_DURABLE)
+        await publish(js, ok("GetSuite", {"retCode": 0, "n": 2}, fetched_at=2, params={"page": 2}))
+        await wait_for(lambda: _rows_at_least(pg_conn, 2), timeout=20)
+        assert await writer._ready() == {"nats": True, "database": True}

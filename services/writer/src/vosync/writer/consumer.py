@@ -1,9 +1,12 @@
-"""The writers' durable pull consumer `writer` on VOS_RESULTS.
+"""The writers' durable pull consumer `writer` on VOS_RESULTS, a FastStream JetStream pull subscriber.
 
-- Fetch: wait for one message, then take whatever else is queued (up to the batch size), so an idle
-  writer answers at once and a writer that is behind writes a whole batch in one transaction.
+- Fetch: FastStream pulls up to the batch size, returning as soon as anything is there, so an idle
+  writer answers at once and a writer that is behind gets a whole batch; `PullGroups` turns the
+  messages of one pull back into one batch, written in one transaction.
+- Decode: the RESULTS channel's codec is the subscriber's decoder (lazily: the reply is not parsed).
 - Malformed (not a FetchResult) or unstorable messages go to the dead-letter stream at once.
-- Apply the batch in one transaction, ack every message after the commit.
+- Apply the batch in one transaction, ack every message after the commit (`AckPolicy.MANUAL`: every
+  ack, nack, in-progress and term below is the consumer's own decision, never FastStream's).
 - PostgreSQL unavailable (connection refused or lost, restarting, deadlock victim): the batch is
   held and retried with backoff, its messages kept alive with in-progress acks; nothing is nacked,
   so an outage never uses up deliveries.
@@ -20,12 +23,15 @@ import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
-from nats.aio.msg import Msg
-from nats.js import JetStreamContext
+from faststream.middlewares import AckPolicy
+from faststream.nats import NatsBroker, PullSub
+from faststream.nats.message import NatsMessage
+from faststream.nats.subscriber.usecases.stream_pull_subscriber import PullStreamSubscriber
 
-from vosync.shared import bus
+from vosync.shared import bus, channels
 from vosync.shared.codec import decode_result_lazily
 from vosync.shared.gc_pause import gc_paused
 from vosync.shared.messages import FetchResult
@@ -34,12 +40,12 @@ from vosync.writer.apply import BatchApplier, BatchReport
 from vosync.writer.db import is_transient
 from vosync.writer.dead_letter import DeadLetters
 from vosync.writer.metrics import WriterMetrics, api_label
+from vosync.writer.pull_groups import PullGroups
 from vosync.writer.results import InvalidResult, checked
 
 log = logging.getLogger(__name__)
 
-IDLE_FETCH_S = 1.0  # how long one fetch waits on an idle stream (bounds how fast stop() is noticed)
-COALESCE_S = 0.05  # after the first message, how long to wait for more to fill the batch
+IDLE_FETCH_S = 1.0  # how long one pull waits on an idle stream (bounds how fast stop() is noticed)
 HOLD_BACKOFF_MAX_S = 5.0
 
 T = TypeVar("T")
@@ -49,96 +55,93 @@ class Stopping(Exception):
     """The service is stopping while a batch waits for the database."""
 
 
+@dataclass(frozen=True, slots=True)
+class Received:
+    """One pulled message as the decoder leaves it: the result, or why it is not one."""
+
+    message: NatsMessage
+    result: FetchResult | None = None
+    stage: str = ""  # when result is None: "decode" (not a FetchResult) or "invalid" (cannot be stored)
+    problem: str = ""
+
+
+async def decode_received(message: NatsMessage) -> Received:
+    """The subscriber's decoder: RESULTS' codec, lazily; never raises, so a malformed message reaches
+    the handler and is dead-lettered at once instead of being redelivered until max_deliver."""
+    try:
+        with gc_paused():  # a reply can decode into millions of objects: see gc_pause
+            result = checked(decode_result_lazily(message.body, message.headers))
+    except InvalidResult as exc:
+        return Received(message, stage="invalid", problem=str(exc))
+    except Exception as exc:
+        return Received(message, stage="decode", problem=f"not a FetchResult: {type(exc).__name__}: {exc}")
+    return Received(message, result)
+
+
 class ResultConsumer:
     def __init__(
         self,
         settings: Settings,
-        js: JetStreamContext,
         applier: BatchApplier,
         dead_letters: DeadLetters,
         metrics: WriterMetrics,
         after_commit: Callable[[BatchReport], Awaitable[None]],
+        stop: asyncio.Event,
     ) -> None:
         self._settings = settings
-        self._js = js
         self._applier = applier
         self._dead = dead_letters
         self._metrics = metrics
         self._after_commit = after_commit
-        self._sub: JetStreamContext.PullSubscription | None = None
-        self._stop = asyncio.Event()
-        self._fetch_failing_since: float | None = None
+        self._stop = stop
+        self._groups: PullGroups[Received] = PullGroups(self.handle)
+        self._sub: PullStreamSubscriber | None = None
         self._db_down_since: float | None = None
 
-    async def bind(self) -> None:
-        await bus.ensure_writer_consumer(self._js, self._settings)
-        self._sub = await self._js.pull_subscribe_bind(bus.WRITER_DURABLE, bus.RESULTS_STREAM)
+    def declare(self, broker: NatsBroker) -> None:
+        """The subscriber on the broker; it binds to the durable when the broker starts (the durable
+        itself, with its limits, is declared by bus.ensure_writer_consumer beforehand)."""
+        settings = self._settings
+        self._sub = broker.subscriber(
+            channels.RESULTS.stream_subject,
+            stream=channels.RESULTS.jstream(),
+            durable=channels.WRITER_DURABLE,
+            config=bus.writer_consumer_config(settings),
+            pull_sub=PullSub(batch_size=settings.writer_batch_size, timeout=IDLE_FETCH_S),
+            ack_policy=AckPolicy.MANUAL,
+            decoder=decode_received,
+            title="vos.result (writer)",
+            description=channels.RESULTS.description,
+        )
+        self._sub(self._on_received)
 
-    async def unbind(self) -> None:
+    async def stop(self) -> None:
+        """Stop pulling; the batch in hand is finished first (within the broker's graceful timeout)."""
         if self._sub is not None:
             sub, self._sub = self._sub, None
             try:
-                await sub.unsubscribe()
+                await sub.stop()
             except Exception as exc:  # the connection may already be gone
                 log.debug("unsubscribe failed", extra={"error": repr(exc)})
 
-    async def run(self, stop: asyncio.Event) -> None:
-        """Until `stop` is set: fetch, apply, ack. The batch in hand is always finished."""
-        self._stop = stop
-        while not stop.is_set():
-            try:
-                msgs = await self._next_batch()
-            except TimeoutError:
-                continue
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # NATS restarting, consumer gone: wait and bind again
-                await self._fetch_failed(exc)
-                continue
-            self._fetch_recovered()
-            if not msgs:
-                continue
-            try:
-                await self.handle(msgs)
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # a bug must not stop consumption: the messages come back by ack_wait
-                log.exception(
-                    "batch handling failed; its messages will be redelivered", extra={"size": len(msgs)}
-                )
+    async def _on_received(self, received: Any) -> None:
+        # `Any`: FastStream must not validate what the decoder built (it holds the message itself).
+        await self._groups.submit(received)
 
-    async def _next_batch(self) -> list[Msg]:
-        if self._sub is None:
-            await self.bind()
-        assert self._sub is not None
-        first = await self._sub.fetch(1, timeout=IDLE_FETCH_S)
-        size = self._settings.writer_batch_size
-        if size <= 1 or (first and first[0].metadata.num_pending == 0):
-            return first  # nothing else queued: coalescing would only add COALESCE_S of latency
-        try:
-            more = await self._sub.fetch(size - 1, timeout=COALESCE_S)
-        except TimeoutError:
-            more = []
-        return first + more
-
-    async def handle(self, msgs: list[Msg]) -> None:
-        self._metrics.batch_size.observe(len(msgs))
-        self._metrics.consumer_pending.set(msgs[-1].metadata.num_pending)
-        decoded: list[tuple[Msg, FetchResult]] = []
-        for msg in msgs:
-            try:
-                with gc_paused():  # a reply can decode into millions of objects: see gc_pause
-                    result = checked(decode_result_lazily(msg.data, msg.headers))
-            except InvalidResult as exc:
-                await self._dead.send(msg, "invalid", str(exc))
-            except Exception as exc:
-                await self._dead.send(msg, "decode", f"not a FetchResult: {type(exc).__name__}: {exc}")
+    async def handle(self, batch: list[Received]) -> None:
+        """One pull's messages: dead-letter what is not a result, apply the rest as one batch."""
+        self._metrics.batch_size.observe(len(batch))
+        self._metrics.consumer_pending.set(batch[-1].message.raw_message.metadata.num_pending)
+        decoded: list[tuple[NatsMessage, FetchResult]] = []
+        for item in batch:
+            if item.result is None:
+                await self._dead.send(item.message, item.stage, item.problem)
             else:
-                decoded.append((msg, result))
+                decoded.append((item.message, item.result))
         if decoded:
             await self._apply(decoded)
 
-    async def _apply(self, decoded: list[tuple[Msg, FetchResult]]) -> None:
+    async def _apply(self, decoded: list[tuple[NatsMessage, FetchResult]]) -> None:
         msgs = [m for m, _ in decoded]
         started = time.perf_counter()
         try:
@@ -159,7 +162,7 @@ class ResultConsumer:
         await self._ack(msgs)
         await self._after_commit(report)
 
-    async def _apply_one_by_one(self, decoded: list[tuple[Msg, FetchResult]]) -> None:
+    async def _apply_one_by_one(self, decoded: list[tuple[NatsMessage, FetchResult]]) -> None:
         for index, (msg, result) in enumerate(decoded):
             try:
                 report = await self._until_db_answers(functools.partial(self._applier.apply, [result]), [msg])
@@ -172,9 +175,9 @@ class ResultConsumer:
             await self._ack([msg])
             await self._after_commit(report)
 
-    async def _failed(self, msg: Msg, result: FetchResult, exc: BaseException) -> None:
+    async def _failed(self, msg: NatsMessage, result: FetchResult, exc: BaseException) -> None:
         reason = f"{type(exc).__name__}: {exc}"
-        deliveries = msg.metadata.num_delivered
+        deliveries = msg.raw_message.metadata.num_delivered
         if deliveries >= self._settings.writer_max_deliver:
             if await self._dead.send(msg, "apply", reason):
                 self._metrics.results.labels(
@@ -192,7 +195,7 @@ class ResultConsumer:
         )
         await self._nak([msg])
 
-    async def _until_db_answers(self, attempt: Callable[[], Awaitable[T]], msgs: list[Msg]) -> T:
+    async def _until_db_answers(self, attempt: Callable[[], Awaitable[T]], msgs: list[NatsMessage]) -> T:
         """Run `attempt`; while PostgreSQL is unavailable keep the messages alive and try again."""
         delay = 0.25
         last_touch = time.monotonic()
@@ -229,40 +232,24 @@ class ResultConsumer:
                 await asyncio.wait_for(self._stop.wait(), delay)
             delay = min(delay * 2, HOLD_BACKOFF_MAX_S)
 
-    async def _ack(self, msgs: list[Msg]) -> None:
+    async def _ack(self, msgs: list[NatsMessage]) -> None:
         for msg in msgs:
             try:
                 await msg.ack()
             except Exception as exc:  # not acked: redelivered later, and applying it again is harmless
                 log.debug("ack failed", extra={"error": repr(exc)})
 
-    async def _nak(self, msgs: list[Msg]) -> None:
+    async def _nak(self, msgs: list[NatsMessage]) -> None:
         for msg in msgs:
             try:
-                await msg.nak(delay=self._settings.writer_nak_delay_s)
+                await msg.nack(delay=self._settings.writer_nak_delay_s)
                 self._metrics.naks.inc()
             except Exception as exc:
                 log.debug("nak failed", extra={"error": repr(exc)})
 
-    async def _in_progress(self, msgs: list[Msg]) -> None:
+    async def _in_progress(self, msgs: list[NatsMessage]) -> None:
         for msg in msgs:
             try:
                 await msg.in_progress()
             except Exception as exc:
                 log.debug("in-progress ack failed", extra={"error": repr(exc)})
-
-    async def _fetch_failed(self, exc: BaseException) -> None:
-        if self._fetch_failing_since is None:
-            self._fetch_failing_since = time.monotonic()
-            log.warning("fetching results failing; retrying", extra={"error": repr(exc)})
-        await self.unbind()  # bind again next time: the consumer or the stream may have been recreated
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stop.wait(), 0.5)
-
-    def _fetch_recovered(self) -> None:
-        if self._fetch_failing_since is not None:
-            log.info(
-                "fetching results again",
-                extra={"after_s": round(time.monotonic() - self._fetch_failing_since, 1)},
-            )
-            self._fetch_failing_since = None

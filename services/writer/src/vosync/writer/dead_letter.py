@@ -15,7 +15,7 @@ import asyncio
 import logging
 
 from faststream.nats import NatsBroker
-from nats.aio.msg import Msg
+from faststream.nats.message import NatsMessage
 
 from vosync.shared.bus import dead_letter_subject
 from vosync.shared.channels import (
@@ -51,8 +51,9 @@ class DeadLetters:
         self._broker = broker
         self._metrics = metrics
 
-    async def send(self, msg: Msg, stage: str, reason: str) -> bool:
+    async def send(self, message: NatsMessage, stage: str, reason: str) -> bool:
         """Store the message in the dead-letter stream and terminate it; False if it could not be stored."""
+        msg = message.raw_message
         meta = msg.metadata
         headers = dict(msg.headers or {})
         if MSG_ID in headers:
@@ -87,7 +88,7 @@ class DeadLetters:
                     return False
                 await asyncio.sleep(delay)
                 delay *= 2
-        await msg.term()
+        await message.reject()  # term: JetStream never delivers it again
         self._metrics.dead_lettered.labels(stage).inc()
         log.warning(
             "message dead-lettered",

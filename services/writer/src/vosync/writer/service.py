@@ -8,6 +8,7 @@ import logging
 
 import asyncpg
 from nats.js import JetStreamContext
+from nats.js.errors import NotFoundError
 
 from vosync.shared import bus
 from vosync.shared.broker import VosyncBroker, make_broker
@@ -50,19 +51,20 @@ class WriterService:
         settings = self.settings
         self._stop.clear()
         self._broker = broker = make_broker(settings, "vosync-writer", registry=self.metrics.registry)
-        await broker.start()
+        await broker.connect()
         self._js = broker.client.jetstream()
+        await bus.ensure_writer_consumer(self._js, settings)
         self._pool = await create_pool(settings)
         applier = BatchApplier(self._pool, settings.catalogue)
         self._relay = OutboxRelay(self._pool, broker, self.metrics)
         self._consumer = ResultConsumer(
-            settings, self._js, applier, DeadLetters(broker, self.metrics), self.metrics, self._after_commit
+            settings, applier, DeadLetters(broker, self.metrics), self.metrics, self._after_commit, self._stop
         )
-        await self._consumer.bind()
+        self._consumer.declare(broker)
+        await broker.start()
         self._ops = OpsServer(settings.ops_host, settings.ops_port, self._ready, self.metrics.registry)
         await self._ops.start()
         self._tasks = [
-            asyncio.create_task(self._consumer.run(self._stop), name="writer-consumer"),
             asyncio.create_task(self._relay.run(self._stop), name="writer-relay"),
             asyncio.create_task(self._probe_lag(), name="writer-lag"),
         ]
@@ -74,8 +76,15 @@ class WriterService:
     async def stop(self) -> None:
         """Finish the batch in hand, stop fetching, publish nothing half-way; within 5 s."""
         self._stop.set()
+        if self._consumer is not None:
+            # The subscriber waits up to the broker's graceful timeout for the batch in hand; a
+            # batch held for the database sees the stop event and naks at once.
+            try:
+                await asyncio.wait_for(self._consumer.stop(), STOP_BUDGET_S)
+            except TimeoutError:
+                log.warning("the batch in hand did not finish in time")
         if self._tasks:
-            _, late = await asyncio.wait(self._tasks, timeout=STOP_BUDGET_S)
+            _, late = await asyncio.wait(self._tasks, timeout=1.0)
             for task in late:
                 task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -84,8 +93,6 @@ class WriterService:
                     "stopped tasks that did not finish in time", extra={"tasks": [t.get_name() for t in late]}
                 )
             self._tasks = []
-        if self._consumer is not None:
-            await self._consumer.unbind()
         if self._broker is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._broker.client.flush(), 0.5)  # the last acks
@@ -136,12 +143,19 @@ class WriterService:
                 log.debug("cache change notification not sent", extra={"error": repr(exc)})
 
     async def _probe_lag(self) -> None:
+        """Consumer lag for /metrics, every few seconds; a durable that vanished (a stream or consumer
+        deleted by hand, a JetStream that lost its state) is declared again, and the subscriber's
+        pulls, which name the durable, find it again."""
         assert self._js is not None
         while not self._stop.is_set():
             try:
                 info = await self._js.consumer_info(bus.RESULTS_STREAM, bus.WRITER_DURABLE, timeout=2)
                 self.metrics.consumer_pending.set(info.num_pending or 0)
                 self.metrics.consumer_ack_pending.set(info.num_ack_pending or 0)
+            except NotFoundError:
+                log.warning("the writer's durable consumer is gone; declaring it again")
+                with contextlib.suppress(Exception):
+                    await bus.ensure_writer_consumer(self._js, self.settings)
             except Exception as exc:
                 log.debug("consumer info unavailable", extra={"error": repr(exc)})
             with contextlib.suppress(TimeoutError):
