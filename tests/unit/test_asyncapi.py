@@ -21,3 +21,12 @@ def test_every_channel_is_published_and_consumed_with_its_model() -> None:
     assert addresses == {ch.pattern for ch in channels.ALL}
     assert {ch.model.__name__ for ch in channels.ALL} <= set(doc["components"]["schemas"])
     assert set(asyncapi.SIDES) == {ch.name for ch in channels.ALL}
+
+
+def test_the_served_document_names_the_deployments_servers_without_credentials() -> None:
+    servers = asyncapi.public_servers("nats://writer:s3cret@nats-1:4222, tls://nats-2.example:4443")
+    assert servers == ("nats://nats-1:4222", "tls://nats-2.example:4443")
+    hosts = {s["host"] for s in asyncapi.document(servers)["servers"].values()}
+    assert hosts == {"nats-1:4222", "nats-2.example:4443"}
+    assert "s3cret" not in asyncapi.document_json(servers)
+    assert asyncapi.public_servers(None) == asyncapi.DEFAULT_SERVERS  # embedded: NATS's default address

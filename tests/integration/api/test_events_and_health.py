@@ -8,6 +8,7 @@ import json
 import socket
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 import httpx
 import nats
@@ -166,11 +167,13 @@ async def test_stop_ends_open_event_streams_promptly(make_settings: Callable[...
         assert all(not line.startswith("data:") for line in rest)
 
 
-async def test_asyncapi_document_and_page(api: httpx.AsyncClient) -> None:
+async def test_asyncapi_document_and_page(api: httpx.AsyncClient, api_settings: Settings) -> None:
     reply = await api.get("/schema/asyncapi.json")
     assert reply.status_code == 200 and reply.headers["content-type"].startswith("application/json")
     text = reply.text
     assert reply.json()["asyncapi"].startswith("3.")
+    nats_port = urlsplit(api_settings.require_nats_url().split(",")[0]).port
+    assert {s["host"] for s in reply.json()["servers"].values()} == {f"127.0.0.1:{nats_port}"}
     for subject in ("vos.result.", "vos.fetch.", "gateway.online.", "vos.cache.changed.", "vos.dead."):
         assert subject in text
     for field_name in ("fetched_at", "is_online", "cache_keys"):

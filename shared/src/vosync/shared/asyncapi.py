@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from functools import cache
 from typing import Any
+from urllib.parse import urlsplit
 
 from faststream import FastStream
 from faststream.nats import NatsBroker
@@ -67,22 +68,38 @@ def _declare(broker: NatsBroker, ch: Channel[Any]) -> None:
     )(handler)
 
 
-def build_app() -> FastStream:
-    broker = NatsBroker(description="NATS (JetStream for the streams named per channel)")
+DEFAULT_SERVERS = ("nats://localhost:4222",)  # the committed document's: NATS's default address
+
+
+def public_servers(nats_url: str | None) -> tuple[str, ...]:
+    """The NATS servers of a `VOSYNC_NATS_URL` as a document may show them: credentials removed.
+    Unset (the embedded server, on a port chosen at start): the default address."""
+    servers = []
+    for url in (nats_url or "").split(","):
+        parts = urlsplit(url.strip())
+        if parts.hostname:
+            host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+            port = f":{parts.port}" if parts.port else ""
+            servers.append(f"{parts.scheme or 'nats'}://{host}{port}")
+    return tuple(servers) or DEFAULT_SERVERS
+
+
+def build_app(servers: tuple[str, ...] = DEFAULT_SERVERS) -> FastStream:
+    broker = NatsBroker(list(servers), description="NATS (JetStream for the streams named per channel)")
     for ch in channels.ALL:
         _declare(broker, ch)
     return FastStream(broker, specification=AsyncAPI(title="vosync", version=VERSION))
 
 
 @cache
-def document_json() -> str:
+def document_json(servers: tuple[str, ...] = DEFAULT_SERVERS) -> str:
     """The AsyncAPI document as JSON text (sorted keys, indented: stable for docs/asyncapi.json)."""
-    raw = build_app().schema.to_specification().to_json()
+    raw = build_app(servers).schema.to_specification().to_json()
     return json.dumps(json.loads(raw), indent=2, sort_keys=True) + "\n"
 
 
-def document() -> dict[str, Any]:
-    return json.loads(document_json())  # type: ignore[no-any-return]
+def document(servers: tuple[str, ...] = DEFAULT_SERVERS) -> dict[str, Any]:
+    return json.loads(document_json(servers))  # type: ignore[no-any-return]
 
 
 def main() -> None:

@@ -8,18 +8,23 @@ from html import escape
 from typing import Any
 
 from litestar import Response, get
+from litestar.datastructures import State
 from litestar.response import Response as LitestarResponse
 
 from vosync.shared import asyncapi, channels
 from vosync.shared.channels import Channel
+from vosync.shared.settings import Settings
 
 ASYNCAPI_JSON_PATH = "/schema/asyncapi.json"
 ASYNCAPI_PAGE_PATH = "/schema/asyncapi"
 
 
 @get(ASYNCAPI_JSON_PATH, include_in_schema=False, media_type="application/json", sync_to_thread=False)
-def asyncapi_json() -> LitestarResponse[str]:
-    return Response(asyncapi.document_json(), media_type="application/json")
+def asyncapi_json(state: State) -> LitestarResponse[str]:
+    """The document with this deployment's NATS servers (credentials removed) as its servers."""
+    settings: Settings = state.settings
+    servers = asyncapi.public_servers(settings.nats_url)
+    return Response(asyncapi.document_json(servers), media_type="application/json")
 
 
 @get(ASYNCAPI_PAGE_PATH, include_in_schema=False, media_type="text/html", sync_to_thread=False)
