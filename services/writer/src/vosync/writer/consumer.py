@@ -30,6 +30,7 @@ from faststream.middlewares import AckPolicy
 from faststream.nats import NatsBroker, PullSub
 from faststream.nats.message import NatsMessage
 from faststream.nats.subscriber.usecases.stream_pull_subscriber import PullStreamSubscriber
+from nats.aio.msg import Msg
 
 from vosync.shared import bus, channels
 from vosync.shared.codec import decode_result_lazily
@@ -97,6 +98,7 @@ class ResultConsumer:
         self._groups: PullGroups[Received] = PullGroups(self.handle)
         self._sub: PullStreamSubscriber | None = None
         self._db_down_since: float | None = None
+        self._closing = False
 
     def declare(self, broker: NatsBroker) -> None:
         """The subscriber on the broker; it binds to the durable when the broker starts (the durable
@@ -115,14 +117,40 @@ class ResultConsumer:
         )
         self._sub(self._on_received)
 
+    def started(self) -> None:
+        """After the broker started: when stopping, the next pull ends the pull loop (see stop)."""
+        assert self._sub is not None and self._sub.subscription is not None
+        sub, pull = self._sub, self._sub.subscription
+        fetch = pull.fetch
+
+        async def fetch_unless_closing(*args: Any, **kwargs: Any) -> list[Msg]:
+            if self._closing:
+                sub.running = False  # FastStream's pull loop ends at once, between two pulls
+                return []
+            return await fetch(*args, **kwargs)
+
+        setattr(pull, "fetch", fetch_unless_closing)  # noqa: B010
+
     async def stop(self) -> None:
-        """Stop pulling; the batch in hand is finished first (within the broker's graceful timeout)."""
-        if self._sub is not None:
-            sub, self._sub = self._sub, None
-            try:
-                await sub.stop()
-            except Exception as exc:  # the connection may already be gone
-                log.debug("unsubscribe failed", extra={"error": repr(exc)})
+        """Stop pulling: the pull in flight is finished (its messages applied, a batch held for the
+        database naks at once on the stop event) and no new one starts; within IDLE_FETCH_S plus
+        the batch in hand.
+
+        Not FastStream's `stop()` alone: it ends the pull loop with a flag that its handler tasks
+        check too, so the messages of a pull returning around that moment would be dropped
+        unacknowledged (redelivered only after ack_wait, a minute), or the pull in flight would be
+        cancelled with its request left on the server to capture messages nobody reads. Here the
+        loop ends between two pulls, and only then does FastStream's `stop()` unsubscribe."""
+        if self._sub is None:
+            return
+        sub, self._sub = self._sub, None
+        self._closing = True
+        if sub.tasks:
+            await asyncio.wait(list(sub.tasks), timeout=IDLE_FETCH_S + 2.0)
+        try:
+            await sub.stop()
+        except Exception as exc:  # the connection may already be gone
+            log.debug("unsubscribe failed", extra={"error": repr(exc)})
 
     async def _on_received(self, received: Any) -> None:
         # `Any`: FastStream must not validate what the decoder built (it holds the message itself).

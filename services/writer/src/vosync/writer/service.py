@@ -62,6 +62,7 @@ class WriterService:
         )
         self._consumer.declare(broker)
         await broker.start()
+        self._consumer.started()
         self._ops = OpsServer(settings.ops_host, settings.ops_port, self._ready, self.metrics.registry)
         await self._ops.start()
         self._tasks = [
