@@ -29,7 +29,7 @@ from vosync.poller.schedule import first_delay, next_delay
 from vosync.poller.vos_client import VosClient
 from vosync.shared import bus
 from vosync.shared.broker import VosyncBroker, make_broker
-from vosync.shared.cache_key import cache_key
+from vosync.shared.cache_key import cache_key, normalise_params
 from vosync.shared.catalogue import ApiSpec
 from vosync.shared.instances import InstanceRecord
 from vosync.shared.messages import FetchReason, FetchResult
@@ -413,6 +413,9 @@ class PollerService:
         self, instance_id: int, spec: ApiSpec, params: dict[str, Any], reason: FetchReason
     ) -> tuple[Outcome, bool]:
         """The outcome of the VOS call for this key, shared with any call of the key in flight."""
+        # Empty list filters dropped before keying and calling VOS (a `vos.fetch` may come from any
+        # client, not only the api, which normalises too).
+        params = normalise_params(spec.name, params)
         key = (instance_id, cache_key(spec.path, params))
         return await self._flights.do(key, lambda: self._call(instance_id, spec, params, reason))
 
