@@ -10,6 +10,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 import asyncpg
 import httpx
@@ -194,3 +195,34 @@ async def test_empty_filters_leave_every_gateway_online_flag_and_event_count(
         assert await edges.events() == events
         keys = await edges.pg.fetch("SELECT DISTINCT query_params::text AS p FROM vos_data_cache")
         assert {r["p"] for r in keys} <= {"{}"}  # one key: the empty filters were never keyed apart
+
+
+# -- 3. names are identity ----------------------------------------------------------------------------
+
+PADDED = ["edge-gw", " edge-gw", "edge-gw ", "  edge-gw  "]
+
+
+def _add_padded(vos: SimInstance) -> None:
+    for n, name in enumerate(PADDED):
+        vos.state.add_gateway("mapping", name, online=n % 2 == 0, overrides={})
+
+
+async def test_names_with_leading_and_trailing_spaces_are_kept_exactly(
+    stack: Callable[..., contextlib.AbstractAsyncContextManager[Edges]],
+) -> None:
+    async with stack(prepare=_add_padded) as edges:
+        await settled(edges)
+        rows = await edges.pg.fetch(
+            "SELECT gateway_name, is_online FROM gateways WHERE btrim(gateway_name) = 'edge-gw'"
+        )
+        assert {r["gateway_name"]: r["is_online"] for r in rows} == {
+            name: n % 2 == 0 for n, name in enumerate(PADDED)
+        }
+        listed = await edges.gateways(q="edge-gw")
+        assert sorted(item["gateway_name"] for item in listed) == sorted(PADDED)
+        for name in PADDED:
+            detail = await edges.client.get(
+                f"/api/v1/instances/{edges.instance_id}/gateways/mapping/{quote(name)}", headers=ADMIN
+            )
+            assert detail.status_code == 200, (name, detail.text)
+            assert detail.json()["gateway_name"] == name
