@@ -14,6 +14,8 @@ from urllib.parse import quote
 
 import asyncpg
 import httpx
+import nats
+import nats.js.errors
 import pytest
 
 from tests.fixtures.api import RunApi
@@ -48,6 +50,7 @@ class Edges:
     sim: SimCluster
     instance_id: int
     pg: asyncpg.Connection
+    settings: Settings
 
     @property
     def vos(self) -> SimInstance:
@@ -133,7 +136,7 @@ async def edges_stack(
         assert created.status_code == 201, created.text
         await exits.enter_async_context(run_writer(**values))
         await run_poller(settings)
-        yield Edges(client, sim, created.json()["id"], pg)
+        yield Edges(client, sim, created.json()["id"], pg, settings)
 
 
 @pytest.fixture
@@ -226,3 +229,76 @@ async def test_names_with_leading_and_trailing_spaces_are_kept_exactly(
             )
             assert detail.status_code == 200, (name, detail.text)
             assert detail.json()["gateway_name"] == name
+
+
+# -- 5. one bad outbox row ------------------------------------------------------------------------------
+
+
+async def _stream_subjects(edges: Edges, stream: str) -> list[str]:
+    assert edges.settings.nats_url
+    nc = await nats.connect(edges.settings.nats_url)
+    try:
+        js = nc.jetstream()
+        info = await js.stream_info(stream)
+        subjects: list[str] = []
+        for seq in range(info.state.first_seq, info.state.last_seq + 1):
+            with contextlib.suppress(nats.js.errors.NotFoundError):
+                subjects.append((await js.get_msg(stream, seq)).subject or "")
+        return subjects
+    finally:
+        await nc.close()
+
+
+async def test_a_bad_outbox_row_is_set_aside_and_later_events_go_out(
+    stack: Callable[..., contextlib.AbstractAsyncContextManager[Edges]],
+) -> None:
+    async with stack() as edges:
+        await settled(edges)
+
+        async def relayed() -> bool:
+            left = await edges.pg.fetchval(
+                "SELECT count(*) FROM gateway_event_outbox WHERE published_at IS NULL"
+            )
+            return bool(left == 0)
+
+        await wait_until(relayed, 10, "the first events to go out")
+        # Two rows no relay can turn into an event, at the head of the outbox.
+        bad = [
+            await edges.pg.fetchval(
+                "INSERT INTO gateway_event_outbox (vos_instance_id, gateway_type, gateway_name, is_online,"
+                " previous, changed_at, payload) VALUES ($1, 'mapping', $2, true, false, now(), $3::jsonb)"
+                " RETURNING id",
+                edges.instance_id,
+                name,
+                payload,
+            )
+            for name, payload in (("bad-1", '{"instance_id": "not a number"}'), ("bad-2", "[1, 2]"))
+        ]
+        # A real transition after them.
+        gateway = next(iter(edges.vos.state.table("mapping")))
+        edges.vos.state.set_online("mapping", gateway.name, gateway.online is None)
+        await settled(edges)
+
+        async def flip_published() -> bool:
+            row = await edges.pg.fetchrow(
+                "SELECT published_at FROM gateway_event_outbox WHERE id > $1 AND gateway_name = $2",
+                max(bad),
+                gateway.name,
+            )
+            return row is not None and row["published_at"] is not None
+
+        await wait_until(flip_published, 10, "the transition after the bad rows to be published")
+        marked = await edges.pg.fetch(
+            "SELECT id, published_at, dead_at, dead_reason FROM gateway_event_outbox"
+            " WHERE id = ANY($1::bigint[])",
+            bad,
+        )
+        assert len(marked) == 2
+        for row in marked:
+            assert row["published_at"] is None and row["dead_at"] is not None and row["dead_reason"], row
+        dead = await _stream_subjects(edges, "VOS_DEAD_LETTER")
+        assert dead == [f"vos.dead.gateway.online.{edges.instance_id}.mapping"] * 2
+        published = await edges.pg.fetchval(
+            "SELECT count(*) FROM gateway_event_outbox WHERE published_at IS NOT NULL"
+        )
+        assert len(await _stream_subjects(edges, "GATEWAY_EVENTS")) == published

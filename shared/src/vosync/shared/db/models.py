@@ -156,7 +156,11 @@ class GatewayEventOutbox(Base):
 
     __tablename__ = "gateway_event_outbox"
     __table_args__ = (
-        Index("ix_gateway_event_outbox_unpublished", "id", postgresql_where=text("published_at IS NULL")),
+        Index(
+            "ix_gateway_event_outbox_unpublished",
+            "id",
+            postgresql_where=text("published_at IS NULL AND dead_at IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -169,6 +173,9 @@ class GatewayEventOutbox(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
     created_at: Mapped[datetime] = _now()
     published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Set aside by the relay: the payload could not become an event (the reason says why).
+    dead_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    dead_reason: Mapped[str | None] = mapped_column(Text)
 
 
 TABLES_IN_TRUNCATE_ORDER = ("gateway_event_outbox", "gateways", "vos_data_cache", "vos_instances")
