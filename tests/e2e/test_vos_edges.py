@@ -302,3 +302,54 @@ async def test_a_bad_outbox_row_is_set_aside_and_later_events_go_out(
             "SELECT count(*) FROM gateway_event_outbox WHERE published_at IS NOT NULL"
         )
         assert len(await _stream_subjects(edges, "GATEWAY_EVENTS")) == published
+
+
+# -- 2. dynamic gateways ---------------------------------------------------------------------------------
+
+DYNAMIC = {"mapping": ("dyn-map", "remoteIps"), "routing": ("dyn-route", "remoteIp")}
+
+
+def _add_dynamic(vos: SimInstance) -> None:
+    for kind, (name, field) in DYNAMIC.items():
+        vos.state.add_gateway(kind, name, online=True, overrides={"registerType": 1, field: ""})
+
+
+async def test_a_dynamic_online_gateway_shows_its_registered_ip_and_is_found_by_it(
+    stack: Callable[..., contextlib.AbstractAsyncContextManager[Edges]],
+) -> None:
+    async with stack(prepare=_add_dynamic) as edges:
+        await settled(edges)
+        for kind, (name, field) in DYNAMIC.items():
+            gateway = edges.vos.state.table(kind).get(name)
+            assert gateway is not None and gateway.online is not None
+            assert gateway.config[field] == ""  # VOS has no address in a dynamic gateway's config
+            registered = gateway.online.remote
+
+            async def shown(ip: str | None = registered, name: str = name) -> bool:
+                items = {i["gateway_name"]: i for i in await edges.gateways()}
+                return bool(items[name]["ip_address"] == ip)
+
+            await wait_until(shown, 10, f"{name} to show its registered address")
+            found = await edges.gateways(q=registered)
+            assert [(i["gateway_name"], i["ip_address"], i["ip_source"]) for i in found] == [
+                (name, registered, "online")
+            ]
+            assert found[0]["remote_ips"] == [registered]
+        # A static gateway's address comes from its config.
+        static = next(i for i in await edges.gateways() if i["register_type"] == 0 and i["ip_address"])
+        assert static["ip_source"] == "config"
+        # Offline, a dynamic gateway has no registered address; online again, it has.
+        edges.vos.state.set_online("mapping", "dyn-map", False)
+        await settled(edges)
+
+        async def cleared() -> bool:
+            items = {i["gateway_name"]: i for i in await edges.gateways(type="mapping")}
+            return items["dyn-map"]["ip_address"] is None and items["dyn-map"]["ip_source"] is None
+
+        await wait_until(cleared, 10, "the offline dynamic gateway to have no address")
+        edges.vos.state.set_online("mapping", "dyn-map", True)
+        await settled(edges)
+        back = edges.vos.state.table("mapping").get("dyn-map")
+        assert back is not None and back.online is not None
+        found = await edges.gateways(q=back.online.remote, type="mapping")
+        assert [(i["gateway_name"], i["ip_source"]) for i in found] == [("dyn-map", "online")]

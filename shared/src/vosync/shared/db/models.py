@@ -125,6 +125,9 @@ class Gateway(Base):
     gateway_name: Mapped[str] = mapped_column(String(255), nullable=False)
     in_config: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("false"))
     ip_address: Mapped[str | None] = mapped_column(String(64))
+    # 'config' (the configured address) or 'online' (the address the online item reports: a dynamic
+    # gateway has none in config); null when no address is known.
+    ip_source: Mapped[str | None] = mapped_column(String(16))
     port: Mapped[int | None] = mapped_column(Integer)
     protocol: Mapped[str | None] = mapped_column(String(8))
     remote_ips: Mapped[list[str] | None] = mapped_column(ARRAY(Text))
