@@ -6,9 +6,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -20,8 +22,9 @@ import pytest
 
 from tests.fixtures.api import RunApi
 from tests.fixtures.sim import MakeVosSim
+from vosync.deploy.embedded import EmbeddedNats
 from vosync.poller.service import PollerService
-from vosync.shared.settings import Settings
+from vosync.shared.settings import Settings, SettingsError
 from vosync.sim.cluster import SimCluster
 from vosync.sim.instance import SimInstance
 
@@ -51,6 +54,7 @@ class Edges:
     instance_id: int
     pg: asyncpg.Connection
     settings: Settings
+    poller: PollerService
 
     @property
     def vos(self) -> SimInstance:
@@ -135,8 +139,8 @@ async def edges_stack(
         )
         assert created.status_code == 201, created.text
         await exits.enter_async_context(run_writer(**values))
-        await run_poller(settings)
-        yield Edges(client, sim, created.json()["id"], pg, settings)
+        poller = await run_poller(settings)
+        yield Edges(client, sim, created.json()["id"], pg, settings, poller)
 
 
 @pytest.fixture
@@ -353,3 +357,112 @@ async def test_a_dynamic_online_gateway_shows_its_registered_ip_and_is_found_by_
         assert back is not None and back.online is not None
         found = await edges.gateways(q=back.online.remote, type="mapping")
         assert [(i["gateway_name"], i["ip_source"]) for i in found] == [("dyn-map", "online")]
+
+
+# -- 4. replies larger than the bus allows ------------------------------------------------------------
+
+
+async def _cache_row(edges: Edges, api_name: str) -> asyncpg.Record | None:
+    row: asyncpg.Record | None = await edges.pg.fetchrow(
+        "SELECT error_kind, error_message, synced_at, response_data IS NOT NULL AS has_data"
+        " FROM vos_data_cache WHERE vos_instance_id = $1 AND api_name = $2 AND query_params = '{}'::jsonb",
+        edges.instance_id,
+        api_name,
+    )
+    return row
+
+
+async def test_the_poller_refuses_to_start_when_the_bus_cannot_carry_the_promised_reply(
+    make_settings: Callable[..., Settings],
+) -> None:
+    # The test server's max_payload is 33 MiB; a promised 40 MiB reply could never be published.
+    settings = make_settings(vos_max_reply_bytes=40 * 1024 * 1024)
+    with pytest.raises(SettingsError) as refused:
+        await PollerService(settings).start()
+    message = str(refused.value)
+    assert "max_payload" in message and "VOSYNC_VOS_MAX_REPLY_BYTES" in message and "41943040" in message
+
+
+async def test_a_reply_over_the_cap_is_a_too_large_failure_and_the_rest_flows(
+    stack: Callable[..., contextlib.AbstractAsyncContextManager[Edges]],
+) -> None:
+    # 30 gateways' config is ~60 kB; their online lists are a few kB.
+    async with stack(vos_max_reply_bytes=16 * 1024) as edges:
+
+        async def failed_too_large() -> bool:
+            row = await _cache_row(edges, "GetGatewayMapping")
+            return row is not None and row["error_kind"] == "too_large"
+
+        await wait_until(failed_too_large, 15, "GetGatewayMapping to be recorded as too_large")
+        row = await _cache_row(edges, "GetGatewayMapping")
+        assert row is not None and "VOSYNC_VOS_MAX_REPLY_BYTES" in row["error_message"]
+        # The poller is not wedged: the online lists keep flowing and a flip reaches the table.
+        gateway = next(iter(edges.vos.state.table("mapping")))
+        edges.vos.state.set_online("mapping", gateway.name, gateway.online is None)
+
+        async def flipped() -> bool:
+            flag = await edges.pg.fetchval(
+                "SELECT is_online FROM gateways WHERE gateway_type = 'mapping' AND gateway_name = $1",
+                gateway.name,
+            )
+            return bool(flag == (gateway.online is not None))
+
+        await wait_until(flipped, 15, "the flip to reach the gateways table")
+        polls = edges.poller.metrics.polls.labels("GetGatewayMapping", "too_large")._value.get()
+        assert polls >= 1
+        forced = await edges.client.post(
+            edges.proxy("GetGatewayMapping", refresh=True), json={}, headers=ADMIN
+        )
+        assert forced.status_code == 502 and forced.json()["extra"]["error_kind"] == "too_large", forced.text
+
+
+BIG_MEMO_GATEWAY = "big-memo"
+
+
+def _add_big_memo(vos: SimInstance) -> None:
+    # Random hex hardly compresses: the mapping config reply stays ~400 kB on the bus.
+    vos.state.add_gateway(
+        "mapping", BIG_MEMO_GATEWAY, online=True, overrides={"memo": os.urandom(200_000).hex()}
+    )
+
+
+async def test_a_result_over_the_servers_max_payload_becomes_a_too_large_failure(
+    stack: Callable[..., contextlib.AbstractAsyncContextManager[Edges]], tmp_path: Path
+) -> None:
+    server = EmbeddedNats(tmp_path / "nats", extra_config="max_payload: 1048576")
+    await asyncio.to_thread(server.start)
+    try:
+        async with stack(prepare=_add_big_memo, nats_url=server.url, vos_max_reply_bytes=768 * 1024) as edges:
+
+            async def stored() -> bool:
+                row = await _cache_row(edges, "GetGatewayMapping")
+                return row is not None and row["synced_at"] is not None
+
+            await wait_until(stored, 20, "the big GetGatewayMapping reply to be stored")
+            # The server comes back with a smaller max_payload (a NATS configuration change).
+            await asyncio.to_thread(server.stop)
+            server.extra_config = "max_payload: 131072"
+            await asyncio.to_thread(server.start)
+
+            async def failed_too_large() -> bool:
+                row = await _cache_row(edges, "GetGatewayMapping")
+                return row is not None and row["error_kind"] == "too_large"
+
+            await wait_until(failed_too_large, 30, "GetGatewayMapping to be recorded as too_large")
+            row = await _cache_row(edges, "GetGatewayMapping")
+            assert row is not None and row["has_data"] and "max_payload" in row["error_message"]
+            assert edges.poller.metrics.too_large.labels("GetGatewayMapping")._value.get() >= 1
+            # Not wedged: a flip of a routing gateway still reaches the table.
+            gateway = next(iter(edges.vos.state.table("routing")))
+            edges.vos.state.set_online("routing", gateway.name, gateway.online is None)
+
+            async def flipped() -> bool:
+                flag = await edges.pg.fetchval(
+                    "SELECT is_online FROM gateways WHERE gateway_type = 'routing' AND gateway_name = $1",
+                    gateway.name,
+                )
+                return bool(flag == (gateway.online is not None))
+
+            await wait_until(flipped, 20, "the flip to reach the gateways table")
+    finally:
+        await asyncio.to_thread(server.stop)
