@@ -56,6 +56,7 @@ def too_large_result(result: FetchResult, size: int, limit: int) -> FetchResult:
         update={
             "ok": False,
             "response": None,
+            "ret_code": None if result.ok else result.ret_code,  # VOS's code, unless it was success
             "error_kind": ErrorKind.TOO_LARGE,
             "error": f"result of {size} bytes exceeds the bus limit of {limit} bytes (NATS max_payload)",
         }
@@ -69,7 +70,9 @@ class Outgoing:
     body: bytes
     headers: dict[str, str]
     msg_id: str
-    result: FetchResult | None = None  # without its reply: to build a too_large failure from
+    # The result without its reply, to build a too_large failure from; None when it has no reply
+    # (nothing smaller could be sent in its place).
+    result: FetchResult | None = None
 
     @classmethod
     def of(cls, result: FetchResult) -> Outgoing:
@@ -80,7 +83,7 @@ class Outgoing:
             body,
             headers,
             result.msg_id,
-            result.model_copy(update={"response": None}) if result.ok else None,
+            result.model_copy(update={"response": None}) if result.response is not None else None,
         )
 
 
@@ -180,11 +183,12 @@ class ResultPublisher:
         return min(server, MAX_MESSAGE_BYTES) - HEADER_ROOM_BYTES
 
     def submit(self, result: FetchResult) -> None:
-        outgoing: Outgoing | None = Outgoing.of(result)
-        if outgoing is not None and len(outgoing.body) > self.limit():
-            outgoing = self._too_large(outgoing)
-        if outgoing is None:
-            return
+        outgoing = Outgoing.of(result)
+        if len(outgoing.body) > self.limit():
+            replacement = self._too_large(outgoing)
+            if replacement is None:
+                return
+            outgoing = replacement
         dropped = self._backlog.push(outgoing)
         if dropped:
             log.warning(
