@@ -1,3 +1,5 @@
+from typing import Any
+
 from vosync.shared.cache_key import cache_key
 
 
@@ -14,3 +16,18 @@ def test_keys_are_sorted_and_non_ascii_is_kept() -> None:
 def test_different_params_give_different_keys() -> None:
     path = "/external/server/GetGatewayRouting"
     assert cache_key(path, {"names": ["a"]}) != cache_key(path, {"names": ["b"]})
+
+
+def test_empty_list_filters_are_dropped_before_keying() -> None:
+    from vosync.shared.cache_key import normalise_params
+
+    path = "/external/server/GetGatewayMapping"
+    cases: list[dict[str, Any]] = [{"names": []}, {"names": None}, {"names": [], "softswitchName": ""}]
+    for params in cases:
+        assert normalise_params("GetGatewayMapping", params) == {}
+        assert cache_key(path, normalise_params("GetGatewayMapping", params)) == cache_key(path, {})
+    assert normalise_params("GetSuite", {"ids": []}) == {}
+    assert normalise_params("GetFeeRateGroup", {"names": ["a"], "x": []}) == {"names": ["a"], "x": []}
+    # Only the list-filter APIs: another API's empty field is passed on as given.
+    assert normalise_params("GetPhoneOnline", {"e164s": []}) == {"e164s": []}
+    assert normalise_params("GetGatewayMappingOnline", None) == {}

@@ -16,6 +16,7 @@ ITEM_KEYS = {
     "gateway_type",
     "gateway_name",
     "ip_address",
+    "ip_source",
     "remote_ips",
     "port",
     "protocol",

@@ -8,6 +8,7 @@ from vosync.writer.vos_items import (
     as_float,
     as_int,
     as_ip_list,
+    as_name,
     as_protocol,
     as_text,
     find_key,
@@ -100,3 +101,14 @@ def test_remote_ips_csv_list_and_junk() -> None:
 )
 def test_protocol(value: object, expected: str | None) -> None:
     assert as_protocol(value, Problems()) == expected
+
+
+def test_names_are_kept_exactly() -> None:
+    problems = Problems()
+    assert as_name(" gw1 ", problems, 255) == " gw1 "
+    assert as_name("   ", problems, 255) == "   "
+    assert as_name("a\x00b", problems, 255) == "ab"  # PostgreSQL refuses NUL in text
+    assert as_name("", problems, 255) is None and as_name(None, problems, 255) is None
+    assert as_name(42, problems, 255) == "42"
+    assert as_name(["x"], problems, 255) is None and as_name("x" * 256, problems, 255) is None
+    assert problems["bad_value:name"] == 1 and problems["too_long:name"] == 1

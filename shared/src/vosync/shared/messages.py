@@ -22,6 +22,9 @@ class ErrorKind(StrEnum):
     BAD_JSON = "bad_json"
     EMPTY_BODY = "empty_body"
     RET_CODE = "ret_code"
+    # The reply exceeds VOSYNC_VOS_MAX_REPLY_BYTES, or the result carrying it exceeds what the bus
+    # takes: the failure result is published instead, so the cache row says why.
+    TOO_LARGE = "too_large"
 
     @property
     def is_transport(self) -> bool:

@@ -62,6 +62,15 @@ class Settings(BaseSettings):
     backoff_base_s: float = Field(2.0, gt=0)
     backoff_max_s: float = Field(60.0, gt=0)
     backoff_after_failures: int = Field(3, ge=1)
+    vos_max_reply_bytes: int = Field(
+        30 * 1024 * 1024,
+        ge=1024,
+        description=(
+            "the largest VOS reply the poller reads; a larger one is a `too_large` failure. The poller"
+            " refuses to start when the NATS server's max_payload (or the streams' 32 MiB message"
+            " limit) is below this plus 64 KiB for the result envelope"
+        ),
+    )
 
     # -- writer --------------------------------------------------------------------------------
     writer_batch_size: int = Field(256, ge=1, le=10_000)

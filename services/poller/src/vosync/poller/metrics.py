@@ -18,6 +18,12 @@ class PollerMetrics:
             ["api", "outcome"],
             registry=r,
         )
+        self.too_large = Counter(
+            "vosync_poller_results_too_large",
+            "Results too large for the bus (NATS max_payload), published as too_large failures",
+            ["api"],
+            registry=r,
+        )
         self.vos_latency = Histogram(
             "vosync_poller_vos_latency_seconds",
             "Duration of VOS calls, any outcome",

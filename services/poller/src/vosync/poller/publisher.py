@@ -11,6 +11,11 @@ exponential backoff; the `Nats-Msg-Id` header (FetchResult.msg_id) makes a retry
 did land a duplicate the stream drops. The backlog is bounded: when it passes its limits, only the
 newest result per (instance, cache_key) is kept (an older one would be overwritten by it anyway), and
 if that is still too much the oldest go; each drop is logged once with counts.
+
+A result the bus cannot carry (its body over the server's max_payload or the streams' message limit,
+or refused as such by NATS) is never retried: retrying it would hold a publish worker for ever. It
+is replaced by a failure result of the same key (`error_kind` too_large, the size in `error`), which
+the writer records on the cache row; each one is logged and counted.
 """
 
 from __future__ import annotations
@@ -25,11 +30,12 @@ from dataclasses import dataclass
 
 from faststream.nats import NatsBroker
 from nats.errors import Error as NatsError
-from nats.errors import NoRespondersError
-from nats.js.errors import NoStreamResponseError
+from nats.errors import MaxPayloadError, NoRespondersError
+from nats.js.errors import APIError, NoStreamResponseError
 
+from vosync.shared.bus import MAX_MESSAGE_BYTES
 from vosync.shared.channels import MSG_ID_HEADER, RESULTS, RESULTS_STREAM
-from vosync.shared.messages import FetchResult
+from vosync.shared.messages import ErrorKind, FetchResult
 from vosync.shared.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
@@ -39,6 +45,22 @@ MAX_BACKLOG_BYTES = 256 * 1024 * 1024
 PUBLISH_TIMEOUT_S = 5.0
 RETRY_BASE_S = 0.1
 RETRY_MAX_S = 5.0
+HEADER_ROOM_BYTES = 4 * 1024  # subject and headers travel in the same NATS message as the body
+_MESSAGE_TOO_LARGE = 10054  # JetStream's "message size exceeds maximum allowed"
+
+
+def too_large_result(result: FetchResult, size: int, limit: int) -> FetchResult:
+    """The failure that is published instead of a result the bus cannot carry: same key, same
+    fetch (fetched_at, poller), no reply."""
+    return result.model_copy(
+        update={
+            "ok": False,
+            "response": None,
+            "ret_code": None if result.ok else result.ret_code,  # VOS's code, unless it was success
+            "error_kind": ErrorKind.TOO_LARGE,
+            "error": f"result of {size} bytes exceeds the bus limit of {limit} bytes (NATS max_payload)",
+        }
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +70,9 @@ class Outgoing:
     body: bytes
     headers: dict[str, str]
     msg_id: str
+    # The result without its reply, to build a too_large failure from; None when it has no reply
+    # (nothing smaller could be sent in its place).
+    result: FetchResult | None = None
 
     @classmethod
     def of(cls, result: FetchResult) -> Outgoing:
@@ -58,6 +83,7 @@ class Outgoing:
             body,
             headers,
             result.msg_id,
+            result.model_copy(update={"response": None}) if result.response is not None else None,
         )
 
 
@@ -125,8 +151,12 @@ class ResultPublisher:
         on_published: Callable[[], None] | None = None,
         on_dropped: Callable[[int], None] | None = None,
         repair: Callable[[], Awaitable[None]] | None = None,
+        max_payload: Callable[[], int] | None = None,
+        on_too_large: Callable[[FetchResult], None] | None = None,
     ) -> None:
         self._broker = broker
+        self._max_payload = max_payload  # the connected server's, read per result (servers differ)
+        self._on_too_large = on_too_large
         self._backlog = backlog or Backlog()
         self._wakeup = asyncio.Event()
         self._idle = asyncio.Event()
@@ -147,8 +177,19 @@ class ResultPublisher:
     def start(self) -> None:
         self._tasks = [asyncio.create_task(self._work(), name=f"publish-{i}") for i in range(self._workers)]
 
+    def limit(self) -> int:
+        """The largest body the bus takes: the server's max_payload and the streams' limit."""
+        server = self._max_payload() if self._max_payload is not None else MAX_MESSAGE_BYTES
+        return min(server, MAX_MESSAGE_BYTES) - HEADER_ROOM_BYTES
+
     def submit(self, result: FetchResult) -> None:
-        dropped = self._backlog.push(Outgoing.of(result))
+        outgoing = Outgoing.of(result)
+        if len(outgoing.body) > self.limit():
+            replacement = self._too_large(outgoing)
+            if replacement is None:
+                return
+            outgoing = replacement
+        dropped = self._backlog.push(outgoing)
         if dropped:
             log.warning(
                 "publish backlog full; dropped older results",
@@ -193,6 +234,30 @@ class ResultPublisher:
                 if self.pending == 0:
                     self._idle.set()
 
+    def _too_large(self, item: Outgoing) -> Outgoing | None:
+        """The failure result to publish instead of `item` (which the bus refuses); None when
+        `item` is already a failure without a reply (nothing smaller to send: it is dropped)."""
+        limit = self.limit()
+        if item.result is None:
+            log.error(
+                "failure result too large for the bus; dropped",
+                extra={"subject": item.subject, "bytes": len(item.body), "limit": limit},
+            )
+            return None
+        failure = too_large_result(item.result, len(item.body), limit)
+        log.error(
+            "result too large for the bus; publishing a too_large failure instead",
+            extra={
+                "instance_id": failure.instance_id,
+                "api": failure.api_name,
+                "bytes": len(item.body),
+                "limit": limit,
+            },
+        )
+        if self._on_too_large is not None:
+            self._on_too_large(failure)
+        return Outgoing.of(failure)
+
     async def _publish_until_acked(self, item: Outgoing) -> None:
         delay = RETRY_BASE_S
         while not self._closing:
@@ -204,6 +269,19 @@ class ResultPublisher:
                     stream=RESULTS_STREAM,
                     timeout=PUBLISH_TIMEOUT_S,
                 )
+            except (MaxPayloadError, APIError) as exc:
+                # Refused for its size (a server with a smaller max_payload than when it was
+                # submitted): retrying cannot help; anything else NATS refuses is retried below.
+                if isinstance(exc, MaxPayloadError) or exc.err_code == _MESSAGE_TOO_LARGE:
+                    replacement = self._too_large(item)
+                    if replacement is None:
+                        return
+                    item = replacement
+                    continue
+                self._log_failing(exc)
+                await asyncio.sleep(delay)
+                delay = min(RETRY_MAX_S, delay * 2)
+                continue
             except (NatsError, TimeoutError, OSError) as exc:
                 self._log_failing(exc)
                 if isinstance(exc, NoRespondersError | NoStreamResponseError) and self._repair is not None:

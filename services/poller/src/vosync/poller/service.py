@@ -29,12 +29,12 @@ from vosync.poller.schedule import first_delay, next_delay
 from vosync.poller.vos_client import VosClient
 from vosync.shared import bus
 from vosync.shared.broker import VosyncBroker, make_broker
-from vosync.shared.cache_key import cache_key
+from vosync.shared.cache_key import cache_key, normalise_params
 from vosync.shared.catalogue import ApiSpec
 from vosync.shared.instances import InstanceRecord
 from vosync.shared.messages import FetchReason, FetchResult
 from vosync.shared.ops_http import OpsServer
-from vosync.shared.settings import Settings
+from vosync.shared.settings import Settings, SettingsError
 from vosync.shared.singleflight import SingleFlight
 from vosync.shared.tasks import cancel_and_wait
 
@@ -64,6 +64,26 @@ class InstanceRuntime:
     client: VosClient
     semaphore: asyncio.Semaphore
     backoff: Backoff
+
+
+RESULT_ENVELOPE_BYTES = 64 * 1024  # a result's fields besides the reply, its subject and headers
+
+
+def check_max_payload(max_payload: int, settings: Settings) -> None:
+    """Log the server's max_payload; refuse to start when a reply the settings allow could not be
+    published (it would become a too_large failure every time instead of data)."""
+    needed = settings.vos_max_reply_bytes + RESULT_ENVELOPE_BYTES
+    log.info(
+        "nats max_payload",
+        extra={"max_payload": max_payload, "stream_max_msg_size": bus.MAX_MESSAGE_BYTES, "needed": needed},
+    )
+    if min(max_payload, bus.MAX_MESSAGE_BYTES) < needed:
+        raise SettingsError(
+            f"the NATS server's max_payload is {max_payload} bytes (stream limit {bus.MAX_MESSAGE_BYTES}),"
+            f" below VOSYNC_VOS_MAX_REPLY_BYTES ({settings.vos_max_reply_bytes}) plus"
+            f" {RESULT_ENVELOPE_BYTES} bytes for the result envelope: raise max_payload on the NATS"
+            " server or lower VOSYNC_VOS_MAX_REPLY_BYTES"
+        )
 
 
 class PollerService:
@@ -138,6 +158,7 @@ class PollerService:
             description="keeps the VOS APIs of the instances it leases fresh; serves on-demand fetches",
         )
         await broker.connect()
+        check_max_payload(broker.client.max_payload, settings)
         # Streams and buckets are declared with their full configurations by vosync.shared.bus (a
         # FastStream JStream / key_value declaration would overwrite them with its own).
         js = broker.client.jetstream()
@@ -160,6 +181,8 @@ class PollerService:
             on_published=self.metrics.published.inc,
             on_dropped=self.metrics.publish_dropped.inc,
             repair=repair_streams,
+            max_payload=lambda: broker.client.max_payload,
+            on_too_large=lambda failure: self.metrics.too_large.labels(failure.api_name).inc(),
         )
         self._publisher.start()
         self.metrics.publish_backlog.set_function(lambda: self.publisher.pending)
@@ -329,6 +352,7 @@ class PollerService:
             max_connections=self.settings.vos_max_concurrency,
             poller_id=self.poller_id,
             verify=self._ssl,
+            max_reply_bytes=self.settings.vos_max_reply_bytes,
         )
 
     def _runtime(self, instance_id: int) -> InstanceRuntime | None:
@@ -413,6 +437,9 @@ class PollerService:
         self, instance_id: int, spec: ApiSpec, params: dict[str, Any], reason: FetchReason
     ) -> tuple[Outcome, bool]:
         """The outcome of the VOS call for this key, shared with any call of the key in flight."""
+        # Empty list filters dropped before keying and calling VOS (a `vos.fetch` may come from any
+        # client, not only the api, which normalises too).
+        params = normalise_params(spec.name, params)
         key = (instance_id, cache_key(spec.path, params))
         return await self._flights.do(key, lambda: self._call(instance_id, spec, params, reason))
 

@@ -119,8 +119,10 @@ class VosClient:
         max_connections: int,
         poller_id: str,
         verify: ssl.SSLContext | bool = True,
+        max_reply_bytes: int | None = None,
     ) -> None:
         self.record = record
+        self.max_reply_bytes = max_reply_bytes
         self.timeout_s = record.timeout_s or default_timeout_s
         self._poller_id = poller_id
         self._url = record.base_url.rstrip("/")
@@ -133,6 +135,30 @@ class VosClient:
             # No HTTP(S)_PROXY / .netrc lookups: trust_env=True costs a lookup per call, and at 500
             # instances cut the poller to a fifth of its rate (benchmark 5); VOS is reached directly.
             trust_env=False,
+        )
+
+    async def _read_capped(self, response: aiohttp.ClientResponse) -> bytes | None:
+        """The body, or None when it is larger than max_reply_bytes (read no further than that: a
+        reply the bus cannot carry is not worth holding in memory)."""
+        cap = self.max_reply_bytes
+        if cap is None:
+            return await response.read()
+        if response.content_length is not None and response.content_length > cap:
+            return None
+        chunks: list[bytes] = []  # joined once: appending to bytes would copy a 26 MB reply per chunk
+        size = 0
+        async for chunk in response.content.iter_any():
+            size += len(chunk)
+            if size > cap:
+                return None
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _too_large(self) -> ReplyOutcome:
+        return ReplyOutcome(
+            False,
+            ErrorKind.TOO_LARGE,
+            f"VOS reply larger than {self.max_reply_bytes} bytes (VOSYNC_VOS_MAX_REPLY_BYTES)",
         )
 
     async def aclose(self) -> None:
@@ -156,8 +182,8 @@ class VosClient:
             async with asyncio.timeout(self.timeout_s):
                 async with self._http.post(url, data=body, allow_redirects=False) as response:
                     status = response.status
-                    content = await response.read()
-            outcome = classify_reply(status, content)
+                    content = await self._read_capped(response)
+            outcome = classify_reply(status, content) if content is not None else self._too_large()
         except TimeoutError:  # asyncio's and aiohttp's timeouts alike
             outcome = ReplyOutcome(False, ErrorKind.TIMEOUT, f"no answer within {self.timeout_s:g} s")
         except aiohttp.ClientError as exc:

@@ -122,20 +122,21 @@ class GatewayTable:
         self._online_reply = None
 
     def _select(self, names: list[str] | None) -> Iterable[Gateway]:
-        if not names:
+        # Absent (None) is "all"; `[]` selects nothing, as VOS answers it (an empty list).
+        if names is None:
             return self._by_name.values()
         found = {gw.id: gw for name in names if (gw := self._by_name.get(name)) is not None}
         return [found[key] for key in sorted(found)]
 
     def config_reply(self, names: list[str] | None) -> bytes:
-        if names:
+        if names is not None:
             return list_reply(self.config_key, (gw.config_json for gw in self._select(names)))
         if self._config_reply is None:
             self._config_reply = list_reply(self.config_key, (gw.config_json for gw in self))
         return self._config_reply
 
     def online_reply(self, names: list[str] | None) -> bytes:
-        if names:
+        if names is not None:
             return list_reply(self.online_key, _online_fragments(self._select(names)))
         if self._online_reply is None:
             self._online_reply = list_reply(self.online_key, _online_fragments(self))

@@ -187,11 +187,11 @@ class InstanceState:
         return dumps({"retCode": 0, "infoPhoneOnlines": items})
 
     def fee_rate_group_reply(self, wanted: list[str] | None) -> bytes:
-        groups = [g for g in self._fee_rate_groups if not wanted or g["name"] in wanted]
+        groups = [g for g in self._fee_rate_groups if wanted is None or g["name"] in wanted]
         return dumps({"retCode": 0, "infoFeeRateGroups": groups})
 
     def suite_reply(self, ids: list[int] | None) -> bytes:
-        return dumps({"retCode": 0, "infoSuites": [s for s in self._suites if not ids or s["id"] in ids]})
+        return dumps({"retCode": 0, "infoSuites": [s for s in self._suites if ids is None or s["id"] in ids]})
 
     def softswitch_reply(self) -> bytes:
         return self._softswitch_reply

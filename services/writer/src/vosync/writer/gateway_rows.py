@@ -27,6 +27,7 @@ from vosync.writer.vos_items import (
     as_float,
     as_int,
     as_ip_list,
+    as_name,
     as_protocol,
     as_text,
     find_key,
@@ -96,7 +97,7 @@ def _items(
 
 
 def _name(item: Item, problems: Problems) -> str | None:
-    name = as_text(item.get("name"), "name", problems, NAME_MAX)
+    name = as_name(item.get("name"), problems, NAME_MAX)
     if name is None:
         problems.note("item_without_name")
     return name

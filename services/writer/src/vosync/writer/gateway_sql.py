@@ -78,8 +78,8 @@ STAGE_COLUMNS: list[tuple[str, str]] = [
     ("register_type", "int"),
     ("lock_type", "int"),
     ("in_config", "bool"),
-    ("set_addr", "bool"),  # address and capacity: config's, an unconfigured online gateway's, or kept
-    ("ip_address", "text"),
+    ("set_addr", "bool"),  # configured address and capacity from this batch (capacity: or online's)
+    ("ip_address", "text"),  # the configured address (null: none, e.g. a dynamic gateway)
     ("remote_ips", "text"),  # CSV
     ("capacity", "int"),
     ("is_online", "bool"),
@@ -87,6 +87,8 @@ STAGE_COLUMNS: list[tuple[str, str]] = [
     ("concurrent_calls", "int"),
     ("asr", "float8"),
     ("acd", "float8"),
+    ("online_ip", "text"),  # the address the online item reports (registered from), with set_online
+    ("online_remote_ips", "text"),  # CSV
     ("set_online_data", "bool"),
     ("online_item", "jsonb"),
     ("changed_at", "timestamptz"),
@@ -116,15 +118,23 @@ def stage_record(scope: Scope, row: RowPlan, apis: ApiNames) -> tuple[Any, ...]:
     else:
         config_part = (False, None, None, None, None, None, None, None, None)
         if online is not None and not row.in_config:
-            addr = (True, online.ip_address, _csv(online.remote_ips), online.capacity)
+            # No config: no configured address; the online one comes through online_ip below.
+            addr = (True, None, None, online.capacity)
         else:
             addr = (False, None, None, None)
     if row.is_online and online is not None:
-        online_cols: tuple[Any, ...] = (True, online.concurrent_calls, online.asr, online.acd)
+        online_cols: tuple[Any, ...] = (
+            True,
+            online.concurrent_calls,
+            online.asr,
+            online.acd,
+            online.ip_address,
+            _csv(online.remote_ips),
+        )
     elif row.went_offline:
-        online_cols = (True, 0, None, None)
+        online_cols = (True, 0, None, None, None, None)  # offline: no registered address any more
     else:
-        online_cols = (False, None, None, None)
+        online_cols = (False, None, None, None, None, None)
     return (
         row.id,
         scope[0],
@@ -153,11 +163,30 @@ CREATE_STAGE = f"""
 """
 
 
+# The address: the configured one when config has one, else the one the online item reports (a
+# dynamic gateway, registerType 1, has `remoteIps: ""` in config and registers from anywhere);
+# `ip_source` says which. Each side is this batch's value or, when the batch has none, the row's
+# own value if it came from that side.
+_CONFIG_IP = "CASE WHEN n.set_addr THEN n.ip_address WHEN {g}.ip_source = 'config' THEN {g}.ip_address END"
+_ONLINE_IP = "CASE WHEN n.set_online THEN n.online_ip WHEN {g}.ip_source = 'online' THEN {g}.ip_address END"
+_CONFIG_IPS = (
+    "CASE WHEN n.set_addr THEN string_to_array(n.remote_ips, ',')"
+    " WHEN {g}.ip_source = 'config' THEN {g}.remote_ips END"
+)
+_ONLINE_IPS = (
+    "CASE WHEN n.set_online THEN string_to_array(n.online_remote_ips, ',')"
+    " WHEN {g}.ip_source = 'online' THEN {g}.remote_ips END"
+)
+
 # The new value of each column, from the batch (n, i) or kept from the current row ({g}).
 _NEW: dict[str, str] = {
     "in_config": "n.in_config",
-    "ip_address": "CASE WHEN n.set_addr THEN n.ip_address ELSE {g}.ip_address END",
-    "remote_ips": "CASE WHEN n.set_addr THEN string_to_array(n.remote_ips, ',') ELSE {g}.remote_ips END",
+    "ip_address": f"coalesce({_CONFIG_IP}, {_ONLINE_IP})",
+    "remote_ips": f"CASE WHEN ({_CONFIG_IP}) IS NOT NULL THEN {_CONFIG_IPS} ELSE {_ONLINE_IPS} END",
+    "ip_source": (
+        f"CASE WHEN ({_CONFIG_IP}) IS NOT NULL THEN 'config'"
+        f" WHEN ({_ONLINE_IP}) IS NOT NULL THEN 'online' END"
+    ),
     "capacity": "CASE WHEN n.set_addr THEN n.capacity ELSE {g}.capacity END",
     "port": "CASE WHEN n.set_config THEN n.port ELSE {g}.port END",
     "protocol": "CASE WHEN n.set_config THEN n.protocol ELSE {g}.protocol END",

@@ -51,7 +51,8 @@ class WriterMetrics:
         )
         self.dead_lettered = Counter(
             "vosync_writer_dead_lettered",
-            "Messages sent to the dead-letter stream, by stage (decode, invalid, apply)",
+            "Messages sent to the dead-letter stream, by stage (decode, invalid, apply; outbox: an outbox"
+            " row set aside)",
             ["stage"],
             registry=r,
         )

@@ -6,6 +6,11 @@ with `Nats-Msg-Id` = outbox id, wait for every JetStream ack, mark them publishe
 between publish and commit republishes the same ids, which the stream's duplicate window drops; a
 failed publish rolls back and is retried. The relay runs after every commit that wrote events, and
 every second anyway (catch-up after a restart, rows of other writers).
+
+A row that can never become an event (its payload fails validation or encoding) is not retried: in
+the same transaction it is copied to the dead-letter stream (`vos.dead.gateway.online.<inst>.<type>`,
+stage `outbox`, with the reason) and marked (`dead_at`, `dead_reason`), and the rows after it go out.
+Retrying it would hold the head of the relay, and so every later event, for ever.
 """
 
 from __future__ import annotations
@@ -21,7 +26,15 @@ from typing import Any
 import asyncpg
 from faststream.nats import NatsBroker
 
-from vosync.shared.channels import GATEWAY_ONLINE, MSG_ID_HEADER
+from vosync.shared.bus import dead_letter_subject
+from vosync.shared.channels import (
+    DEAD_LETTER,
+    DEAD_REASON_HEADER,
+    DEAD_STAGE_HEADER,
+    DEAD_SUBJECT_HEADER,
+    GATEWAY_ONLINE,
+    MSG_ID_HEADER,
+)
 from vosync.shared.messages import GatewayOnlineEvent
 from vosync.writer.metrics import WriterMetrics
 
@@ -36,13 +49,19 @@ PUBLISH_TIMEOUT_S = 5.0
 TAKE = """
     SELECT id, vos_instance_id, gateway_type, gateway_name, payload
     FROM gateway_event_outbox
-    WHERE published_at IS NULL
+    WHERE published_at IS NULL AND dead_at IS NULL
     ORDER BY id
     LIMIT $1
     FOR UPDATE SKIP LOCKED
 """
 MARK = "UPDATE gateway_event_outbox SET published_at = now() WHERE id = ANY($1::bigint[])"
-BACKLOG = "SELECT count(*) FROM gateway_event_outbox WHERE published_at IS NULL"
+MARK_DEAD = """
+    UPDATE gateway_event_outbox AS o SET dead_at = now(), dead_reason = d.reason
+    FROM unnest($1::bigint[], $2::text[]) AS d(id, reason)
+    WHERE o.id = d.id
+"""
+BACKLOG = "SELECT count(*) FROM gateway_event_outbox WHERE published_at IS NULL AND dead_at IS NULL"
+DEAD_STAGE = "outbox"
 
 
 def event_message(record: Any) -> tuple[str, bytes, dict[str, str]]:
@@ -54,6 +73,26 @@ def event_message(record: Any) -> tuple[str, bytes, dict[str, str]]:
         instance_id=record["vos_instance_id"], gateway_type=record["gateway_type"]
     )
     return subject, body, headers
+
+
+def _one_line(text: str, limit: int = 1000) -> str:
+    return " ".join(text.split())[:limit] or "-"
+
+
+def dead_message(record: Any, reason: str) -> tuple[str, bytes, dict[str, str]]:
+    """The dead-letter copy of a row: its payload as stored, the reason, where it was going."""
+    payload = record["payload"]
+    body = payload.encode() if isinstance(payload, str) else json.dumps(payload).encode()
+    # The row's own type may be what is wrong with it: a subject token is made of it safely.
+    kind = "".join(c for c in str(record["gateway_type"]) if c.isalnum() or c in "-_") or "unknown"
+    subject = f"gateway.online.{record['vos_instance_id']}.{kind}"
+    headers = {
+        DEAD_REASON_HEADER: _one_line(reason),
+        DEAD_STAGE_HEADER: DEAD_STAGE,
+        DEAD_SUBJECT_HEADER: subject,
+        MSG_ID_HEADER: f"dead.outbox.{record['id']}",  # set aside twice (a crash before commit): stored once
+    }
+    return dead_letter_subject(subject), body, headers
 
 
 class OutboxRelay:
@@ -93,26 +132,53 @@ class OutboxRelay:
             async with self._pool.acquire() as conn, conn.transaction():
                 await conn.execute("SELECT pg_advisory_xact_lock($1, $2)", *RELAY_LOCK)
                 rows = await conn.fetch(TAKE, CHUNK_ROWS)
+                dead: list[tuple[Any, str]] = []
                 if rows:
-                    await self._publish(rows)
-                    await conn.execute(MARK, [r["id"] for r in rows])
+                    dead = await self._publish(rows)
+                    await self._set_aside(conn, dead)
+                    published = [r["id"] for r in rows if r["id"] not in {row["id"] for row, _ in dead}]
+                    await conn.execute(MARK, published)
                 backlog = await conn.fetchval(BACKLOG) - len(rows)
             self._metrics.outbox_backlog.set(max(backlog, 0))
-            total += len(rows)
-            self._metrics.events_published.inc(len(rows))
+            total += len(rows) - len(dead)
+            self._metrics.events_published.inc(len(rows) - len(dead))
             if len(rows) < CHUNK_ROWS:
                 return total
 
-    async def _publish(self, rows: list[Any]) -> None:
-        """In id order; publishes overlap, but never two of one gateway at once (its order holds)."""
+    async def _set_aside(self, conn: asyncpg.Connection, dead: list[tuple[Any, str]]) -> None:
+        """Dead-letter and mark the rows that cannot become events (in the relay's transaction: the
+        mark commits only once the copy is acknowledged, and a failed copy retries the round)."""
+        if not dead:
+            return
+        for row, reason in dead:
+            subject, body, headers = dead_message(row, reason)
+            await self._broker.publish(
+                body, subject, headers=headers, stream=DEAD_LETTER.stream, timeout=PUBLISH_TIMEOUT_S
+            )
+        await conn.execute(MARK_DEAD, [row["id"] for row, _ in dead], [reason for _, reason in dead])
+        self._metrics.dead_lettered.labels(DEAD_STAGE).inc(len(dead))
+        for row, reason in dead:
+            log.error(
+                "outbox row cannot be published; set aside",
+                extra={"outbox_id": row["id"], "reason": _one_line(reason)},
+            )
+
+    async def _publish(self, rows: list[Any]) -> list[tuple[Any, str]]:
+        """In id order; publishes overlap, but never two of one gateway at once (its order holds).
+        Returns the rows that could not be made into an event, with the reason."""
         pending: list[Awaitable[Any]] = []
         gateways: set[tuple[int, str, str]] = set()
+        dead: list[tuple[Any, str]] = []
         for row in rows:
             gateway = (row["vos_instance_id"], row["gateway_type"], row["gateway_name"])
             if gateway in gateways or len(pending) >= CONCURRENT_PUBLISHES:
                 await _all_acked(pending)
                 pending, gateways = [], set()
-            subject, body, headers = event_message(row)
+            try:
+                subject, body, headers = event_message(row)
+            except (ValueError, TypeError, KeyError) as exc:  # pydantic's ValidationError is a ValueError
+                dead.append((row, f"{type(exc).__name__}: {exc}"))
+                continue
             gateways.add(gateway)
             pending.append(
                 asyncio.ensure_future(
@@ -126,6 +192,7 @@ class OutboxRelay:
                 )
             )
         await _all_acked(pending)
+        return dead
 
     def _failing(self, exc: BaseException) -> None:
         if self._failing_since is None:

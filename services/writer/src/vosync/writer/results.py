@@ -23,10 +23,6 @@ class InvalidResult(ValueError):
     """A decodable FetchResult that can never be stored (wrong key shape, missing reply, …)."""
 
 
-def _empty(value: Any) -> bool:
-    return value is None or value == "" or value == [] or value == {}
-
-
 @dataclass(frozen=True, slots=True)
 class CacheKey:
     """The identity of a vos_data_cache row; sorts in the order rows are locked."""
@@ -63,8 +59,13 @@ def key_of(result: FetchResult) -> CacheKey:
 
 
 def is_full_snapshot(result: FetchResult) -> bool:
-    """Only an unfiltered reply lists every gateway; a `names`-filtered one is cached, not projected."""
-    return all(_empty(value) for value in result.params.values())
+    """Only an unfiltered reply lists every gateway; a filtered one is cached, not projected.
+
+    Strictly no params: VOS answers `{"names": []}` with an empty list, not with every gateway, so a
+    result still carrying an empty filter (from a producer that did not normalise it away) must not
+    be taken for "every gateway went away".
+    """
+    return not result.params
 
 
 def response_of(result: FetchResult) -> Any:

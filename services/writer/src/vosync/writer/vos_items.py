@@ -119,6 +119,27 @@ def as_text(value: Any, field: str, problems: Problems, max_len: int | None = No
     return text
 
 
+def as_name(value: Any, problems: Problems, max_len: int) -> str | None:
+    """A gateway name exactly as VOS has it: names are identity, so `" gw1"` and `"gw1"` are two
+    gateways and neither is stripped. Only NUL goes (PostgreSQL refuses it in text); a number is
+    written out; an empty name is no name."""
+    if isinstance(value, str):
+        text = value.replace("\x00", "") if "\x00" in value else value
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        text = str(value)
+    elif value is None:
+        return None
+    else:
+        problems.note("bad_value:name")
+        return None
+    if not text:
+        return None
+    if len(text) > max_len:
+        problems.note("too_long:name")
+        return None
+    return text
+
+
 def as_ip_list(value: Any, field: str, problems: Problems) -> list[str] | None:
     """`remoteIps` is a CSV of addresses (`"10.0.0.1,10.0.0.2"`); a JSON list is accepted too."""
     if value is None:

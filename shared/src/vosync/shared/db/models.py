@@ -125,6 +125,9 @@ class Gateway(Base):
     gateway_name: Mapped[str] = mapped_column(String(255), nullable=False)
     in_config: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("false"))
     ip_address: Mapped[str | None] = mapped_column(String(64))
+    # 'config' (the configured address) or 'online' (the address the online item reports: a dynamic
+    # gateway has none in config); null when no address is known.
+    ip_source: Mapped[str | None] = mapped_column(String(16))
     port: Mapped[int | None] = mapped_column(Integer)
     protocol: Mapped[str | None] = mapped_column(String(8))
     remote_ips: Mapped[list[str] | None] = mapped_column(ARRAY(Text))
@@ -156,7 +159,11 @@ class GatewayEventOutbox(Base):
 
     __tablename__ = "gateway_event_outbox"
     __table_args__ = (
-        Index("ix_gateway_event_outbox_unpublished", "id", postgresql_where=text("published_at IS NULL")),
+        Index(
+            "ix_gateway_event_outbox_unpublished",
+            "id",
+            postgresql_where=text("published_at IS NULL AND dead_at IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -169,6 +176,9 @@ class GatewayEventOutbox(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
     created_at: Mapped[datetime] = _now()
     published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Set aside by the relay: the payload could not become an event (the reason says why).
+    dead_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    dead_reason: Mapped[str | None] = mapped_column(Text)
 
 
 TABLES_IN_TRUNCATE_ORDER = ("gateway_event_outbox", "gateways", "vos_data_cache", "vos_instances")

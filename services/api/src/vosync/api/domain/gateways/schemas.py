@@ -39,6 +39,8 @@ class GatewayItem(msgspec.Struct):
     gateway_type: GatewayTypeName
     gateway_name: str
     ip_address: str | None
+    # 'config' or 'online' (a dynamic gateway's registered address, not in its config); null: none
+    ip_source: Literal["config", "online"] | None
     remote_ips: list[str] | None
     port: int | None
     protocol: str | None

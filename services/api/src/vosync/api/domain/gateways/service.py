@@ -47,6 +47,7 @@ ITEM_COLUMNS = (
     _G.c.gateway_type,
     _G.c.gateway_name,
     _G.c.ip_address,
+    _G.c.ip_source,
     _G.c.remote_ips,
     _G.c.port,
     _G.c.protocol,

@@ -23,7 +23,7 @@ from vosync.api.lib.hot_cache import CachedReply, CacheKey, HotCache
 from vosync.api.lib.jsonutil import dumps
 from vosync.api.lib.metrics import ApiMetrics
 from vosync.api.lib.validate import check_instance_id
-from vosync.shared.cache_key import cache_key
+from vosync.shared.cache_key import cache_key, normalise_params
 from vosync.shared.catalogue import ApiSpec, Catalogue, UnknownApiError, WriteApiError
 from vosync.shared.db.models import VosDataCache
 from vosync.shared.messages import FetchReason, FetchRequest
@@ -136,6 +136,8 @@ class ProxyService:
         if spec is None:
             spec = self._specs[api_name] = resolve_spec(self._catalogue, api_name)  # raises for bad names
         info = self._directory.cached(instance_id) or await self.instance(instance_id)
+        # Once, before keying and forwarding: `{"names": []}` is `{}` (VOS would answer nothing).
+        params = normalise_params(spec.name, params)
         # Most reads send no params: their key is computed once per API.
         param_key = params_key(spec.path, params) if params else self._empty_keys[spec.path]
         key: CacheKey = (instance_id, spec.path, param_key)

@@ -28,8 +28,8 @@ class SyncController(Controller):
         description=(
             "Asks the pollers to fetch each API (default: the scheduled ones) now, in parallel, and"
             " reports each outcome. error_kind is a VOS failure kind (timeout, connect, http_status,"
-            " bad_json, empty_body, ret_code) or unavailable (no poller answered) / refused (a poller"
-            " would not fetch it)."
+            " bad_json, empty_body, ret_code, too_large) or unavailable (no poller answered) / refused"
+            " (a poller would not fetch it)."
         ),
         operation_id="syncInstance",
         responses=error_responses(400, 401, 403, 404),
