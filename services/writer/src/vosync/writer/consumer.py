@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 
 from faststream.middlewares import AckPolicy
 from faststream.nats import NatsBroker, PullSub
+from faststream.nats import annotations as fs
 from faststream.nats.message import NatsMessage
 from faststream.nats.subscriber.usecases.stream_pull_subscriber import PullStreamSubscriber
 from nats.aio.msg import Msg
@@ -57,26 +58,33 @@ class Stopping(Exception):
 
 
 @dataclass(frozen=True, slots=True)
-class Received:
-    """One pulled message as the decoder leaves it: the result, or why it is not one."""
+class Decoded:
+    """What the decoder makes of one pulled message: the result, or why it is not one. It does not
+    hold the message: FastStream keeps the decoded body on the message, and a cycle between the two
+    would keep a large reply alive until the next full garbage collection."""
 
-    message: NatsMessage
     result: FetchResult | None = None
     stage: str = ""  # when result is None: "decode" (not a FetchResult) or "invalid" (cannot be stored)
     problem: str = ""
 
 
-async def decode_received(message: NatsMessage) -> Received:
+@dataclass(frozen=True, slots=True)
+class Received:
+    message: NatsMessage
+    decoded: Decoded
+
+
+async def decode_received(message: NatsMessage) -> Decoded:
     """The subscriber's decoder: RESULTS' codec, lazily; never raises, so a malformed message reaches
     the handler and is dead-lettered at once instead of being redelivered until max_deliver."""
     try:
         with gc_paused():  # a reply can decode into millions of objects: see gc_pause
             result = checked(decode_result_lazily(message.body, message.headers))
     except InvalidResult as exc:
-        return Received(message, stage="invalid", problem=str(exc))
+        return Decoded(stage="invalid", problem=str(exc))
     except Exception as exc:
-        return Received(message, stage="decode", problem=f"not a FetchResult: {type(exc).__name__}: {exc}")
-    return Received(message, result)
+        return Decoded(stage="decode", problem=f"not a FetchResult: {type(exc).__name__}: {exc}")
+    return Decoded(result)
 
 
 class ResultConsumer:
@@ -152,9 +160,9 @@ class ResultConsumer:
         except Exception as exc:  # the connection may already be gone
             log.debug("unsubscribe failed", extra={"error": repr(exc)})
 
-    async def _on_received(self, received: Any) -> None:
-        # `Any`: FastStream must not validate what the decoder built (it holds the message itself).
-        await self._groups.submit(received)
+    async def _on_received(self, decoded: Any, message: fs.NatsMessage) -> None:
+        # `Any`: FastStream must not validate again what the decoder built.
+        await self._groups.submit(Received(message, decoded))
 
     async def handle(self, batch: list[Received]) -> None:
         """One pull's messages: dead-letter what is not a result, apply the rest as one batch."""
@@ -162,10 +170,11 @@ class ResultConsumer:
         self._metrics.consumer_pending.set(batch[-1].message.raw_message.metadata.num_pending)
         decoded: list[tuple[NatsMessage, FetchResult]] = []
         for item in batch:
-            if item.result is None:
-                await self._dead.send(item.message, item.stage, item.problem)
+            outcome = item.decoded
+            if outcome.result is None:
+                await self._dead.send(item.message, outcome.stage, outcome.problem)
             else:
-                decoded.append((item.message, item.result))
+                decoded.append((item.message, outcome.result))
         if decoded:
             await self._apply(decoded)
 
