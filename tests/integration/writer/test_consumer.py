@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import time
 import urllib.request
 from collections.abc import AsyncIterator, Callable
@@ -11,6 +12,7 @@ from collections.abc import AsyncIterator, Callable
 import asyncpg
 import nats
 import pytest
+from faststream.nats.message import NatsMessage
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 
@@ -394,3 +396,23 @@ async def test_a_deleted_durable_is_declared_again_and_consumption_goes_on(
         await publish(js, ok("GetSuite", {"retCode": 0, "n": 2}, fetched_at=2, params={"page": 2}))
         await wait_for(lambda: _rows_at_least(pg_conn, 2), timeout=20)
         assert await writer._ready() == {"nats": True, "database": True}
+
+
+async def test_an_applied_result_is_not_kept_alive_by_the_writer(
+    run_writer: RunWriter, js: nats.js.JetStreamContext, instance: int
+) -> None:
+    """A 10,000-gateway reply is tens of MB: once applied, nothing of the writer may hold it (a
+    context copy captured by a timer kept it for minutes, doubling the writer's peak memory)."""
+    result = ok("GetSuite", {"retCode": 0, "blob": "x" * 2_000_000}, fetched_at=4242.5)
+    async with run_writer():
+        await publish(js, result)
+        await wait_for(lambda: consumer_idle(js), timeout=20)
+        await asyncio.sleep(0.5)  # the commit's after-work (notes, acks) is done
+        gc.collect()
+        alive = [
+            o
+            for o in gc.get_objects()
+            if isinstance(o, NatsMessage)
+            and (o.raw_message.headers or {}).get(bus.MSG_ID_HEADER) == result.msg_id
+        ]
+        assert alive == []

@@ -18,6 +18,7 @@ one more transaction, never order or safety.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
@@ -52,7 +53,11 @@ class PullGroups(Generic[T]):
         try:
             await self._gather(group)
             async with self._turn:
-                await self._apply(group.items)
+                # A task of its own with an empty context: callbacks the work schedules (a pool's
+                # idle-connection timers, say) keep a copy of the context they were scheduled in,
+                # and FastStream's context holds the pulled message, so a copy would keep a large
+                # reply alive for minutes. Cancelling the leader cancels this task with it.
+                await asyncio.create_task(self._apply(group.items), context=contextvars.Context())
         finally:
             if self._open is group:
                 self._open = None
