@@ -36,7 +36,7 @@ from tests.unit.writer.vos_replies import (
     routing_item,
     routing_online_item,
 )
-from vosync.shared import bus
+from vosync.shared import bus, channels
 from vosync.shared.codec import decode, encode
 from vosync.shared.messages import CacheChanged, GatewayOnlineEvent
 from vosync.shared.settings import Settings
@@ -413,6 +413,6 @@ async def test_an_applied_result_is_not_kept_alive_by_the_writer(
             o
             for o in gc.get_objects()
             if isinstance(o, NatsMessage)
-            and (o.raw_message.headers or {}).get(bus.MSG_ID_HEADER) == result.msg_id
+            and (o.raw_message.headers or {}).get(channels.MSG_ID_HEADER) == result.msg_id
         ]
         assert alive == []

@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-from collections.abc import Awaitable, Callable
-from typing import Generic, TypeVar
+from collections.abc import Callable, Coroutine
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 
@@ -36,7 +36,7 @@ class _Group(Generic[T]):
 
 
 class PullGroups(Generic[T]):
-    def __init__(self, apply: Callable[[list[T]], Awaitable[None]]) -> None:
+    def __init__(self, apply: Callable[[list[T]], Coroutine[Any, Any, None]]) -> None:
         self._apply = apply
         self._open: _Group[T] | None = None
         self._turn = asyncio.Lock()  # FIFO: groups are applied in the order they opened
