@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 
 import pytest
 
+from vosync.writer import pull_groups
 from vosync.writer.pull_groups import PullGroups
 
 
@@ -20,26 +22,56 @@ class Recorder:
             await self.hold.wait()
 
 
+async def pull(groups: PullGroups[int], items: range) -> list[asyncio.Task[None]]:
+    """As FastStream's pull loop does: one handler task per pulled message."""
+    groups.expect(len(items))
+    return [asyncio.create_task(groups.submit(i)) for i in items]
+
+
 async def test_the_handlers_of_one_pull_form_one_batch() -> None:
     recorder = Recorder()
     groups: PullGroups[int] = PullGroups(recorder.apply)
-    # As FastStream's pull loop does: every handler task is started before the first one runs.
-    await asyncio.gather(*(asyncio.create_task(groups.submit(i)) for i in range(50)))
+    await asyncio.gather(*await pull(groups, range(50)))
     assert recorder.batches == [list(range(50))]
 
 
-async def test_a_late_handler_opens_the_next_batch_applied_after_the_first() -> None:
+async def test_handlers_arriving_over_several_turns_still_form_one_batch() -> None:
+    recorder = Recorder()
+    groups: PullGroups[int] = PullGroups(recorder.apply)
+    groups.expect(30)
+
+    async def late(i: int) -> None:
+        for _ in range(i % 3):  # real suspensions before the handler, as in FastStream's chain
+            await asyncio.sleep(0)
+        await groups.submit(i)
+
+    await asyncio.gather(*(late(i) for i in range(30)))
+    assert [sorted(b) for b in recorder.batches] == [list(range(30))]
+
+
+async def test_a_handler_that_never_comes_delays_its_batch_only_so_long(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(pull_groups, "GATHER_TIMEOUT_S", 0.05)
+    recorder = Recorder()
+    groups: PullGroups[int] = PullGroups(recorder.apply)
+    groups.expect(3)
+    await asyncio.wait_for(asyncio.gather(groups.submit(0), groups.submit(1)), 1)
+    assert recorder.batches == [[0, 1]]
+
+
+async def test_the_next_pull_waits_for_the_batch_before_it() -> None:
     hold = asyncio.Event()
     recorder = Recorder(hold)
     groups: PullGroups[int] = PullGroups(recorder.apply)
-    first = [asyncio.create_task(groups.submit(i)) for i in range(3)]
+    first = await pull(groups, range(3))
     await asyncio.sleep(0.01)  # the first batch is being applied (held)
-    late = asyncio.create_task(groups.submit(99))
+    second = await pull(groups, range(99, 100))
     await asyncio.sleep(0.01)
     assert recorder.batches == [[0, 1, 2]], "the second batch must wait for the first"
     assert not any(task.done() for task in first), "no handler returns before its batch is applied"
     hold.set()
-    await asyncio.gather(*first, late)
+    await asyncio.gather(*first, *second)
     assert recorder.batches == [[0, 1, 2], [99]]
 
 
@@ -48,21 +80,16 @@ async def test_a_failing_batch_releases_every_handler_of_it() -> None:
         raise RuntimeError("apply failed")
 
     groups: PullGroups[int] = PullGroups(boom)
-    outcomes = await asyncio.gather(*(groups.submit(i) for i in range(4)), return_exceptions=True)
+    outcomes = await asyncio.gather(*await pull(groups, range(4)), return_exceptions=True)
     assert sum(isinstance(o, RuntimeError) for o in outcomes) == 1  # raised to the leader only
     assert outcomes.count(None) == 3
-    # and the next pull is a fresh batch
-    recorder = Recorder()
-    groups = PullGroups(recorder.apply)
-    await asyncio.gather(*(groups.submit(i) for i in range(2)))
-    assert recorder.batches == [[0, 1]]
 
 
 async def test_cancelling_the_leader_releases_the_others() -> None:
     hold = asyncio.Event()
     recorder = Recorder(hold)
     groups: PullGroups[int] = PullGroups(recorder.apply)
-    tasks = [asyncio.create_task(groups.submit(i)) for i in range(3)]
+    tasks = await pull(groups, range(3))
     await asyncio.sleep(0.01)
     tasks[0].cancel()
     done = await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 1)
@@ -70,9 +97,15 @@ async def test_cancelling_the_leader_releases_the_others() -> None:
     assert done[1:] == [None, None]
 
 
-@pytest.mark.parametrize("size", [1, 256])
-async def test_sizes(size: int) -> None:
-    recorder = Recorder()
-    groups: PullGroups[int] = PullGroups(recorder.apply)
-    await asyncio.gather(*(asyncio.create_task(groups.submit(i)) for i in range(size)))
-    assert recorder.batches == [list(range(size))]
+async def test_the_batch_runs_without_the_handlers_context() -> None:
+    """FastStream's context holds the pulled message: what the batch schedules must not keep it."""
+    var: contextvars.ContextVar[str] = contextvars.ContextVar("message", default="none")
+    seen: list[str] = []
+
+    async def apply(items: list[int]) -> None:
+        seen.append(var.get())
+
+    groups: PullGroups[int] = PullGroups(apply)
+    var.set("the pulled message")
+    await asyncio.gather(*await pull(groups, range(2)))
+    assert seen == ["none"]

@@ -126,7 +126,9 @@ class ResultConsumer:
         self._sub(self._on_received)
 
     def started(self) -> None:
-        """After the broker started: when stopping, the next pull ends the pull loop (see stop)."""
+        """After the broker started, wrap the subscription's pull (nats-py's `fetch`, the one place
+        that sees what a pull brings): it tells PullGroups how many messages make this pull's batch,
+        and, when stopping, it ends FastStream's pull loop between two pulls (see stop)."""
         assert self._sub is not None and self._sub.subscription is not None
         sub, pull = self._sub, self._sub.subscription
         fetch = pull.fetch
@@ -135,7 +137,9 @@ class ResultConsumer:
             if self._closing:
                 sub.running = False  # FastStream's pull loop ends at once, between two pulls
                 return []
-            return await fetch(*args, **kwargs)
+            msgs = await fetch(*args, **kwargs)
+            self._groups.expect(len(msgs))  # FastStream hands them to the handler next, all of them
+            return msgs
 
         setattr(pull, "fetch", fetch_unless_closing)  # noqa: B010
 

@@ -1,57 +1,73 @@
 """PullGroups: the messages of one pull, handed to the writer again as one batch.
 
 FastStream's JetStream pull subscriber fetches up to `batch_size` messages (returning as soon as
-any are there) and starts one handler task per message, all of them before the first one runs.
-The writer wants the pull as one batch, written in one transaction. So the first handler to
-arrive opens a group and lets the event loop turn until no sibling joins any more; then it applies
-the group, and every handler of the group returns once the group is settled.
+any are there) and starts one handler task per message. The writer wants the pull as one batch,
+written in one transaction. The pull tells how many messages it brought (`expect`); the first
+handler to arrive opens a group, waits until that many have joined, applies the group, and every
+handler of the group returns once the group is settled.
 
 FastStream's own batch subscriber (`PullSub(batch=True)`) is not used: since 0.7.8 it keeps pulling
 until the batch is full or its timeout ends, so a lone result would wait out the timeout (the
 event latency the freshness benchmark measures), where this way it is written at once.
 
-A sibling that arrives after the group closed (a real suspension before the handler) opens the
-next group. Groups are applied one after another in the order they opened, so a late arrival costs
-one more transaction, never order or safety.
+A handler that never arrives (FastStream failed it before the handler) costs the group at most
+GATHER_TIMEOUT_S, after which it is applied with what it has; groups are applied one after another
+in the order they opened, so a late arrival costs one more transaction, never order or safety.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 from collections.abc import Callable, Coroutine
 from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 
-MAX_TURNS = 8  # a group closes after this many turns of the loop even if siblings keep arriving
+GATHER_TIMEOUT_S = 0.25
 
 
 class _Group(Generic[T]):
-    __slots__ = ("done", "items")
+    __slots__ = ("done", "full", "items", "size")
 
-    def __init__(self) -> None:
+    def __init__(self, size: int) -> None:
+        self.size = size
         self.items: list[T] = []
+        self.full = asyncio.Event()
         self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def add(self, item: T) -> None:
+        self.items.append(item)
+        if len(self.items) >= self.size:
+            self.full.set()
 
 
 class PullGroups(Generic[T]):
     def __init__(self, apply: Callable[[list[T]], Coroutine[Any, Any, None]]) -> None:
         self._apply = apply
         self._open: _Group[T] | None = None
+        self._expected = 0
         self._turn = asyncio.Lock()  # FIFO: groups are applied in the order they opened
+
+    def expect(self, count: int) -> None:
+        """The next `count` submissions are one pull."""
+        self._expected = count
 
     async def submit(self, item: T) -> None:
         """Join the open group (or open one); return when the group has been applied."""
         group = self._open
         if group is not None:
-            group.items.append(item)
+            group.add(item)
             await asyncio.shield(group.done)  # the leader's cancellation must not cancel the others
             return
-        group = self._open = _Group()
-        group.items.append(item)
+        group = self._open = _Group(max(self._expected, 1))
+        self._expected = 0
+        group.add(item)
         try:
-            await self._gather(group)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(group.full.wait(), GATHER_TIMEOUT_S)
+            self._open = None
             async with self._turn:
                 # A task of its own with an empty context: callbacks the work schedules (a pool's
                 # idle-connection timers, say) keep a copy of the context they were scheduled in,
@@ -63,11 +79,3 @@ class PullGroups(Generic[T]):
                 self._open = None
             if not group.done.done():
                 group.done.set_result(None)
-
-    async def _gather(self, group: _Group[T]) -> None:
-        for _ in range(MAX_TURNS):
-            joined = len(group.items)
-            await asyncio.sleep(0)  # every handler task already started runs up to submit()
-            if len(group.items) == joined:
-                break
-        self._open = None
