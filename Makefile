@@ -25,6 +25,7 @@ run: $(SYNCED)
 
 test: $(SYNCED)
 	$(VENV)/bin/python -m tests.browser.ensure_chromium
+	$(VENV)/bin/python -m tests.ensure_prometheus
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 lint: $(SYNCED)

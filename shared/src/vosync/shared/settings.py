@@ -77,6 +77,9 @@ class Settings(BaseSettings):
     writer_max_deliver: int = Field(5, ge=2)
     writer_nak_delay_s: float = Field(2.0, ge=0)
     writer_ack_wait_s: float = Field(60.0, gt=0)
+    metrics_gateway_series: bool = Field(
+        False, description="vosync_gateway_online per gateway on the writer's /metrics (one series each)"
+    )
 
     # -- catalogue overrides -------------------------------------------------------------------
     poll_intervals: Annotated[dict[str, float], NoDecode] = Field(default_factory=dict)

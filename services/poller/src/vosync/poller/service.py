@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import random
 import ssl
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -92,6 +94,7 @@ class PollerService:
         self.poller_id = settings.poller_id
         self.metrics = PollerMetrics()
         self._specs: list[ApiSpec] = settings.catalogue.scheduled()
+        self.metrics.vos.schedule({s.name: s.poll_interval_s or 0.0 for s in self._specs})
         self._runtimes: dict[int, InstanceRuntime] = {}
         self._schedules: dict[int, Schedules] = {}
         self._ending: set[asyncio.Task[None]] = set()  # cancelled schedule tasks not yet finished
@@ -322,6 +325,7 @@ class PollerService:
             runtime = self._runtimes.pop(instance_id, None)
             if runtime is not None:
                 self._retire(runtime.client)
+            self.metrics.vos.forget(instance_id)
             return
         runtime = self._runtimes.get(instance_id)
         if runtime is not None and (
@@ -367,13 +371,19 @@ class PollerService:
             record,
             self._new_client(record),
             asyncio.Semaphore(self.settings.vos_max_concurrency),
-            Backoff(instance_id, self._policy, rng=self._rng, on_change=self._backoff_changed),
+            Backoff(
+                instance_id,
+                self._policy,
+                rng=self._rng,
+                on_change=functools.partial(self._backoff_changed, instance_id),
+            ),
         )
         self._runtimes[instance_id] = runtime
         return runtime
 
-    def _backoff_changed(self, backing_off: bool) -> None:
+    def _backoff_changed(self, instance_id: int, backing_off: bool) -> None:
         self.metrics.backing_off.inc() if backing_off else self.metrics.backing_off.dec()
+        self.metrics.vos.backing_off(instance_id, backing_off)
 
     # -- leases and schedules ------------------------------------------------------------------
     def _lease_acquired(self, instance_id: int, revision: int) -> None:
@@ -394,6 +404,7 @@ class PollerService:
 
     def _lease_released(self, instance_id: int, reason: str) -> None:
         self._stop_schedules(instance_id)
+        self.metrics.vos.forget(instance_id)
         self.metrics.lease_changes.labels(reason).inc()
         self.metrics.owned_instances.set(len(self.leases.owned_ids()))
 
@@ -466,5 +477,7 @@ class PollerService:
         result = call.result
         self.metrics.polls.labels(spec.name, result.error_kind.value if result.error_kind else "ok").inc()
         self.metrics.vos_latency.labels(spec.name).observe(result.duration_ms / 1000)
+        failure = result.error_kind.value if result.error_kind else None
+        self.metrics.vos.call(instance_id, spec.name, result.duration_ms / 1000, failure, time.time())
         self.publisher.submit(result)
         return result

@@ -5,6 +5,7 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from vosync.shared.catalogue import Catalogue
+from vosync.shared.service_metrics import register_standard_metrics
 
 BATCH_BUCKETS = (1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000)
 SECONDS_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -14,6 +15,25 @@ class WriterMetrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry()
         r = self.registry
+        register_standard_metrics(r, "writer")
+        self.gateways = Gauge(
+            "vosync_gateways",
+            "Gateways in the table, per instance and type (after the last commit that changed them)",
+            ["instance_id", "gateway_type"],
+            registry=r,
+        )
+        self.gateways_online = Gauge(
+            "vosync_gateways_online",
+            "Online gateways, per instance and type (after the last commit that changed them)",
+            ["instance_id", "gateway_type"],
+            registry=r,
+        )
+        self.gateway_online = Gauge(
+            "vosync_gateway_online",
+            "1 if the gateway is online, else 0 (only with VOSYNC_METRICS_GATEWAY_SERIES: one series each)",
+            ["instance_id", "gateway_type", "gateway_name"],
+            registry=r,
+        )
         self.results = Counter(
             "vosync_writer_results",
             "Results handled, by API and outcome (applied, unchanged, failure_recorded, stale, "

@@ -20,6 +20,7 @@ from vosync.writer.apply import BatchApplier, BatchReport
 from vosync.writer.consumer import ResultConsumer
 from vosync.writer.db import create_pool
 from vosync.writer.dead_letter import DeadLetters
+from vosync.writer.gateway_gauges import GatewayGauges
 from vosync.writer.metrics import WriterMetrics, api_label
 from vosync.writer.outbox import OutboxRelay
 
@@ -39,6 +40,7 @@ class WriterService:
         self._pool: asyncpg.Pool | None = None
         self._consumer: ResultConsumer | None = None
         self._relay: OutboxRelay | None = None
+        self._gauges: GatewayGauges | None = None
         self._ops: OpsServer | None = None
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -57,6 +59,7 @@ class WriterService:
         self._pool = await create_pool(settings)
         applier = BatchApplier(self._pool, settings.catalogue)
         self._relay = OutboxRelay(self._pool, broker, self.metrics)
+        self._gauges = GatewayGauges(self._pool, self.metrics, settings.metrics_gateway_series)
         self._consumer = ResultConsumer(
             settings, applier, DeadLetters(broker, self.metrics), self.metrics, self._after_commit, self._stop
         )
@@ -68,6 +71,7 @@ class WriterService:
         self._tasks = [
             asyncio.create_task(self._relay.run(self._stop), name="writer-relay"),
             asyncio.create_task(self._probe_lag(), name="writer-lag"),
+            asyncio.create_task(self._gauges.run(self._stop), name="writer-gateway-gauges"),
         ]
         log.info(
             "writer started",
@@ -126,6 +130,8 @@ class WriterService:
             self.metrics.events_written.inc(report.events)
             assert self._relay is not None
             self._relay.kick()
+        if self._gauges is not None:
+            self._gauges.changed(report.changed_keys)
         await self._notify(report)
 
     async def _notify(self, report: BatchReport) -> None:

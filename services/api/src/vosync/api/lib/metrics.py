@@ -19,6 +19,8 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from vosync.shared.service_metrics import register_standard_metrics
+
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 
 
@@ -57,6 +59,7 @@ class ApiMetrics:
         self.hot_cache_bytes: Callable[[], int] = lambda: 0
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(_Collector(self))
+        register_standard_metrics(self.registry, "api")
 
     def observe_request(self, route: str, method: str, status: int, seconds: float | None) -> None:
         self.requests[(route, method, status)] += 1
