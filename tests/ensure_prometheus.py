@@ -23,9 +23,11 @@ def main() -> int:
     if subprocess.run(install, check=False, env=env).returncode != 0:
         subprocess.run(["apt-get", "update", "-qq"], check=False, env=env)
         if subprocess.run(install, check=False, env=env).returncode != 0:
-            print("note: prometheus could not be installed; monitoring tests will be skipped", file=sys.stderr)
-    # Debian starts the packaged server on :9090; the tests start their own on free ports.
-    subprocess.run(["systemctl", "disable", "--now", "prometheus"], check=False, capture_output=True)
+            print("note: prometheus could not be installed; monitoring tests are skipped", file=sys.stderr)
+    # Debian's package may start its own server on :9090; the tests start theirs on free ports.
+    for stop in (["systemctl", "disable", "--now", "prometheus"], ["service", "prometheus", "stop"]):
+        if shutil.which(stop[0]):
+            subprocess.run(stop, check=False, capture_output=True)
     return 0
 
 
