@@ -111,7 +111,12 @@ class ApiResources:
                 "cache": CacheService(engine, broker, self.hot),
                 "sync": SyncService(catalogue, fetcher, self.hot, self.metrics),
                 "events": events,
-                "health": HealthService(engine, broker),
+                "health": HealthService(
+                    engine,
+                    broker,
+                    hot_entries=lambda: len(self.hot),
+                    on_checked=self.metrics.dependencies.update,
+                ),
             }
             directory.start()
         except BaseException:
