@@ -105,11 +105,14 @@ class ApiResources:
                     fetcher=fetcher,
                     metrics=self.metrics,
                     failure_backoff_s=settings.api_failure_backoff_s,
+                    refresh_cooldown_s=settings.api_refresh_cooldown_s,
                 ),
                 "gateways": GatewayService(engine),
                 "instances": instances,
                 "cache": CacheService(engine, broker, self.hot),
-                "sync": SyncService(catalogue, fetcher, self.hot, self.metrics),
+                "sync": SyncService(
+                    catalogue, fetcher, self.hot, self.metrics, cooldown_s=settings.api_refresh_cooldown_s
+                ),
                 "events": events,
                 "health": HealthService(
                     engine,
