@@ -46,6 +46,8 @@ def api_settings(make_settings: Callable[..., Settings]) -> Settings:
         api_keys={ADMIN_KEY: "admin", READ_KEY: "read"},
         api_fetch_timeout_s=2.0,
         api_failure_backoff_s=0,
+        # Fuzzing forces refreshes faster than a client may; the limiter has its own test.
+        api_refresh_rate_per_minute=1_000_000,
     )
 
 

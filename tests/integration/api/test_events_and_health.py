@@ -90,7 +90,7 @@ async def test_sse_keepalive_and_query_key(make_settings: Callable[..., Settings
 async def test_probes_metrics_page_and_schema(api: httpx.AsyncClient, pg_conn: object) -> None:
     assert (await api.get("/health/live")).json() == {"status": "ok"}
     ready = (await api.get("/health/ready")).json()
-    assert ready == {"status": "ok", "checks": {"database": True, "nats": True}}
+    assert ready == {"status": "ok", "checks": {"database": True, "nats": True}, "degraded": []}
     await api.get("/api/v1/instances", headers=READ)
     metrics = await api.get("/metrics")
     assert metrics.status_code == 200 and metrics.headers["content-type"].startswith("text/plain")
@@ -129,7 +129,12 @@ async def test_ready_reports_a_lost_database(api: httpx.AsyncClient, api_service
     api_service.resources.service("health")._engine = dead
     try:
         res = await api.get("/health/ready")
-        assert res.status_code == 503 and res.json()["checks"] == {"database": False, "nats": True}
+        # Fetches through NATS still serve: degraded, not unready (issue #17 item 6).
+        assert res.status_code == 200 and res.json() == {
+            "status": "degraded",
+            "checks": {"database": False, "nats": True},
+            "degraded": ["database"],
+        }
     finally:
         await dead.dispose()
 

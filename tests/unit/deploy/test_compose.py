@@ -153,6 +153,26 @@ def test_each_service_gets_valid_settings_with_what_it_needs(services: dict[str,
             assert settings.database_url is None, "the poller needs no database credentials"
 
 
+def test_poll_intervals_and_cache_ttls_are_set_once_and_reach_every_service(services: dict[str, Any]) -> None:
+    """Issue #17 item 9: one place (deploy/.env), passed to poller, writer and api alike."""
+    env = env_example()
+    assert "VOSYNC_POLL_INTERVALS" in env and "VOSYNC_CACHE_TTLS" in env
+    example = {
+        **env,
+        "VOSYNC_POLL_INTERVALS": '{"GetGatewayMapping": 77}',
+        "VOSYNC_CACHE_TTLS": '{"GetGatewayMapping": 99}',
+    }
+    for name in SERVICES:
+        raw = services[name]["environment"]
+        values = {
+            k: interpolate(str(raw[k]), example) for k in ("VOSYNC_POLL_INTERVALS", "VOSYNC_CACHE_TTLS")
+        }
+        settings = settings_from_env(values)
+        assert settings.poll_intervals == {"GetGatewayMapping": 77}, name
+        assert settings.cache_ttls == {"GetGatewayMapping": 99}, name
+        assert settings_from_env(_environment(services[name])).cache_ttls == {}, "empty: catalogue defaults"
+
+
 def test_clients_reach_every_nats_node_with_matching_replicas(services: dict[str, Any]) -> None:
     nodes = sorted(_nats_nodes(services))
     for name in SERVICES:

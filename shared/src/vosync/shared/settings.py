@@ -51,6 +51,12 @@ class Settings(BaseSettings):
         2.0, ge=0, description="after a failed fetch, serve stale/errors this long before asking again"
     )
     api_sse_keepalive_s: float = Field(15.0, gt=0)
+    api_refresh_rate_per_minute: int = Field(
+        60, gt=0, description="forced refreshes and syncs one client may ask per minute; more: 429"
+    )
+    api_refresh_cooldown_s: float = Field(
+        5.0, ge=0, description="a forced refresh of a key within this long of the last one shares its result"
+    )
 
     # -- poller --------------------------------------------------------------------------------
     poller_id: str = Field(default_factory=_default_instance_id)

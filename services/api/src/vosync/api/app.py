@@ -24,6 +24,7 @@ from vosync.api.lib.auth import auth_middleware
 from vosync.api.lib.errors import handle_exception
 from vosync.api.lib.metrics import metrics_middleware
 from vosync.api.lib.openapi import API_KEY_SCHEME, COMPONENTS
+from vosync.api.lib.rate_limit import forced_refresh_limit
 from vosync.api.resources import ApiResources
 from vosync.shared.settings import Settings
 
@@ -62,7 +63,11 @@ def create_app(settings: Settings, resources: ApiResources | None = None) -> Lit
         state=State({"settings": settings, "resources": resources, "metrics": resources.metrics}),
         exception_handlers={Exception: handle_exception},
         # Outermost first: metrics see every routed request, including those auth refuses.
-        middleware=[metrics_middleware(resources.metrics), auth_middleware(settings)],
+        middleware=[
+            metrics_middleware(resources.metrics),
+            auth_middleware(settings),
+            forced_refresh_limit(settings.api_refresh_rate_per_minute).middleware,
+        ],
         request_max_body_size=settings.api_max_body_bytes,
         openapi_config=OpenAPIConfig(
             title="vosync api",

@@ -105,13 +105,21 @@ class ApiResources:
                     fetcher=fetcher,
                     metrics=self.metrics,
                     failure_backoff_s=settings.api_failure_backoff_s,
+                    refresh_cooldown_s=settings.api_refresh_cooldown_s,
                 ),
                 "gateways": GatewayService(engine),
                 "instances": instances,
                 "cache": CacheService(engine, broker, self.hot),
-                "sync": SyncService(catalogue, fetcher, self.hot, self.metrics),
+                "sync": SyncService(
+                    catalogue, fetcher, self.hot, self.metrics, cooldown_s=settings.api_refresh_cooldown_s
+                ),
                 "events": events,
-                "health": HealthService(engine, broker),
+                "health": HealthService(
+                    engine,
+                    broker,
+                    hot_entries=lambda: len(self.hot),
+                    on_checked=self.metrics.dependencies.update,
+                ),
             }
             directory.start()
         except BaseException:

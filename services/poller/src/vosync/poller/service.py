@@ -23,6 +23,7 @@ from nats.aio.client import Client as NatsClient
 
 from vosync.poller.backoff import Backoff, BackoffPolicy
 from vosync.poller.directory import InstanceDirectory
+from vosync.poller.failure_log import FailureLog
 from vosync.poller.leases import LeaseManager
 from vosync.poller.metrics import PollerMetrics
 from vosync.poller.ondemand import OnDemandServer, Refusal
@@ -106,6 +107,7 @@ class PollerService:
             settings.backoff_after_failures, settings.backoff_base_s, settings.backoff_max_s
         )
         self._rng = random.Random()
+        self._failure_log = FailureLog(self.poller_id)  # edges of each key's failures, not every poll
         self._broker: VosyncBroker | None = None
         self._directory: InstanceDirectory | None = None
         self._leases: LeaseManager | None = None
@@ -479,5 +481,6 @@ class PollerService:
         self.metrics.vos_latency.labels(spec.name).observe(result.duration_ms / 1000)
         failure = result.error_kind.value if result.error_kind else None
         self.metrics.vos.call(instance_id, spec.name, result.duration_ms / 1000, failure, time.time())
+        self._failure_log.observe(result)
         self.publisher.submit(result)
         return result

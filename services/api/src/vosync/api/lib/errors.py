@@ -17,6 +17,7 @@ from litestar.status_codes import (
     HTTP_400_BAD_REQUEST,
     HTTP_409_CONFLICT,
     HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+    HTTP_429_TOO_MANY_REQUESTS,
     HTTP_500_INTERNAL_SERVER_ERROR,
     HTTP_502_BAD_GATEWAY,
     HTTP_503_SERVICE_UNAVAILABLE,
@@ -71,6 +72,14 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
         if exc.status_code == HTTP_413_REQUEST_ENTITY_TOO_LARGE:
             limit = _max_body_bytes(request)
             return error_response(HTTP_400_BAD_REQUEST, f"request body larger than {limit} bytes")
+        if exc.status_code == HTTP_429_TOO_MANY_REQUESTS:  # the rate limiter tells when, as RateLimit-Reset
+            headers = dict(exc.headers or {})
+            headers["Retry-After"] = str(max(1, int(headers.get("RateLimit-Reset", "1") or 1)))
+            return error_response(
+                HTTP_429_TOO_MANY_REQUESTS,
+                f"too many forced refreshes; retry after {headers['Retry-After']} s",
+                headers=headers,
+            )
         if isinstance(exc, ValidationException):
             return error_response(HTTP_400_BAD_REQUEST, exc.detail, exc.extra, exc.headers)
         return error_response(exc.status_code, exc.detail, exc.extra, exc.headers)

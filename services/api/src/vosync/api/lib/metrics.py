@@ -53,6 +53,8 @@ class ApiMetrics:
         self.hot_cache: Counter[str] = Counter({"hit": 0, "miss": 0})
         self.fetches: Counter[str] = Counter()
         self.coalesced = 0
+        # The last readiness result per dependency (1 up, 0 degraded); refreshed by each probe/scrape.
+        self.dependencies: dict[str, bool] = {}
         self.invalidations = 0
         self.sse_dropped = 0
         self.sse_clients: Callable[[], int] = lambda: 0
@@ -108,6 +110,14 @@ class _Collector:
         yield CounterMetricFamily(
             "vosync_api_sse_clients_dropped", "SSE clients dropped for falling behind", value=m.sse_dropped
         )
+        up = GaugeMetricFamily(
+            "vosync_api_dependency_up",
+            "Dependency reachable at the last check (0: degraded)",
+            labels=["dependency"],
+        )
+        for name, ok in sorted(m.dependencies.items()):
+            up.add_metric([name], 1.0 if ok else 0.0)
+        yield up
         yield GaugeMetricFamily("vosync_api_sse_clients", "Connected SSE clients", value=m.sse_clients())
         yield GaugeMetricFamily(
             "vosync_api_hot_cache_bytes", "Bytes budgeted by the in-process cache", value=m.hot_cache_bytes()

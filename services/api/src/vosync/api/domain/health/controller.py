@@ -20,8 +20,11 @@ class Liveness(msgspec.Struct):
 
 
 class Readiness(msgspec.Struct):
+    """status: ok (all up), degraded (serving without the `degraded` dependencies) or unavailable."""
+
     status: str
     checks: dict[str, bool]
+    degraded: list[str]
 
 
 class HealthController(Controller):
@@ -34,15 +37,21 @@ class HealthController(Controller):
 
     @get(
         "/health/ready",
-        summary="Database and NATS reachable",
+        summary="Can serve (200, status ok or degraded); 503 only when nothing can be served",
         operation_id="ready",
-        responses={503: ResponseSpec(data_container=Readiness, description="a dependency is unreachable")},
+        responses={
+            503: ResponseSpec(
+                data_container=Readiness, description="both dependencies down and nothing cached"
+            )
+        },
     )
     async def ready(self, health: NamedDependency[HealthService]) -> Response[Readiness]:
         checks = await health.checks()
-        ok = all(checks.values())
-        body = Readiness(status="ok" if ok else "unavailable", checks=checks)
-        return json_response(dumps(body), 200 if ok else HTTP_503_SERVICE_UNAVAILABLE)
+        degraded = sorted(name for name, up in checks.items() if not up)
+        serving = health.can_serve(checks)
+        status = "unavailable" if not serving else "degraded" if degraded else "ok"
+        body = Readiness(status=status, checks=checks, degraded=degraded)
+        return json_response(dumps(body), 200 if serving else HTTP_503_SERVICE_UNAVAILABLE)
 
     @get(
         "/metrics",
@@ -51,6 +60,9 @@ class HealthController(Controller):
         media_type="text/plain",
         include_in_schema=True,
     )
-    async def metrics(self, request: Request[Any, Any, Any]) -> Response[str]:
+    async def metrics(
+        self, request: Request[Any, Any, Any], health: NamedDependency[HealthService]
+    ) -> Response[str]:
         metrics: ApiMetrics = request.app.state.metrics
+        await health.checks()  # a scrape sees the dependencies as they are now
         return Response(content=metrics.render().decode(), media_type=metrics.content_type)

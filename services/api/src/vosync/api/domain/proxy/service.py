@@ -106,6 +106,7 @@ class ProxyService:
         fetcher: Fetcher,
         metrics: ApiMetrics,
         failure_backoff_s: float,
+        refresh_cooldown_s: float = 0.0,
     ) -> None:
         self._catalogue = catalogue
         self._engine = engine
@@ -114,6 +115,11 @@ class ProxyService:
         self._fetcher = fetcher
         self._metrics = metrics
         self._failure_backoff_s = failure_backoff_s
+        # Forced refreshes debounced per key (Home Assistant's debouncer as the model): within the
+        # cooldown a refresh shares the last forced fetch's answer, so a client hammering
+        # `refresh=true` reaches VOS at most once per cooldown.
+        self._refresh_cooldown_s = refresh_cooldown_s
+        self._refreshed: OrderedDict[CacheKey, tuple[float, Resolved]] = OrderedDict()
         self._flights: SingleFlight[tuple[CacheKey, bool], Resolved] = SingleFlight()
         self._count_coalesced = metrics.count_coalesced
         self._specs: dict[str, ApiSpec] = {}  # known, read-only names only (bounded by the catalogue)
@@ -147,12 +153,25 @@ class ProxyService:
                 self._metrics.hot_cache["hit"] += 1
                 return info, Resolved("database", reply)
             self._metrics.hot_cache["miss"] += 1
+        else:
+            recent = self._refreshed.get(key)
+            if recent is not None and recent[0] > time.monotonic():
+                self._count_coalesced()
+                return info, recent[1]
         resolved, joined = await self._flights.do(
             (key, refresh), lambda: self._resolve(spec, key, params, refresh)
         )
         if joined:
             self._count_coalesced()
+        elif refresh and self._refresh_cooldown_s > 0:
+            self._remember_refresh(key, resolved)
         return info, resolved
+
+    def _remember_refresh(self, key: CacheKey, resolved: Resolved) -> None:
+        self._refreshed[key] = (time.monotonic() + self._refresh_cooldown_s, resolved)
+        self._refreshed.move_to_end(key)
+        while len(self._refreshed) > _MAX_REMEMBERED_FAILURES:
+            self._refreshed.popitem(last=False)
 
     def count_reply(self, source: DataSource | None) -> None:
         if source is not None:

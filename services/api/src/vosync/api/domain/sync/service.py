@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from datetime import timedelta
 
 from vosync.api.domain.proxy.service import params_key, resolve_spec
@@ -24,11 +25,22 @@ log = logging.getLogger(__name__)
 
 
 class SyncService:
-    def __init__(self, catalogue: Catalogue, fetcher: Fetcher, hot: HotCache, metrics: ApiMetrics) -> None:
+    def __init__(
+        self,
+        catalogue: Catalogue,
+        fetcher: Fetcher,
+        hot: HotCache,
+        metrics: ApiMetrics,
+        cooldown_s: float = 0.0,
+    ) -> None:
         self._catalogue = catalogue
         self._fetcher = fetcher
         self._hot = hot
         self._metrics = metrics
+        # A sync of an (instance, API) within the cooldown of the last one shares its outcome: repeated
+        # POST /sync reach VOS at most once per cooldown (bounded: instances x catalogue APIs).
+        self._cooldown_s = cooldown_s
+        self._recent: dict[tuple[int, str], tuple[float, SyncOutcome]] = {}
 
     def specs(self, names: list[str] | None) -> list[ApiSpec]:
         """The APIs to sync (default: the scheduled ones); 403/404 for a write or unknown name."""
@@ -45,6 +57,15 @@ class SyncService:
         return SyncReply(instance_id=instance.id, results=list(outcomes))
 
     async def _one(self, instance: InstanceInfo, spec: ApiSpec) -> SyncOutcome:
+        recent = self._recent.get((instance.id, spec.name))
+        if recent is not None and recent[0] > time.monotonic():
+            return recent[1]
+        outcome = await self._fetch(instance, spec)
+        if self._cooldown_s > 0:
+            self._recent[(instance.id, spec.name)] = (time.monotonic() + self._cooldown_s, outcome)
+        return outcome
+
+    async def _fetch(self, instance: InstanceInfo, spec: ApiSpec) -> SyncOutcome:
         generation = self._hot.generation(instance.id)
         outcome = await self._fetcher.fetch(
             FetchRequest(instance_id=instance.id, api_name=spec.name, params={}, reason=FetchReason.SYNC)

@@ -1,0 +1,78 @@
+"""Issue #17 item 7: forced refreshes of one key are debounced; VOS is not called per request."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+import asyncpg
+import httpx
+
+from tests.fixtures.api import RunApi
+from tests.integration.api.conftest import (
+    ADMIN,
+    ADMIN_KEY,
+    READ,
+    READ_KEY,
+    StartTestPoller,
+    insert_instance,
+    ok_result,
+)
+from vosync.shared.settings import Settings
+
+SUITES = {"retCode": 0, "infoSuites": [{"name": "s1"}]}
+
+
+async def test_twenty_forced_refreshes_in_two_seconds_reach_vos_at_most_twice(
+    api: httpx.AsyncClient, pg_conn: asyncpg.Connection, start_test_poller: StartTestPoller
+) -> None:
+    iid = await insert_instance(pg_conn)
+    poller = await start_test_poller(lambda req: ok_result(req, SUITES))
+    statuses = []
+    for _ in range(20):
+        res = await api.post(f"/api/v1/vos-api/instances/{iid}/GetSuite?refresh=true", json={}, headers=READ)
+        statuses.append(res.status_code)
+        assert res.status_code < 500, res.text
+        if res.status_code == 200:
+            assert res.json()["data"] == SUITES
+        await asyncio.sleep(0.1)
+    assert statuses.count(200) >= 1
+    assert len(poller.requests) <= 2, len(poller.requests)
+
+
+async def test_twenty_syncs_in_two_seconds_reach_vos_at_most_twice_per_api(
+    api: httpx.AsyncClient, pg_conn: asyncpg.Connection, start_test_poller: StartTestPoller
+) -> None:
+    iid = await insert_instance(pg_conn)
+    poller = await start_test_poller(lambda req: ok_result(req, {"retCode": 0}))
+    for _ in range(20):
+        res = await api.post(f"/api/v1/instances/{iid}/sync", json={"apis": ["GetSuite"]}, headers=ADMIN)
+        assert res.status_code < 500, res.text
+        if res.status_code == 200:
+            assert res.json()["results"][0]["ok"] is True
+        await asyncio.sleep(0.1)
+    assert len(poller.requests) <= 2, len(poller.requests)
+
+
+async def test_forced_refreshes_beyond_the_client_rate_are_429_with_retry_after(
+    make_settings: Callable[..., Settings],
+    run_api: RunApi,
+    pg_conn: asyncpg.Connection,
+    start_test_poller: StartTestPoller,
+) -> None:
+    service = await run_api(
+        make_settings(
+            auth="required", api_keys={ADMIN_KEY: "admin", READ_KEY: "read"}, api_refresh_rate_per_minute=3
+        )
+    )
+    iid = await insert_instance(pg_conn)
+    await start_test_poller(lambda req: ok_result(req, SUITES))
+    async with httpx.AsyncClient(base_url=service.url, timeout=30) as api:
+        path = f"/api/v1/vos-api/instances/{iid}/GetSuite"
+        answers = [await api.post(f"{path}?refresh=true", json={}, headers=READ) for _ in range(5)]
+        assert [a.status_code for a in answers] == [200, 200, 200, 429, 429]
+        refused = answers[-1]
+        assert int(refused.headers["Retry-After"]) >= 1
+        assert "too many forced refreshes" in refused.json()["detail"]
+        plain = await api.post(path, json={}, headers=READ)  # plain reads are never limited
+        assert plain.status_code == 200
