@@ -69,7 +69,8 @@ def main() -> None:
     ttls = json.dumps({API: TTL_S})
     with stack("stampede") as s:
         (sim_url,) = s.start_sim(instances=1, gateways=GATEWAYS)
-        s.start_api(VOSYNC_CACHE_TTLS=ttls)
+        # Grace 0: this scenario measures readers that must wait for VOS (beyond the window).
+        s.start_api(VOSYNC_CACHE_TTLS=ttls, VOSYNC_API_STALE_WHILE_REVALIDATE_S=json.dumps({API: 0}))
         s.start_writer(VOSYNC_CACHE_TTLS=ttls)
         s.start_poller(
             VOSYNC_CACHE_TTLS=ttls, VOSYNC_POLLER_INSTANCES=NO_INSTANCE

@@ -105,6 +105,7 @@ class ApiResources:
                     fetcher=fetcher,
                     metrics=self.metrics,
                     failure_backoff_s=settings.api_failure_backoff_s,
+                    grace_s=settings.stale_while_revalidate_s,
                 ),
                 "gateways": GatewayService(engine),
                 "instances": instances,
@@ -126,6 +127,8 @@ class ApiResources:
         self.started = False
         if "events" in self._services:
             await self.events.stop()
+        if "proxy" in self._services:
+            await self.proxy.stop()
         if self._directory is not None:
             await self._directory.stop()
         await self._close_connections()

@@ -1,10 +1,12 @@
 """The in-process cache of hot proxy replies, so a fresh cached read needs no database round trip.
 
 Entries hold the VOS reply as pre-serialised JSON bytes (and, made once on first use, a copy with
-secrets masked). An entry is served only until its `expires_at`; the writer's `vos.cache.changed.*`
-notifications drop entries whose row changed. Every invalidation bumps a per-instance generation:
-a loader records the generation before it reads, and `put` refuses the entry if the generation moved
-meanwhile, so a read that raced a change can never park old data in the cache.
+secrets masked). An entry is kept until its `expires_at` plus the API's stale-while-revalidate
+grace (`get` returns it until then; whether it is still fresh is the caller's question); the
+writer's `vos.cache.changed.*` notifications drop entries whose row changed. Every invalidation
+bumps a per-instance generation: a loader records the generation before it reads, and `put`
+refuses the entry if the generation moved meanwhile, so a read that raced a change can never park
+old data in the cache.
 """
 
 from __future__ import annotations
@@ -58,7 +60,7 @@ class CachedReply:
 @dataclass(slots=True)
 class _Slot:
     reply: CachedReply
-    expires_ts: float
+    keep_until_ts: float  # expires_at + grace
     size: int
 
 
@@ -82,17 +84,19 @@ class HotCache:
         return (self._epoch, self._generation.get(instance_id, 0))
 
     def get(self, key: CacheKey, now_ts: float | None = None) -> CachedReply | None:
+        """The entry, fresh or inside its grace window (compare `reply.expires_ts` to tell)."""
         slot = self._slots.get(key)
         if slot is None:
             return None
-        if slot.expires_ts <= (time.time() if now_ts is None else now_ts):
+        if slot.keep_until_ts <= (time.time() if now_ts is None else now_ts):
             self._drop(key)
             return None
         self._slots.move_to_end(key)
         return slot.reply
 
-    def put(self, reply: CachedReply, generation: tuple[int, int]) -> bool:
-        """Keep `reply` unless its instance was invalidated since `generation` was read."""
+    def put(self, reply: CachedReply, generation: tuple[int, int], grace_s: float = 0.0) -> bool:
+        """Keep `reply` (until `expires_at` + `grace_s`) unless its instance was invalidated since
+        `generation` was read."""
         if generation != self.generation(reply.instance_id):
             return False
         # Budget for the masked copy up front: most callers are not admins.
@@ -102,7 +106,7 @@ class HotCache:
         key = reply.key
         if key in self._slots:
             self._drop(key)
-        self._slots[key] = _Slot(reply, reply.expires_ts, size)
+        self._slots[key] = _Slot(reply, reply.expires_ts + grace_s, size)
         self._by_instance.setdefault(reply.instance_id, set()).add(key)
         self._bytes += size
         while self._bytes > self.max_bytes and self._slots:

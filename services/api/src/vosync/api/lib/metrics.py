@@ -48,7 +48,7 @@ class ApiMetrics:
         self.requests: Counter[tuple[str, str, int]] = Counter()
         self.latency: dict[str, _Histogram] = {}
         self.proxy_replies: Counter[str] = Counter({"database": 0, "vos_api": 0, "stale": 0})
-        self.hot_cache: Counter[str] = Counter({"hit": 0, "miss": 0})
+        self.hot_cache: Counter[str] = Counter({"hit": 0, "stale": 0, "miss": 0})
         self.fetches: Counter[str] = Counter()
         self.coalesced = 0
         self.invalidations = 0

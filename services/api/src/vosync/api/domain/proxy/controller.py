@@ -23,7 +23,11 @@ _DESCRIPTION = """
 The reply of a read-only VOS API for the given request body (the VOS request params; empty body =
 `{}`), from vosync's cache when fresh (`data_source: "database"`), otherwise fetched now through the
 pollers (`"vos_api"`). If that fetch fails but an earlier good reply is stored, it is served with
-`data_source: "stale"`, `success: true` and the failure in `error`. `refresh=true` always fetches.
+`data_source: "stale"`, `success: true` and the failure in `error`. Within the API's
+stale-while-revalidate window after `expires_at` (setting `VOSYNC_API_STALE_WHILE_REVALIDATE_S`,
+default the API's poll interval) the stored reply is served at once with `data_source: "stale"`,
+`revalidating: true` and an `Age` header while one background fetch refreshes it; `refresh=true`
+always fetches and waits.
 Concurrent requests for the same key share one fetch. Secrets (`password`, `customerPassword`, any
 key ending in `password`) are masked unless the caller has the admin role.
 
@@ -74,6 +78,7 @@ class ProxyController(Controller):
             return error_response(resolved.status, resolved.error or "fetch failed", resolved.extra)
         reply = resolved.reply
         now = datetime.now(UTC)
+        age_s = (now - reply.synced_at).total_seconds() if reply.synced_at else None
         head = dumps(
             {
                 "success": True,
@@ -81,10 +86,16 @@ class ProxyController(Controller):
                 "data_source": resolved.source,
                 "synced_at": reply.synced_at,
                 "expires_at": reply.expires_at,
-                "age_s": round((now - reply.synced_at).total_seconds(), 3) if reply.synced_at else None,
+                "age_s": round(age_s, 3) if age_s is not None else None,
                 "instance_name": info.name,
+                "revalidating": resolved.revalidating,
             }
         )
         proxy.count_reply(resolved.source)
+        # RFC 9111 Age on stale replies, so HTTP caches and clients see how old the data is.
+        stale = resolved.source == "stale" and age_s is not None
+        headers = {"Age": str(max(0, int(age_s or 0)))} if stale else None
         # The cached reply goes out as it is held, never copied into one joined body.
-        return JsonParts(head[:-1] + b',"data":', reply.body(unmasked=sees_secrets(request)), b"}")
+        return JsonParts(
+            head[:-1] + b',"data":', reply.body(unmasked=sees_secrets(request)), b"}", headers=headers
+        )
