@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     api_hot_cache_max_bytes: int = Field(
         256 * 1024 * 1024, ge=0, description="in-process cache of hot proxy replies; 0 disables it"
     )
+    api_list_cache_max_bytes: int = Field(
+        64 * 1024 * 1024, ge=0, description="in-process cache of gateway list replies; 0 disables it"
+    )
     api_failure_backoff_s: float = Field(
         2.0, ge=0, description="after a failed fetch, serve stale/errors this long before asking again"
     )

@@ -22,6 +22,7 @@ from vosync.api.domain.sync.service import SyncService
 from vosync.api.lib.directory import InstanceDirectory
 from vosync.api.lib.fetcher import Fetcher
 from vosync.api.lib.hot_cache import HotCache
+from vosync.api.lib.list_cache import ListCache
 from vosync.api.lib.metrics import ApiMetrics
 from vosync.shared import bus, channels
 from vosync.shared.broker import VosyncBroker, make_broker
@@ -37,6 +38,7 @@ class ApiResources:
         self.settings = settings
         self.metrics = ApiMetrics()
         self.hot = HotCache(settings.api_hot_cache_max_bytes)
+        self.lists = ListCache(settings.api_list_cache_max_bytes)
         self.metrics.hot_cache_bytes = lambda: self.hot.size_bytes
         self.started = False
         self._engine: AsyncEngine | None = None
@@ -107,7 +109,7 @@ class ApiResources:
                     failure_backoff_s=settings.api_failure_backoff_s,
                     grace_s=settings.stale_while_revalidate_s,
                 ),
-                "gateways": GatewayService(engine),
+                "gateways": GatewayService(engine, self.lists),
                 "instances": instances,
                 "cache": CacheService(engine, broker, self.hot),
                 "sync": SyncService(catalogue, fetcher, self.hot, self.metrics),
@@ -157,6 +159,7 @@ class ApiResources:
     async def _on_reconnect(self) -> None:
         # Invalidations sent while we were away are lost: start the in-process cache afresh.
         self.hot.clear()
+        self.lists.clear()
         log.info("in-process cache cleared after nats reconnect")
 
     @staticmethod
@@ -172,6 +175,11 @@ class ApiResources:
     async def _on_cache_changed(self, changed: CacheChanged | None) -> None:
         if changed is None:
             return
+        # Any note for the instance drops its gateway lists: changed data may have changed the
+        # table, and a confirmed-unchanged poll moved the synced_at the lists show.
+        self.lists.invalidate_instance(changed.instance_id)
+        if not changed.cache_keys:
+            return  # timestamps only: the hot cache holds the data, which did not change
         self.hot.invalidate(changed.instance_id, changed.cache_keys)
         if "proxy" in self._services:
             self.proxy.forget_failures(changed.instance_id, set(changed.cache_keys))
