@@ -101,3 +101,26 @@ async def test_bad_list_queries_are_still_refused(
         res = await api.get(f"/api/v1/instances/{iid}/gateways", params=params, headers=READ)
         assert res.status_code == 400, (params, res.text)
         assert res.json()["detail"]
+
+
+async def test_list_etag_304_and_gzip(api: httpx.AsyncClient, pg_conn: asyncpg.Connection) -> None:
+    import gzip
+    import json
+
+    iid = await insert_instance(pg_conn, "vos-a")
+    for i in range(40):
+        await insert_gateway(pg_conn, iid, "mapping", f"gw-{i:02}", online=i % 2 == 0)
+    path = f"/api/v1/instances/{iid}/gateways"
+    plain = await api.get(path, headers={**READ, "Accept-Encoding": "identity"})
+    etag = plain.headers["etag"]
+    assert "content-encoding" not in plain.headers and plain.headers["vary"] == "Accept-Encoding"
+    cached = await api.get(path, headers={**READ, "If-None-Match": etag})
+    assert cached.status_code == 304 and cached.content == b""
+    async with api.stream("GET", path, headers={**READ, "Accept-Encoding": "gzip"}) as res:
+        packed = b"".join([chunk async for chunk in res.aiter_raw()])
+    assert res.headers["content-encoding"] == "gzip" and len(packed) < len(plain.content) / 2
+    unpacked = json.loads(gzip.decompress(packed))
+    assert {k: v for k, v in unpacked.items() if k != "age_s"} == {
+        k: v for k, v in plain.json().items() if k != "age_s"
+    }
+    assert unpacked["total"] == 40 and len(unpacked["items"]) == 40

@@ -11,11 +11,13 @@ meanwhile.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
+from vosync.api.lib.gzip_parts import MIN_GZIP_BYTES, GzipBody
 from vosync.api.lib.jsonutil import dumps
 
 # (instance_id, instance_name, type, online, q, sort, limit, offset): the name is part of the key,
@@ -25,11 +27,14 @@ ListKey = tuple[int, str, str | None, bool | None, str | None, str, int, int]
 _AGE_FIELD = b'"age_s":'
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class CachedList:
     head: bytes  # the reply up to and including `"age_s":`
     tail: bytes  # the rest, after the age value
     online_synced_ts: float | None  # what age_s counts from
+    # Made on first use, once per entry (i.e. per change of the instance's table).
+    _etag: str | None = field(default=None, repr=False)
+    _gzip: GzipBody | None = field(default=None, repr=False)
 
     @classmethod
     def of(cls, body: bytes, online_synced_at: datetime | None) -> CachedList:
@@ -43,13 +48,32 @@ class CachedList:
     def size(self) -> int:
         return len(self.head) + len(self.tail)
 
+    def _age(self, now_ts: float | None) -> bytes:
+        if self.online_synced_ts is None:
+            return b"null"
+        return dumps(round((time.time() if now_ts is None else now_ts) - self.online_synced_ts, 3))
+
     def parts(self, now_ts: float | None = None) -> tuple[bytes, bytes, bytes]:
         """The reply as three parts to send in turn, with age_s computed now."""
-        if self.online_synced_ts is None:
-            age = b"null"
-        else:
-            age = dumps(round((time.time() if now_ts is None else now_ts) - self.online_synced_ts, 3))
-        return self.head, age, self.tail
+        return self.head, self._age(now_ts), self.tail
+
+    @property
+    def compressible(self) -> bool:
+        return len(self.tail) >= MIN_GZIP_BYTES
+
+    def gzip_parts(self, now_ts: float | None = None) -> tuple[bytes, bytes, bytes]:
+        """The same reply gzip-compressed: the items deflated once, the head framed per request."""
+        if self._gzip is None:
+            self._gzip = GzipBody.of(self.tail)
+        return self._gzip.parts(self.head + self._age(now_ts))
+
+    @property
+    def etag(self) -> str:
+        """Weak: age_s differs per request around the same rows (RFC 9110 §8.8.1)."""
+        if self._etag is None:
+            digest = hashlib.blake2b(self.head + b"\0" + self.tail, digest_size=12).hexdigest()
+            self._etag = f'W/"{digest}"'
+        return self._etag
 
 
 class ListCache:
