@@ -3,10 +3,11 @@
 Same server settings as `vosync-api` (uvicorn, one worker, uvloop, httptools, no access log, no
 server header, backlog 2048), so that the only difference left is what the route does:
 
-- `static`: POST /reply answers the reply bytes held in memory (the limit for serving that payload);
+- `static`: POST and GET /reply answer the reply bytes held in memory (the limit for serving that
+  payload); with `--content-encoding gzip` the bytes are an already compressed reply, sent as such;
 - `pk`: POST /reply reads the same JSON by primary key with one asyncpg select and answers it.
 
-    python -m benchmarks.baseline_server static --port P --body-file reply.json
+    python -m benchmarks.baseline_server static --port P --body-file reply.json [--content-encoding gzip]
     python -m benchmarks.baseline_server pk --port P --database-url URL --row-id N
 """
 
@@ -21,18 +22,24 @@ from pathlib import Path
 import asyncpg
 import uvicorn
 import uvloop
-from litestar import Litestar, Response, post
+from litestar import Litestar, Response, get, post
 
 PK_SELECT = "SELECT response_data::text FROM vos_data_cache WHERE id = $1"
 POOL_SIZE = 10  # the api's engine pool size (vosync.shared.db.engine.make_engine)
 
 
-def static_app(body: bytes) -> Litestar:
+def static_app(body: bytes, content_encoding: str | None = None) -> Litestar:
+    headers = {"Content-Encoding": content_encoding} if content_encoding else None
+
     @post("/reply", status_code=200)
     async def reply() -> Response[bytes]:
-        return Response(content=body, media_type="application/json")
+        return Response(content=body, media_type="application/json", headers=headers)
 
-    return Litestar([reply], logging_config=None, debug=False)
+    @get("/reply", status_code=200)
+    async def reply_get() -> Response[bytes]:  # for GET routes (the gateway list)
+        return Response(content=body, media_type="application/json", headers=headers)
+
+    return Litestar([reply, reply_get], logging_config=None, debug=False)
 
 
 def pk_app(dsn: str, row_id: int) -> Litestar:
@@ -61,9 +68,10 @@ def main() -> None:
     parser.add_argument("--body-file", type=Path)
     parser.add_argument("--database-url")
     parser.add_argument("--row-id", type=int)
+    parser.add_argument("--content-encoding", choices=["gzip"])
     args = parser.parse_args()
     if args.mode == "static":
-        app = static_app(args.body_file.read_bytes())
+        app = static_app(args.body_file.read_bytes(), args.content_encoding)
     else:
         app = pk_app(args.database_url.replace("postgresql+asyncpg://", "postgresql://"), args.row_id)
     config = uvicorn.Config(

@@ -6,8 +6,11 @@ from the simulator and publishes the result; the writer stores it (and the gatew
 loads, 50 connections for 10 s after a warm-up, from loopback:
 
 - the api: POST /api/v1/vos-api/instances/1/GetGatewayMapping (fresh row → in-process cache),
-- the api: GET /api/v1/instances/1/gateways?limit=100 (a page of the gateways table),
-- baseline `static`: a bare Litestar route answering the api's reply bytes held in memory,
+- the api: GET /api/v1/instances/1/gateways?limit=100 (a page of the gateways table, held in the
+  api's memory after the first read),
+- the api: the same proxy read with `Accept-Encoding: gzip` (the reply compressed once, in memory),
+- baseline `static`: a bare Litestar route answering the api's reply bytes held in memory — for each
+  of the three above, its own bytes (the proxy reply, the page, the gzip reply with its header),
 - baseline `pk`: a bare Litestar route answering the same JSON read by primary key (one asyncpg select).
 
 The poller and writer stay up but idle (schedules pushed out to a day), so the load sees only the api.
@@ -21,6 +24,7 @@ import json
 import sys
 import urllib.request
 from collections.abc import Iterator
+from typing import Any
 
 import asyncpg
 
@@ -107,9 +111,21 @@ def baseline(s: Stack, mode: str, args: list[str]) -> Iterator[str]:
         child.stop()
 
 
+def alternated(baseline_url: str, api_url: str, **load: Any) -> tuple[WrkResult, WrkResult]:
+    """The baseline and the api under the same load, 10 s each in alternating 2 s slices after one
+    warm-up each, so that drift on a shared machine hits both alike."""
+    runs: tuple[list[WrkResult], list[WrkResult]] = ([], [])
+    for i in range(SLICES):
+        warmup = 2 if i == 0 else 0
+        for target, url in enumerate((baseline_url, api_url)):
+            runs[target].append(wrk(url, duration_s=SLICE_S, warmup_s=warmup, **load))
+    return WrkResult.combine(runs[0]), WrkResult.combine(runs[1])
+
+
 def _answers(url: str, body: str) -> bool:
+    """Whether the route answers 200 (its bytes may be gzip, so they are not parsed)."""
     try:
-        http_json("POST", url, json.loads(body), timeout_s=5)
+        _raw(url, body.encode(), want_encoding=None, check_encoding=False)
         return True
     except OSError:
         return False
@@ -139,22 +155,38 @@ def main() -> None:
         figures: dict[str, float | int | str] = {
             "cached_read_reply_kb": round(body_file.stat().st_size / 1024)
         }
-        # 10 s each for the api and the in-memory route, in alternating slices after one warm-up
-        # each, so that drift on a shared machine hits both alike.
-        static_runs: list[WrkResult] = []
-        api_runs: list[WrkResult] = []
         with baseline(s, "static", ["--body-file", str(body_file)]) as static_url:
-            for i in range(SLICES):
-                warmup = 2 if i == 0 else 0
-                static_runs.append(
-                    wrk(static_url, method="POST", body="{}", duration_s=SLICE_S, warmup_s=warmup)
-                )
-                api_runs.append(wrk(proxy_url, method="POST", body="{}", duration_s=SLICE_S, warmup_s=warmup))
-        figures |= WrkResult.combine(static_runs).figures("baseline_static")
-        figures |= WrkResult.combine(api_runs).figures("api_cached_read")
+            static, api = alternated(static_url, proxy_url, method="POST", body="{}")
+        figures |= static.figures("baseline_static") | api.figures("api_cached_read")
         with baseline(s, "pk", ["--database-url", s.database_url, "--row-id", str(row_id)]) as pk_url:
             figures |= wrk(pk_url, method="POST", body="{}").figures("baseline_pk")
-        figures |= wrk(gateways_url).figures("api_gateways_page")
+        # The page the gateway page reads, against the same bytes from memory.
+        page_file = s.work / "page.json"
+        page_file.write_bytes(_raw(gateways_url, None))
+        with baseline(s, "static", ["--body-file", str(page_file)]) as page_static_url:
+            static_page, api_page = alternated(page_static_url, gateways_url)
+        figures |= static_page.figures("baseline_gateways_static") | api_page.figures("api_gateways_page")
+        figures["api_gateways_page_kb"] = round(page_file.stat().st_size / 1024, 1)
+        figures["api_gateways_page_vs_static_ratio"] = round(
+            api_page.requests_per_s / static_page.requests_per_s, 3
+        )
+        # The proxy read with gzip accepted, against the same compressed bytes (and header) from memory.
+        gzip_headers = {"Accept-Encoding": "gzip"}
+        gzip_file = s.work / "reply.json.gz"
+        gzip_file.write_bytes(_raw_post(proxy_url, headers=gzip_headers, want_encoding="gzip"))
+        static_gzip_args = ["--body-file", str(gzip_file), "--content-encoding", "gzip"]
+        with baseline(s, "static", static_gzip_args) as gzip_static_url:
+            static_gz, api_gz = alternated(
+                gzip_static_url, proxy_url, method="POST", body="{}", headers=gzip_headers
+            )
+        figures |= static_gz.figures("baseline_static_gzip") | api_gz.figures("api_cached_read_gzip")
+        figures["cached_read_gzip_kb"] = round(gzip_file.stat().st_size / 1024, 1)
+        figures["cached_read_gzip_vs_plain_bytes_ratio"] = round(
+            gzip_file.stat().st_size / body_file.stat().st_size, 3
+        )
+        figures["api_cached_read_gzip_vs_static_ratio"] = round(
+            api_gz.requests_per_s / static_gz.requests_per_s, 3
+        )
         # The same route with a small reply (10 named gateways, its own key, cached after one
         # fetch), to show what the api costs per request when the payload does not dominate.
         names = [g["name"] for g in reply["data"]["infoGatewayMappings"][:10]]
@@ -181,11 +213,32 @@ def main() -> None:
         record(figures)
 
 
-def _raw_post(url: str, body: bytes = b"{}") -> bytes:
+def _raw_post(
+    url: str,
+    body: bytes = b"{}",
+    headers: dict[str, str] | None = None,
+    want_encoding: str | None = None,
+) -> bytes:
+    return _raw(url, body, headers, want_encoding)
+
+
+def _raw(
+    url: str,
+    body: bytes | None,
+    headers: dict[str, str] | None = None,
+    want_encoding: str | None = None,
+    check_encoding: bool = True,
+) -> bytes:
+    """The reply's bytes as sent (urllib decompresses nothing); POST with a body, else GET."""
     request = urllib.request.Request(
-        url, data=body, method="POST", headers={"Content-Type": "application/json"}
+        url,
+        data=body,
+        method="POST" if body is not None else "GET",
+        headers={"Content-Type": "application/json", **(headers or {})},
     )
     with urllib.request.urlopen(request, timeout=30) as resp:
+        if check_encoding and resp.headers.get("Content-Encoding") != want_encoding:
+            raise RuntimeError(f"{url}: Content-Encoding {resp.headers.get('Content-Encoding')!r}")
         return bytes(resp.read())
 
 

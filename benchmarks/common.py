@@ -125,6 +125,7 @@ def wrk(
     threads: int = 2,
     warmup_s: int = 2,
     timeout_s: int = 10,
+    headers: dict[str, str] | None = None,
 ) -> WrkResult:
     """Load one URL from loopback with wrk (Debian package) and read req/s and latency percentiles.
 
@@ -139,6 +140,8 @@ def wrk(
                 raise ValueError("the body cannot go into a Lua long string")
             script.write(f"wrk.body = [==[{body}]==]\n")  # raw UTF-8: LuaJIT knows no \\u escapes
             script.write('wrk.headers["Content-Type"] = "application/json"\n')
+        for name, value in (headers or {}).items():
+            script.write(f'wrk.headers["{name}"] = "{value}"\n')
     base = ["wrk", "-t", str(threads), "-c", str(connections), "-s", script.name]
     base += ["--latency", "--timeout", f"{timeout_s}s"]
     try:

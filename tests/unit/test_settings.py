@@ -33,6 +33,8 @@ def test_overrides_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) ->
         ("VOSYNC_API_KEYS", "k1:root", "VOSYNC_API_KEYS"),
         ("VOSYNC_POLLER_INSTANCES", "1,x", "VOSYNC_POLLER_INSTANCES"),
         ("VOSYNC_DATABASE_URL", "mysql://x", "postgresql"),
+        ("VOSYNC_API_STALE_WHILE_REVALIDATE_S", '{"GetSuite": -1}', "must be >= 0"),
+        ("VOSYNC_API_STALE_WHILE_REVALIDATE_S", '{"GetNothing": 5}', "unknown VOS API"),
     ],
 )
 def test_bad_settings_are_rejected_with_a_clear_message(
@@ -43,3 +45,14 @@ def test_bad_settings_are_rejected_with_a_clear_message(
         load_settings()
     assert fragment in str(err.value)
     assert "\n" not in str(err.value)
+
+
+def test_stale_while_revalidate_defaults_to_the_poll_interval(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VOSYNC_POLL_INTERVALS", '{"GetSuite": 45}')
+    monkeypatch.setenv("VOSYNC_API_STALE_WHILE_REVALIDATE_S", '{"GetGatewayMapping": 0}')
+    settings = load_settings()
+    assert settings.stale_while_revalidate_s("GetSuite") == 45
+    assert settings.stale_while_revalidate_s("GetGatewayMapping") == 0  # turned off
+    assert settings.stale_while_revalidate_s("GetGatewayMappingOnline") == 30  # the catalogue's poll
+    assert settings.stale_while_revalidate_s("GetPerformance") == 0  # on demand: no poll, no window
+    assert settings.stale_while_revalidate_s("DeleteGateway") == 0

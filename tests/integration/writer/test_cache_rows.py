@@ -88,6 +88,7 @@ async def test_an_unchanged_reply_rewrites_only_timestamps(
     second = ok(SUITES, suites("a", "b"), fetched_at=40)  # the same reply, fetched again
     report = await applier.apply([second])
     assert [o for _, o in report.outcomes] == [Outcome.UNCHANGED] and report.changed_keys == {}
+    assert report.synced_keys == {instance: {second.cache_key}}  # for caches that show synced_at
     after = await cache_row(pg_conn, second)
     assert before is not None and after is not None
     assert (

@@ -81,3 +81,25 @@ def test_database_text_is_served_compact() -> None:
     spaced = reply(data=b'{"retCode": 0, "infoSuites": [{"suiteId": 1}]}')
     assert spaced.body(unmasked=True) == b'{"retCode":0,"infoSuites":[{"suiteId":1}]}'
     assert spaced.body(unmasked=False) is spaced.body(unmasked=True)
+
+
+def test_an_entry_is_kept_through_its_grace_window_then_dropped() -> None:
+    cache = HotCache(1 << 20)
+    entry = reply(ttl_s=10)
+    assert cache.put(entry, cache.generation(1), grace_s=30)
+    later = time.time() + 20  # expired, inside the window: returned, the caller sees it is stale
+    got = cache.get(entry.key, now_ts=later)
+    assert got is entry and got.expires_ts < later
+    assert cache.get(entry.key, now_ts=time.time() + 41) is None and len(cache) == 0
+
+
+def test_etag_and_gzip_are_made_once_per_view() -> None:
+    import gzip
+
+    secret = reply(data=msgspec.json.encode({"list": [{"name": "g", "password": "s"}] * 200}))
+    tag = secret.etag(unmasked=False)
+    assert tag.startswith('W/"') and secret.etag(unmasked=False) is tag
+    assert secret.etag(unmasked=True) != tag
+    packed = secret.gzip(unmasked=False)
+    assert secret.gzip(unmasked=False) is packed
+    assert gzip.decompress(b"".join(packed.parts(b"{"))) == b"{" + secret.body(unmasked=False) + b"}"

@@ -100,7 +100,12 @@ class GatewayOnlineEvent(_Message):
 
 
 class CacheChanged(_Message):
-    """Cache keys of one instance whose data a commit changed (core NATS, for in-process caches)."""
+    """Cache keys of one instance whose data a commit changed (core NATS, for in-process caches).
+
+    `synced_keys`: keys whose stored reply a commit confirmed unchanged (only `synced_at` moved).
+    Caches of the data itself ignore them; a cache of a reply that shows when VOS was last asked
+    (the gateway list's synced_at / online_synced_at) must drop it, or that field would freeze."""
 
     instance_id: int
     cache_keys: list[str]
+    synced_keys: list[str] = Field(default_factory=list)

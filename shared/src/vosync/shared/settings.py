@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from vosync.shared.catalogue import Catalogue, known_api_names
+from vosync.shared.catalogue import Catalogue, UnknownApiError, WriteApiError, known_api_names
 
 Role = Literal["read", "admin"]
 
@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     api_hot_cache_max_bytes: int = Field(
         256 * 1024 * 1024, ge=0, description="in-process cache of hot proxy replies; 0 disables it"
     )
+    api_list_cache_max_bytes: int = Field(
+        64 * 1024 * 1024, ge=0, description="in-process cache of gateway list replies; 0 disables it"
+    )
     api_failure_backoff_s: float = Field(
         2.0, ge=0, description="after a failed fetch, serve stale/errors this long before asking again"
     )
@@ -57,6 +60,10 @@ class Settings(BaseSettings):
     api_refresh_cooldown_s: float = Field(
         5.0, ge=0, description="a forced refresh of a key within this long of the last one shares its result"
     )
+    # RFC 5861 stale-while-revalidate: per API, how long after expires_at a cached read still gets
+    # the stored reply at once while one background fetch refreshes it. An API not named here uses
+    # its poll interval (the poller refreshes it within that anyway); 0 turns it off for that API.
+    api_stale_while_revalidate_s: Annotated[dict[str, float], NoDecode] = Field(default_factory=dict)
 
     # -- poller --------------------------------------------------------------------------------
     poller_id: str = Field(default_factory=_default_instance_id)
@@ -131,7 +138,7 @@ class Settings(BaseSettings):
                 raise ValueError("VOSYNC_POLLER_INSTANCES must be instance ids like 1,5") from exc
         return value
 
-    @field_validator("poll_intervals", "cache_ttls", mode="before")
+    @field_validator("poll_intervals", "cache_ttls", "api_stale_while_revalidate_s", mode="before")
     @classmethod
     def _parse_json_map(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -153,6 +160,27 @@ class Settings(BaseSettings):
             if not seconds > 0:
                 raise ValueError(f"{name}: seconds must be > 0, got {seconds}")
         return value
+
+    @field_validator("api_stale_while_revalidate_s")
+    @classmethod
+    def _check_grace_seconds(cls, value: dict[str, float]) -> dict[str, float]:
+        known = known_api_names()
+        for name, seconds in value.items():
+            if name not in known:
+                raise ValueError(f"unknown VOS API {name!r} (known: {', '.join(sorted(known))})")
+            if not seconds >= 0:
+                raise ValueError(f"{name}: seconds must be >= 0 (0 turns it off), got {seconds}")
+        return value
+
+    def stale_while_revalidate_s(self, api_name: str) -> float:
+        """The grace window of one API: its setting, else its poll interval, else 0 (on demand)."""
+        if api_name in self.api_stale_while_revalidate_s:
+            return self.api_stale_while_revalidate_s[api_name]
+        try:
+            interval = self.catalogue.spec(api_name).poll_interval_s
+        except (UnknownApiError, WriteApiError):  # never served from the cache anyway
+            return 0.0
+        return interval or 0.0
 
     @field_validator("database_url")
     @classmethod

@@ -22,6 +22,7 @@ from vosync.api.domain.sync.service import SyncService
 from vosync.api.lib.directory import InstanceDirectory
 from vosync.api.lib.fetcher import Fetcher
 from vosync.api.lib.hot_cache import HotCache
+from vosync.api.lib.list_cache import ListCache
 from vosync.api.lib.metrics import ApiMetrics
 from vosync.shared import bus, channels
 from vosync.shared.broker import VosyncBroker, make_broker
@@ -37,6 +38,7 @@ class ApiResources:
         self.settings = settings
         self.metrics = ApiMetrics()
         self.hot = HotCache(settings.api_hot_cache_max_bytes)
+        self.lists = ListCache(settings.api_list_cache_max_bytes)
         self.metrics.hot_cache_bytes = lambda: self.hot.size_bytes
         self.started = False
         self._engine: AsyncEngine | None = None
@@ -106,8 +108,9 @@ class ApiResources:
                     metrics=self.metrics,
                     failure_backoff_s=settings.api_failure_backoff_s,
                     refresh_cooldown_s=settings.api_refresh_cooldown_s,
+                    grace_s=settings.stale_while_revalidate_s,
                 ),
-                "gateways": GatewayService(engine),
+                "gateways": GatewayService(engine, self.lists),
                 "instances": instances,
                 "cache": CacheService(engine, broker, self.hot),
                 "sync": SyncService(
@@ -134,6 +137,8 @@ class ApiResources:
         self.started = False
         if "events" in self._services:
             await self.events.stop()
+        if "proxy" in self._services:
+            await self.proxy.stop()
         if self._directory is not None:
             await self._directory.stop()
         await self._close_connections()
@@ -162,6 +167,7 @@ class ApiResources:
     async def _on_reconnect(self) -> None:
         # Invalidations sent while we were away are lost: start the in-process cache afresh.
         self.hot.clear()
+        self.lists.clear()
         log.info("in-process cache cleared after nats reconnect")
 
     @staticmethod
@@ -177,6 +183,11 @@ class ApiResources:
     async def _on_cache_changed(self, changed: CacheChanged | None) -> None:
         if changed is None:
             return
+        # Any note for the instance drops its gateway lists: changed data may have changed the
+        # table, and a confirmed-unchanged poll moved the synced_at the lists show.
+        self.lists.invalidate_instance(changed.instance_id)
+        if not changed.cache_keys:
+            return  # timestamps only: the hot cache holds the data, which did not change
         self.hot.invalidate(changed.instance_id, changed.cache_keys)
         if "proxy" in self._services:
             self.proxy.forget_failures(changed.instance_id, set(changed.cache_keys))

@@ -76,6 +76,7 @@ class Outcome:
 class BatchReport:
     outcomes: list[tuple[FetchResult, str]] = field(default_factory=list)
     changed_keys: dict[int, set[str]] = field(default_factory=lambda: defaultdict(set))
+    synced_keys: dict[int, set[str]] = field(default_factory=lambda: defaultdict(set))  # timestamps only
     events: int = 0
     unknown_instances: Counter[int] = field(default_factory=Counter)
     problems: Counter[tuple[str, str]] = field(default_factory=Counter)  # (api, problem) → count
@@ -247,6 +248,8 @@ class _Transaction:
         content_changed = old is None or new.content_hash != old.content_hash
         if old is None or new.visible() != old.visible():
             self.report.changed_keys[folded.key.instance_id].add(folded.key.cache_key)
+        elif new.synced_at != old.synced_at:
+            self.report.synced_keys[folded.key.instance_id].add(folded.key.cache_key)
         accepted = {id(r) for r in folded.accepted}
         last = folded.last
         for result in group:

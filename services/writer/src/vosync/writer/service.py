@@ -138,10 +138,13 @@ class WriterService:
         """Tell the api processes which cache keys changed (core NATS: a hint, never a record)."""
         if self._broker is None:
             return
-        for instance_id, keys in sorted(report.changed_keys.items()):
-            body, headers = CACHE_CHANGED.encode(
-                CacheChanged(instance_id=instance_id, cache_keys=sorted(keys))
+        for instance_id in sorted(report.changed_keys.keys() | report.synced_keys.keys()):
+            changed = CacheChanged(
+                instance_id=instance_id,
+                cache_keys=sorted(report.changed_keys.get(instance_id, ())),
+                synced_keys=sorted(report.synced_keys.get(instance_id, ())),
             )
+            body, headers = CACHE_CHANGED.encode(changed)
             try:
                 await self._broker.publish(
                     body, CACHE_CHANGED.subject(instance_id=instance_id), headers=headers

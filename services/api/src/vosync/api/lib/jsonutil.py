@@ -50,8 +50,8 @@ class JsonParts(Response[Any]):
     closing brace) without joining them: for a 2 MB cached reply, the join was a full copy per
     request, the largest cost of a cached read after the socket write itself (benchmark 1)."""
 
-    def __init__(self, *parts: bytes, status_code: int = 200) -> None:
-        super().__init__(content=b"", status_code=status_code, media_type=MediaType.JSON)
+    def __init__(self, *parts: bytes, status_code: int = 200, headers: dict[str, str] | None = None) -> None:
+        super().__init__(content=b"", status_code=status_code, media_type=MediaType.JSON, headers=headers)
         self.parts = parts
 
     def to_asgi_response(

@@ -50,7 +50,7 @@ class ApiMetrics:
         self.requests: Counter[tuple[str, str, int]] = Counter()
         self.latency: dict[str, _Histogram] = {}
         self.proxy_replies: Counter[str] = Counter({"database": 0, "vos_api": 0, "stale": 0})
-        self.hot_cache: Counter[str] = Counter({"hit": 0, "miss": 0})
+        self.hot_cache: Counter[str] = Counter({"hit": 0, "stale": 0, "miss": 0})
         self.fetches: Counter[str] = Counter()
         self.coalesced = 0
         # The last readiness result per dependency (1 up, 0 degraded); refreshed by each probe/scrape.

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from litestar import Controller, Request, get
+from litestar import Controller, Request, Response, get
 from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, QueryParameter
+from litestar.status_codes import HTTP_304_NOT_MODIFIED
 
 from vosync.api.domain.gateways.schemas import (
     GatewayDetail,
@@ -19,6 +20,8 @@ from vosync.api.domain.gateways.schemas import (
 from vosync.api.domain.gateways.service import GatewayService
 from vosync.api.domain.proxy.service import ProxyService
 from vosync.api.lib.auth import READ, sees_secrets
+from vosync.api.lib.gzip_parts import accepts_gzip, etag_matches
+from vosync.api.lib.jsonutil import JsonParts, json_response
 from vosync.api.lib.openapi import error_responses
 from vosync.api.lib.validate import MAX_DB_INT, check_text
 
@@ -34,13 +37,16 @@ class GatewayController(Controller):
         description=(
             "From the gateways table: `total` counts the rows matching the filters, `counts` the whole"
             " instance per type (no filters). `synced_at` is the newest config sync, `online_synced_at`"
-            " the newest online-status sync, `age_s` the seconds since it."
+            " the newest online-status sync, `age_s` the seconds since it. Served from the api's memory"
+            " until the instance's table changes; a weak `ETag` (304 on `If-None-Match`) and gzip when"
+            " `Accept-Encoding` allows it."
         ),
         operation_id="listGateways",
         responses=error_responses(400, 401, 404),
     )
     async def list_gateways(
         self,
+        request: Request[Any, Any, Any],
         gateways: NamedDependency[GatewayService],
         proxy: NamedDependency[ProxyService],
         instance_id: FromPath[int],
@@ -57,13 +63,24 @@ class GatewayController(Controller):
         sort: Annotated[GatewaySort, QueryParameter(description="a column, '-' for descending")] = "name",
         limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100,
         offset: Annotated[int, QueryParameter(ge=0, le=MAX_DB_INT)] = 0,
-    ) -> GatewayList:
+    ) -> Response[GatewayList]:
         instance = await proxy.instance(instance_id)
         if q is not None:
             check_text(q, "q")
-        return await gateways.list(
+        cached = await gateways.list_cached(
             instance, gateway_type=gateway_type, online=online, q=q, sort=sort, limit=limit, offset=offset
         )
+        headers = {"ETag": cached.etag}
+        if_none_match = request.headers.get("if-none-match")
+        if if_none_match is not None and etag_matches(if_none_match, cached.etag):
+            return json_response(b"", status_code=HTTP_304_NOT_MODIFIED, headers=headers)
+        if cached.compressible:
+            headers["Vary"] = "Accept-Encoding"
+            if accepts_gzip(request.headers.get("accept-encoding")):
+                headers["Content-Encoding"] = "gzip"
+                return JsonParts(*cached.gzip_parts(), headers=headers)
+        # Held bytes sent as they are; only age_s is made now.
+        return JsonParts(*cached.parts(), headers=headers)
 
     @get(
         "/instances/{instance_id:int}/gateways/{gateway_type:str}/{gateway_name:path}",

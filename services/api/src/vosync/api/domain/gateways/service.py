@@ -23,6 +23,8 @@ from vosync.api.domain.gateways.schemas import (
     TypeCounts,
 )
 from vosync.api.lib.directory import InstanceInfo
+from vosync.api.lib.jsonutil import dumps
+from vosync.api.lib.list_cache import CachedList, ListCache, ListKey
 from vosync.api.lib.redact import redact
 from vosync.shared.cache_key import cache_key
 from vosync.shared.catalogue import API_PATH_PREFIX
@@ -117,8 +119,36 @@ def _item(row: Any) -> GatewayItem:
 
 
 class GatewayService:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, lists: ListCache | None = None) -> None:
         self._engine = engine
+        self._lists = lists if lists is not None else ListCache(0)
+
+    async def list_cached(
+        self,
+        instance: InstanceInfo,
+        *,
+        gateway_type: GatewayTypeName | None,
+        online: bool | None,
+        q: str | None,
+        sort: GatewaySort,
+        limit: int,
+        offset: int,
+    ) -> CachedList:
+        """The list reply as held bytes: from memory until a change note for the instance."""
+        q = q or None  # "" filters nothing, like no q at all
+        key: ListKey = (instance.id, instance.name, gateway_type, online, q, sort, limit, offset)
+        cached = self._lists.get(key)
+        if cached is not None:
+            return cached
+        generation = self._lists.generation(instance.id)
+        reply = await self.list(
+            instance, gateway_type=gateway_type, online=online, q=q, sort=sort, limit=limit, offset=offset
+        )
+        online_synced_at = reply.online_synced_at
+        reply.age_s = None  # spliced in per request from online_synced_at, never frozen
+        cached = CachedList.of(dumps(reply), online_synced_at)
+        self._lists.put(key, cached, generation)
+        return cached
 
     async def list(
         self,

@@ -9,13 +9,14 @@ from litestar import Controller, Request, Response, post
 from litestar.di import NamedDependency
 from litestar.openapi.spec import Example
 from litestar.params import Body, FromPath, PathParameter, QueryParameter
-from litestar.status_codes import HTTP_200_OK
+from litestar.status_codes import HTTP_200_OK, HTTP_304_NOT_MODIFIED
 
 from vosync.api.domain.proxy.schemas import ProxyReply
 from vosync.api.domain.proxy.service import ProxyService
 from vosync.api.lib.auth import READ, sees_secrets
 from vosync.api.lib.errors import error_response
-from vosync.api.lib.jsonutil import JsonParts, dumps
+from vosync.api.lib.gzip_parts import MIN_GZIP_BYTES, accepts_gzip, etag_matches
+from vosync.api.lib.jsonutil import JsonParts, dumps, json_response
 from vosync.api.lib.openapi import error_responses
 from vosync.shared.catalogue import known_api_names
 
@@ -23,7 +24,15 @@ _DESCRIPTION = """
 The reply of a read-only VOS API for the given request body (the VOS request params; empty body =
 `{}`), from vosync's cache when fresh (`data_source: "database"`), otherwise fetched now through the
 pollers (`"vos_api"`). If that fetch fails but an earlier good reply is stored, it is served with
-`data_source: "stale"`, `success: true` and the failure in `error`. `refresh=true` always fetches.
+`data_source: "stale"`, `success: true` and the failure in `error`. Within the API's
+stale-while-revalidate window after `expires_at` (setting `VOSYNC_API_STALE_WHILE_REVALIDATE_S`,
+default the API's poll interval) the stored reply is served at once with `data_source: "stale"`,
+`revalidating: true` and an `Age` header while one background fetch refreshes it; `refresh=true`
+always fetches and waits.
+
+Every reply carries a weak `ETag` (the data as this caller sees it, and when VOS gave it); a request
+with a matching `If-None-Match` gets 304 without a body. Replies of 1 KB and more are sent gzip-
+compressed (`Content-Encoding: gzip`) when `Accept-Encoding` allows it, compressed once per change.
 Concurrent requests for the same key share one fetch. Secrets (`password`, `customerPassword`, any
 key ending in `password`) are masked unless the caller has the admin role.
 
@@ -74,6 +83,7 @@ class ProxyController(Controller):
             return error_response(resolved.status, resolved.error or "fetch failed", resolved.extra)
         reply = resolved.reply
         now = datetime.now(UTC)
+        age_s = (now - reply.synced_at).total_seconds() if reply.synced_at else None
         head = dumps(
             {
                 "success": True,
@@ -81,10 +91,27 @@ class ProxyController(Controller):
                 "data_source": resolved.source,
                 "synced_at": reply.synced_at,
                 "expires_at": reply.expires_at,
-                "age_s": round((now - reply.synced_at).total_seconds(), 3) if reply.synced_at else None,
+                "age_s": round(age_s, 3) if age_s is not None else None,
                 "instance_name": info.name,
+                "revalidating": resolved.revalidating,
             }
         )
         proxy.count_reply(resolved.source)
+        unmasked = sees_secrets(request)
+        headers = {"ETag": reply.etag(unmasked=unmasked)}
+        if resolved.source == "stale" and age_s is not None:
+            # RFC 9111 Age on stale replies, so HTTP caches and clients see how old the data is.
+            headers["Age"] = str(max(0, int(age_s)))
+        if_none_match = request.headers.get("if-none-match")
+        if if_none_match is not None and etag_matches(if_none_match, headers["ETag"]):
+            return json_response(b"", status_code=HTTP_304_NOT_MODIFIED, headers=headers)
+        head = head[:-1] + b',"data":'
+        body = reply.body(unmasked=unmasked)
+        if len(body) >= MIN_GZIP_BYTES:
+            headers["Vary"] = "Accept-Encoding"
+            if accepts_gzip(request.headers.get("accept-encoding")):
+                # Compressed once per change; only the small head is framed per request.
+                headers["Content-Encoding"] = "gzip"
+                return JsonParts(*reply.gzip(unmasked=unmasked).parts(head), headers=headers)
         # The cached reply goes out as it is held, never copied into one joined body.
-        return JsonParts(head[:-1] + b',"data":', reply.body(unmasked=sees_secrets(request)), b"}")
+        return JsonParts(head, body, b"}", headers=headers)

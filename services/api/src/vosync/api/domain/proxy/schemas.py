@@ -21,3 +21,6 @@ class ProxyReply(msgspec.Struct):
     expires_at: datetime | None
     age_s: float | None
     instance_name: str
+    # True when the reply is past expires_at but inside the API's stale-while-revalidate window
+    # (data_source "stale", error null): one background fetch is refreshing it right now.
+    revalidating: bool = False

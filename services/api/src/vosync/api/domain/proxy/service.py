@@ -1,11 +1,15 @@
 """The cached VOS proxy: in-process cache → database row → on-demand fetch through the pollers,
-with stale-if-error and one shared fetch per key for concurrent misses."""
+with stale-if-error, stale-while-revalidate (RFC 5861: inside the API's grace window after
+`expires_at` the stored reply is served at once while one background fetch refreshes it) and one
+shared fetch per key for concurrent misses."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
@@ -43,6 +47,7 @@ class Resolved:
     error: str | None = None
     status: int = 200
     extra: dict[str, Any] | None = None
+    revalidating: bool = False  # served stale inside the grace window; a background fetch runs
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +64,16 @@ class _StoredRow:
             and self.synced_at is not None
             and self.expires_at is not None
             and self.expires_at > now
+        )
+
+    def in_grace(self, now: datetime, grace_s: float) -> bool:
+        """Expired, but by less than the stale-while-revalidate window: servable at once."""
+        return (
+            grace_s > 0
+            and self.is_valid
+            and self.data is not None
+            and self.expires_at is not None
+            and self.expires_at + timedelta(seconds=grace_s) > now
         )
 
 
@@ -107,6 +122,7 @@ class ProxyService:
         metrics: ApiMetrics,
         failure_backoff_s: float,
         refresh_cooldown_s: float = 0.0,
+        grace_s: Callable[[str], float] = lambda _api_name: 0.0,
     ) -> None:
         self._catalogue = catalogue
         self._engine = engine
@@ -120,6 +136,9 @@ class ProxyService:
         # `refresh=true` reaches VOS at most once per cooldown.
         self._refresh_cooldown_s = refresh_cooldown_s
         self._refreshed: OrderedDict[CacheKey, tuple[float, Resolved]] = OrderedDict()
+        self._grace_s = grace_s  # api name → stale-while-revalidate seconds
+        self._revalidating: set[CacheKey] = set()
+        self._background: set[asyncio.Task[None]] = set()  # referenced, so none is collected mid-run
         self._flights: SingleFlight[tuple[CacheKey, bool], Resolved] = SingleFlight()
         self._count_coalesced = metrics.count_coalesced
         self._specs: dict[str, ApiSpec] = {}  # known, read-only names only (bounded by the catalogue)
@@ -148,10 +167,15 @@ class ProxyService:
         param_key = params_key(spec.path, params) if params else self._empty_keys[spec.path]
         key: CacheKey = (instance_id, spec.path, param_key)
         if not refresh:
-            reply = self._hot.get(key)
+            now_ts = time.time()
+            reply = self._hot.get(key, now_ts)
             if reply is not None:
-                self._metrics.hot_cache["hit"] += 1
-                return info, Resolved("database", reply)
+                if reply.expires_ts > now_ts:
+                    self._metrics.hot_cache["hit"] += 1
+                    return info, Resolved("database", reply)
+                # Kept past expires_at only for the grace window: answer now, refresh behind.
+                self._metrics.hot_cache["stale"] += 1
+                return info, self._serve_in_grace(spec, key, params, reply)
             self._metrics.hot_cache["miss"] += 1
         else:
             recent = self._refreshed.get(key)
@@ -182,19 +206,67 @@ class ProxyService:
         for key in [k for k in self._failed if k[0] == instance_id and k[2] in cache_keys]:
             del self._failed[key]
 
+    async def stop(self) -> None:
+        """Cancel the background revalidations still running (the api is shutting down)."""
+        tasks = list(self._background)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=1.0)
+
+    def _serve_in_grace(
+        self, spec: ApiSpec, key: CacheKey, params: dict[str, Any], reply: CachedReply
+    ) -> Resolved:
+        """An expired reply inside its grace window: served now, refreshed behind the reader."""
+        failed = self._failed.get(key)
+        if failed is not None and failed[0] > time.monotonic():
+            # The last fetch failed moments ago: no new one yet, say why the data is old.
+            return Resolved("stale", reply, error=failed[1].error)
+        self._revalidate(spec, key, params)
+        return Resolved("stale", reply, revalidating=True)
+
+    def _revalidate(self, spec: ApiSpec, key: CacheKey, params: dict[str, Any]) -> None:
+        """Start the one background refresh of `key` unless one already runs (here, or as a
+        refresh=true read, which shares the same flight)."""
+        if key in self._revalidating or self._flights.in_flight((key, True)):
+            return
+        self._revalidating.add(key)
+        task = asyncio.create_task(self._background_fetch(spec, key, params))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _background_fetch(self, spec: ApiSpec, key: CacheKey, params: dict[str, Any]) -> None:
+        try:
+            # The refresh=true flight: a forced read arriving meanwhile waits for this same fetch.
+            _resolved, joined = await self._flights.do(
+                (key, True), lambda: self._resolve(spec, key, params, True)
+            )
+            if joined:
+                self._count_coalesced()
+        except Exception as exc:  # nobody awaits this task: log instead of losing the error
+            log.warning("background revalidation failed", extra={"api_path": key[1], "error": repr(exc)})
+        finally:
+            self._revalidating.discard(key)
+
     async def _resolve(self, spec: ApiSpec, key: CacheKey, params: dict[str, Any], refresh: bool) -> Resolved:
         generation = self._hot.generation(key[0])
+        grace_s = self._grace_s(spec.name)
         row: _StoredRow | None = None
         database_ok = True
         if not refresh:
             row, database_ok = await self._read_row(key)
-            if row is not None and row.fresh(datetime.now(UTC)):
+            now = datetime.now(UTC)
+            if row is not None and row.fresh(now):
                 reply = _reply(key, row)
-                self._hot.put(reply, generation)
+                self._hot.put(reply, generation, grace_s)
                 return Resolved("database", reply)
             failed = self._failed.get(key)
             if failed is not None and failed[0] > time.monotonic():
                 return self._fallback(key, row, failed[1], database_ok)
+            if row is not None and row.in_grace(now, grace_s):
+                reply = _reply(key, row)
+                self._hot.put(reply, generation, grace_s)  # the next readers need no database
+                return self._serve_in_grace(spec, key, params, reply)
 
         request = FetchRequest(
             instance_id=key[0], api_name=spec.name, params=params, reason=FetchReason.ON_DEMAND
@@ -213,7 +285,7 @@ class ProxyService:
                 expires_at=fetched_at + timedelta(seconds=spec.ttl_s),
                 compact=True,
             )
-            self._hot.put(reply, generation)
+            self._hot.put(reply, generation, grace_s)
             return Resolved("vos_api", reply)
 
         self._remember_failure(key, outcome)
