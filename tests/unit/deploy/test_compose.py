@@ -81,7 +81,10 @@ def test_compose_declares_the_whole_system() -> None:
     compose = _compose()
     services = compose["services"]
     expected = {"nats", "postgres", "migrate", "poller", "writer", "api", "vos-sim", "demo-register"}
-    assert set(services) == expected
+    monitoring = {"prometheus", "alertmanager", "grafana"}
+    assert set(services) == expected | monitoring
+    for name in monitoring:
+        assert services[name]["profiles"] == ["monitoring"]
     assert services["poller"]["deploy"]["replicas"] == 2
     assert services["writer"]["deploy"]["replicas"] == 2
     for name in ("vos-sim", "demo-register"):
