@@ -69,3 +69,13 @@ def test_a_body_that_is_not_the_payload_is_undecodable() -> None:
         channels.CACHE_CHANGED.decode(b'{"instance_id": "x"}')
     with pytest.raises(UndecodableMessage):
         channels.CACHE_CHANGED.decode(b"\x00garbage", {channels.ENCODING_HEADER: "zlib"})
+
+
+def test_metrics_label_one_series_per_channel_not_per_subject() -> None:
+    assert channels.metrics_label("vos.result.12.GetGatewayMapping") == "vos.result.*.*"
+    assert channels.metrics_label("vos.dead.result.12.GetSuite") == "vos.dead.result.*.*"
+    assert channels.metrics_label("gateway.online.3.routing") == "gateway.online.*.*"
+    assert channels.metrics_label("vos.fetch.7") == "vos.fetch.*"
+    assert channels.metrics_label("vos.cache.changed.7") == "vos.cache.changed.*"
+    assert channels.metrics_label("_INBOX.abc123.456") == "_INBOX.*"
+    assert channels.metrics_label("$JS.API.CONSUMER.INFO.X") == "other"

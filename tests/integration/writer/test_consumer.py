@@ -425,3 +425,19 @@ async def test_an_applied_result_is_not_kept_alive_by_the_writer(
             and (o.raw_message.headers or {}).get(channels.MSG_ID_HEADER) == result.msg_id
         ]
         assert alive == []
+
+
+async def test_bus_metrics_name_the_channel_not_the_subject(
+    run_writer: RunWriter, js: nats.js.JetStreamContext, pg_conn: asyncpg.Connection, instance: int
+) -> None:
+    async with run_writer() as writer:
+        await publish(js, ok("GetSuite", {"retCode": 0, "n": 1}, fetched_at=7, params={"page": 7}))
+        await wait_for(lambda: _rows_at_least(pg_conn, 1), timeout=10)
+        handlers = {
+            sample.labels["handler"]
+            for family in writer.metrics.registry.collect()
+            if family.name.startswith("vosync_bus_received")
+            for sample in family.samples
+            if "handler" in sample.labels
+        }
+        assert handlers == {"vos.result.*.*"}

@@ -12,12 +12,17 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
+from faststream.message import StreamMessage
 from faststream.nats import NatsBroker
-from faststream.nats.prometheus import NatsPrometheusMiddleware
+from faststream.nats.prometheus.provider import NatsMetricsSettingsProvider, settings_provider_factory
+from faststream.prometheus import ConsumeAttrs, PrometheusMiddleware
+from faststream.response import PublishCommand
 from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
 from prometheus_client import CollectorRegistry
 
 from vosync.shared import bus
+from vosync.shared.channels import metrics_label
 from vosync.shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -69,6 +74,28 @@ class VosyncBroker(NatsBroker):
         return connection
 
 
+class ChannelMetrics(NatsMetricsSettingsProvider):
+    """FastStream's per-subject metrics, labelled by channel (`vos.result.*.*`) instead of by subject:
+    a subject names an instance and a reply inbox is new for every request, so per-subject series
+    would grow with the instances and without end with the requests."""
+
+    __slots__ = ()
+
+    def get_consume_attrs_from_message(self, msg: StreamMessage[Msg]) -> ConsumeAttrs:
+        attrs = super().get_consume_attrs_from_message(msg)
+        attrs["destination_name"] = metrics_label(attrs["destination_name"])
+        return attrs
+
+    def get_publish_destination_name_from_cmd(self, cmd: PublishCommand) -> str:
+        return metrics_label(super().get_publish_destination_name_from_cmd(cmd))
+
+
+def _metrics_provider(msg: Any) -> Any:
+    if msg is None or isinstance(msg, Msg):
+        return ChannelMetrics()
+    return settings_provider_factory(msg)  # batches, KV and object-store messages: FastStream's own
+
+
 def make_broker(
     settings: Settings,
     client_name: str,
@@ -78,7 +105,14 @@ def make_broker(
     description: str | None = None,
 ) -> VosyncBroker:
     middlewares = (
-        [NatsPrometheusMiddleware(registry=registry, app_name=client_name, metrics_prefix="vosync_bus")]
+        [
+            PrometheusMiddleware(
+                settings_provider_factory=_metrics_provider,
+                registry=registry,
+                app_name=client_name,
+                metrics_prefix="vosync_bus",
+            )
+        ]
         if registry is not None
         else []
     )

@@ -202,3 +202,15 @@ DEAD_LETTER: Channel[FetchResult] = Channel(
 )
 
 ALL: tuple[Channel[Any], ...] = (RESULTS, FETCH, GATEWAY_ONLINE, CACHE_CHANGED, DEAD_LETTER)
+
+
+INBOX_PREFIX = "_INBOX."
+
+
+def metrics_label(subject: str) -> str:
+    """A subject as its channel's wildcard (`vos.result.*.*`), for per-subject metrics: one series
+    per channel, never one per instance, gateway type or reply inbox."""
+    for ch in ALL:
+        if subject.startswith(ch.pattern.split("{", 1)[0]):
+            return ch.wildcard
+    return "_INBOX.*" if subject.startswith(INBOX_PREFIX) else "other"
