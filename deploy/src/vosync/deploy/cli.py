@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 
 from vosync.deploy.launcher import LaunchOptions, run_launcher
+from vosync.shared.cli_args import command_parser
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="vosync", description="vosync on one machine")
+    parser = command_parser("vosync", "vosync on one machine", "vosync-deploy")
     commands = parser.add_subparsers(dest="command", required=True)
     up = commands.add_parser("up", help="start NATS, PostgreSQL, the VOS simulator and the services")
     up.add_argument("--no-sim", action="store_true", help="do not start the VOS simulator")
