@@ -3,6 +3,7 @@ flowing; a child that keeps dying stops the whole stack with one sentence and le
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import re
@@ -13,10 +14,13 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import asyncpg
+import nats
 import psutil
 import pytest
 
 from tests.e2e.test_launcher import Launched, _descendants, _get, _post, _wait_for_gateways, data_dir
+from tests.faults.invariants import check_events_exactly_once
 from vosync.deploy.processes import free_port
 
 pytestmark = pytest.mark.slow
@@ -38,6 +42,20 @@ def _find(launcher_pid: int, what: str) -> psutil.Process:
         except psutil.NoSuchProcess:
             continue
     raise AssertionError(f"no running {what} under the launcher")
+
+
+def _banner_url(run: Launched, label: str) -> str:
+    return next(line.split()[1] for line in run.lines if line.strip().startswith(label))
+
+
+async def _check_events(run: Launched) -> None:
+    nc = await nats.connect(_banner_url(run, "NATS"))
+    conn = await asyncpg.connect(_banner_url(run, "PostgreSQL"))
+    try:
+        await check_events_exactly_once(nc.jetstream(), conn)
+    finally:
+        await conn.close()
+        await nc.close()
 
 
 def _ready(api: str) -> bool:
@@ -102,8 +120,11 @@ def test_each_child_killed_in_turn_comes_back_and_flips_still_show(data_dir: Pat
             assert re.search(rf"{label} was killed by SIGKILL; restarting it in \d+ s \(restart 1\)", log), (
                 log[-3000:]
             )
-        # Nothing lost: both instances converge on the simulator's truth.
+        # I2: both instances converge on the simulator's truth once sim-2 holds still too;
+        # I3: every transition the writer recorded was published exactly once, in order.
+        _post(f"{_sim2}/_sim/changes", {"interval_s": 0, "fraction": 0})
         _wait_for_gateways(run.api, sim1)
+        asyncio.run(_check_events(run))
         assert run.proc.poll() is None
     finally:
         took = run.stop()
