@@ -22,9 +22,12 @@ class Child:
     env: dict[str, str]
     ready_url: str | None = None
     proc: subprocess.Popen[bytes] | None = None
+    colour: str = COLOURS[0]
     _pump: threading.Thread | None = field(default=None, repr=False)
 
-    def start(self, colour: str) -> None:
+    def start(self, colour: str | None = None) -> None:
+        """Start (or, after it exited, start again with the same argv and environment)."""
+        self.colour = colour or self.colour
         self.proc = subprocess.Popen(
             self.argv,
             env=self.env,
@@ -35,7 +38,7 @@ class Child:
         )
         assert self.proc.stdout is not None
         self._pump = threading.Thread(
-            target=_pump_lines, args=(self.name, colour, self.proc.stdout), daemon=True
+            target=_pump_lines, args=(self.name, self.colour, self.proc.stdout), daemon=True
         )
         self._pump.start()
 
@@ -49,6 +52,10 @@ class Child:
                 return
             time.sleep(0.2)
         raise TimeoutError(f"{self.name} not ready after start-up deadline ({self.ready_url})")
+
+    def returncode(self) -> int | None:
+        """None while it runs; its exit code (negative: the signal) once it has exited."""
+        return self.proc.poll() if self.proc is not None else None
 
     def terminate(self) -> None:
         if self.proc is not None and self.proc.poll() is None:

@@ -18,6 +18,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from typing import Any
 from vosync.deploy.children import COLOURS, Child, stop_all
 from vosync.deploy.embedded import EmbeddedNats, EmbeddedPostgres
 from vosync.deploy.processes import free_port, port_is_open
+from vosync.deploy.supervise import RestartPolicy, describe_exit
 from vosync.shared.db.migrate import upgrade
 from vosync.shared.logs import configure_logging
 from vosync.shared.settings import Settings, SettingsError, load_settings
@@ -48,8 +50,24 @@ class LaunchOptions:
     sim_gateways: int = 200
 
 
+SUPERVISE_TICK_S = 0.25
+
+
 class LaunchError(RuntimeError):
     """Start-up cannot go on; the message says why in one sentence."""
+
+
+class CrashLoop(RuntimeError):
+    """A child kept dying; the message says which and why in one sentence."""
+
+
+@dataclass(frozen=True)
+class _Watched:
+    """One supervised child: how to see that it exited and how to start it again."""
+
+    name: str
+    returncode: Callable[[], int | None]
+    restart: Callable[[], None]
 
 
 def _script(name: str) -> str:
@@ -208,6 +226,55 @@ class Launcher:
         lines += ["Press Ctrl-C to stop.", ""]
         print("\n".join(lines), flush=True)
 
+    # -- supervise --------------------------------------------------------------------------------
+    def _watched(self) -> list[_Watched]:
+        watched: list[_Watched] = []
+        for server in (self.nats, self.pg):
+            if server is not None:
+                watched.append(_Watched(server.name, _server_returncode(server), _server_restart(server)))
+        watched += [_Watched(child.name, child.returncode, child.start) for child in self.children]
+        return watched
+
+    def supervise(self, stop: threading.Event, policy: RestartPolicy | None = None) -> None:
+        """Restart whatever exits until `stop` is set; raise CrashLoop when the policy gives up.
+
+        Restarts are scheduled, not slept through, so a second child dying during another's backoff
+        is seen at once. NATS and PostgreSQL come back on their own data directory and ports, so the
+        services (which reconnect by themselves) find them where they were.
+        """
+        policy = policy or RestartPolicy()
+        watched = self._watched()
+        due: dict[str, float] = {}  # name -> monotonic time of its next start
+        while not stop.wait(SUPERVISE_TICK_S):
+            for unit in watched:
+                now = time.monotonic()
+                if unit.name in due:
+                    if now >= due[unit.name]:
+                        del due[unit.name]
+                        self._restart(unit, policy, due)
+                    continue
+                code = unit.returncode()
+                if code is not None:
+                    self._schedule(unit.name, describe_exit(code), policy, due)
+
+    def _schedule(self, name: str, how: str, policy: RestartPolicy, due: dict[str, float]) -> None:
+        decision = policy.on_exit(name, time.monotonic(), how)
+        if not decision.restart:
+            raise CrashLoop(decision.reason)
+        log.warning(
+            "%s %s; restarting it in %.0f s (restart %d)", name, how, decision.delay_s, decision.restarts
+        )
+        due[name] = time.monotonic() + decision.delay_s
+
+    def _restart(self, unit: _Watched, policy: RestartPolicy, due: dict[str, float]) -> None:
+        try:
+            unit.restart()
+        except (RuntimeError, TimeoutError, OSError) as exc:
+            log.warning("%s did not start again: %s", unit.name, exc)
+            self._schedule(unit.name, "failed to start again", policy, due)
+            return
+        log.info("%s started again", unit.name)
+
     # -- stop -------------------------------------------------------------------------------------
     def stop(self) -> None:
         stop_all(self.children, STOP_CHILDREN_S)
@@ -221,6 +288,25 @@ class Launcher:
             thread.join()
 
 
+def _server_returncode(server: EmbeddedNats | EmbeddedPostgres) -> Callable[[], int | None]:
+    def returncode() -> int | None:
+        return server.proc.poll() if server.proc is not None else None
+
+    return returncode
+
+
+def _server_restart(server: EmbeddedNats | EmbeddedPostgres) -> Callable[[], None]:
+    def restart() -> None:
+        server.stop(1.0)  # reaps what is left of the last run and closes its log
+        try:
+            server._start_once()  # same ports and data directory: not start(), which may pick others
+        except BaseException:
+            server.stop(1.0)  # a server that never became ready is not left running
+            raise
+
+    return restart
+
+
 def run_launcher(options: LaunchOptions) -> int:
     configure_logging("launcher", fmt="console")
     try:
@@ -229,7 +315,10 @@ def run_launcher(options: LaunchOptions) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     stop = threading.Event()
+    started = False
 
+    # The signal interrupts whatever the main thread waits on (a start-up, a restart of PostgreSQL),
+    # so Ctrl-C stops the stack within 10 s even in the middle of a restart.
     def _on_signal(*_: object) -> None:
         stop.set()
         raise KeyboardInterrupt
@@ -239,16 +328,21 @@ def run_launcher(options: LaunchOptions) -> int:
     launcher = Launcher(options, settings)
     try:
         launcher.start()
-        signal.signal(signal.SIGTERM, lambda *_: stop.set())
-        signal.signal(signal.SIGINT, lambda *_: stop.set())
-        stop.wait()
+        started = True
+        launcher.supervise(stop)
         print("stopping ...", flush=True)
         return 0
     except KeyboardInterrupt:
-        print("interrupted during start-up; stopping ...", flush=True)
-        return 130
+        print("stopping ..." if started else "interrupted during start-up; stopping ...", flush=True)
+        return 0 if started else 130
+    except CrashLoop as exc:
+        print(f"error: {exc}.", file=sys.stderr, flush=True)
+        return 1
     except (LaunchError, TimeoutError, RuntimeError, urllib.error.URLError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     finally:
+        # A second Ctrl-C must not cut the stop short and leave processes behind.
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        signal.signal(signal.SIGINT, lambda *_: stop.set())
         launcher.stop()

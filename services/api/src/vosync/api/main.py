@@ -8,12 +8,19 @@ import sys
 import uvloop
 
 from vosync.api.service import ApiService
+from vosync.shared.cli_args import parse_service_args
 from vosync.shared.lifecycle import run_main
 from vosync.shared.logs import configure_logging
 from vosync.shared.settings import SettingsError, load_settings
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    parse_service_args(
+        "vosync-api",
+        "Run the vosync api: reads, the cached VOS proxy, SSE and the gateway page.",
+        "vosync-api",
+        argv,
+    )
     try:
         settings = load_settings()
     except SettingsError as exc:

@@ -5,12 +5,19 @@ from __future__ import annotations
 import os
 
 from vosync.poller.service import PollerService
+from vosync.shared.cli_args import parse_service_args
 from vosync.shared.lifecycle import run_main
 from vosync.shared.logs import configure_logging
 from vosync.shared.settings import load_settings
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    parse_service_args(
+        "vosync-poller",
+        "Run a vosync poller: fetches the VOS APIs on their schedules.",
+        "vosync-poller",
+        argv,
+    )
     # Logging first, from the raw variables, so that a bad setting is reported through it too.
     configure_logging(
         "poller",

@@ -7,12 +7,14 @@ import asyncio
 import logging
 import signal
 import sys
+from importlib import metadata
 
 from vosync.sim.cluster import SimCluster
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="vos-sim", description="Simulated VOS3000 web API instances.")
+    parser.add_argument("--version", action="version", version=f"vos-sim {metadata.version('vosync-sim')}")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=18080, help="port of instance 0; instance i on port+i")
     parser.add_argument("--instances", type=int, default=1)

@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import os
 
+from vosync.shared.cli_args import parse_service_args
 from vosync.shared.lifecycle import run_main
 from vosync.shared.logs import configure_logging
 from vosync.shared.settings import load_settings
 from vosync.writer.service import WriterService
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    parse_service_args(
+        "vosync-writer",
+        "Run a vosync writer: VOS results into PostgreSQL and gateway.online events.",
+        "vosync-writer",
+        argv,
+    )
     # Logging first, from the raw variables, so that a bad setting is reported through it too.
     configure_logging(
         "writer",

@@ -1,0 +1,31 @@
+"""`--help` and `--version` for every vosync command, answered before anything starts.
+
+Each service parses its command line first, so `vosync-writer --help` prints and exits instead of
+connecting to NATS; settings still come from VOSYNC_* variables, which the help text points to.
+"""
+
+from __future__ import annotations
+
+import argparse
+from importlib import metadata
+
+SETTINGS_EPILOG = "Settings are VOSYNC_* environment variables (see the README, 'Settings')."
+
+
+def version_of(distribution: str) -> str:
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:  # run from a source tree that is not installed
+        return "unknown"
+
+
+def command_parser(prog: str, description: str, distribution: str) -> argparse.ArgumentParser:
+    """A parser with `--version` ("prog 0.1.0") and the settings hint under `--help`."""
+    parser = argparse.ArgumentParser(prog=prog, description=description, epilog=SETTINGS_EPILOG)
+    parser.add_argument("--version", action="version", version=f"{prog} {version_of(distribution)}")
+    return parser
+
+
+def parse_service_args(prog: str, description: str, distribution: str, argv: list[str] | None = None) -> None:
+    """For services without options of their own: only --help and --version, anything else is an error."""
+    command_parser(prog, description, distribution).parse_args(argv)
