@@ -139,7 +139,7 @@ def main() -> None:
         _check("inside the grace window", sources, statuses, {"stale", "database"})
         time.sleep(1.0)  # the background fetch (200 ms at VOS) has surely finished
         figures |= _figures("stampede_swr", latencies, vos_calls())
-        figures["stampede_swr_stale_replies"] = sum(1 for src in sources if src == "stale")
+        figures["stampede_swr_stored_replies"] = sum(1 for src in sources if src == "database")
 
         # 3. The refreshed row, expired beyond the window: every reader waits for the one fetch.
         wait_for(fresh_from_database, 30, "the refreshed row served from the database", 0.2)

@@ -141,7 +141,9 @@ async def test_refresh_fetches_from_vos_and_reports_a_vos_outage(
 ) -> None:
     # Nothing is scheduled within the test: only the Refresh button brings data in.
     hour = dict.fromkeys(FAST_POLLS, 3600.0)
-    system = await start_system(gateways=12, poll_intervals=hour)
+    # Each click must reach VOS: within the forced-refresh cooldown a click would share the last
+    # click's answer (by design, tested in tests/integration/api/test_forced_refresh.py).
+    system = await start_system(gateways=12, poll_intervals=hour, api_refresh_cooldown_s=0)
     instance_id = await system.register()
     page = gateway_page.page
     await page.goto(f"{system.api_url}/#instance={instance_id}&type=routing")

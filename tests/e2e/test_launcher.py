@@ -43,13 +43,23 @@ def _post(url: str, body: dict[str, Any]) -> None:
 
 
 class Launched:
-    def __init__(self, data_dir: Path, api_port: int) -> None:
+    def __init__(self, data_dir: Path, api_port: int, *extra: str) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("VOSYNC_")}
         env["VOSYNC_POLL_INTERVALS"] = json.dumps(
             {"GetGatewayMappingOnline": 2, "GetGatewayRoutingOnline": 2}
         )
         self.proc = subprocess.Popen(
-            [VOSYNC, "up", "--data-dir", str(data_dir), "--api-port", str(api_port), "--sim-gateways", "60"],
+            [
+                VOSYNC,
+                "up",
+                "--data-dir",
+                str(data_dir),
+                "--api-port",
+                str(api_port),
+                "--sim-gateways",
+                "60",
+                *extra,
+            ],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -152,3 +162,25 @@ def test_vosync_up_serves_the_page_and_the_simulators_gateways_then_stops_clean(
         assert page["total"] > 0  # kept from the first run before any new poll
     finally:
         again.stop()
+
+
+@pytest.mark.skipif(shutil.which("prometheus") is None, reason="Debian's prometheus is not installed")
+def test_vosync_up_with_monitoring_scrapes_every_service_with_the_alert_rules(data_dir: Path) -> None:
+    run = Launched(data_dir, free_port(), "--monitoring")
+    try:
+        run.wait_up()
+        (prometheus,) = [line.split()[1] for line in run.lines if line.strip().startswith("Prometheus")]
+        deadline = time.monotonic() + 60
+        health: dict[str, str] = {}
+        while time.monotonic() < deadline:
+            targets = _get(f"{prometheus}/api/v1/targets")["data"]["activeTargets"]
+            health = {t["labels"]["job"]: t["health"] for t in targets}
+            if health == {"vosync-api": "up", "vosync-writer": "up", "vosync-poller": "up"}:
+                break
+            time.sleep(1)
+        assert health == {"vosync-api": "up", "vosync-writer": "up", "vosync-poller": "up"}
+        rules = _get(f"{prometheus}/api/v1/rules")["data"]["groups"]
+        assert {r["name"] for g in rules for r in g["rules"]} >= {"VosyncVosFailing", "VosyncServiceDown"}
+    finally:
+        assert run.stop() < 10
+    assert run.proc.returncode == 0

@@ -1,7 +1,7 @@
 """Stale-while-revalidate through the real stack: VOS simulator → poller → NATS → writer → api.
 
 An expired key inside its grace window is answered at once with the stored reply (data_source
-"stale", revalidating, an Age header) while exactly one background fetch asks VOS; the next reads
+"database", revalidating, an Age header) while exactly one background fetch asks VOS; the next reads
 get the new data. Beyond the window, and with refresh=true, readers still wait for VOS.
 """
 
@@ -104,14 +104,14 @@ async def test_expired_key_inside_the_window_answers_at_once_and_refreshes_once(
     elapsed_ms = (time.monotonic() - started) * 1000
     body = first.json()
     assert first.status_code == 200
-    assert body["data_source"] == "stale" and body["revalidating"] is True and body["error"] is None
+    assert body["data_source"] == "database" and body["revalidating"] is True and body["error"] is None
     assert body["data"] == old["data"] and body["synced_at"] == old["synced_at"]
     assert body["age_s"] >= TTL_S and int(first.headers["age"]) >= int(TTL_S)
     assert elapsed_ms < VOS_LATENCY_MS, f"the stale read waited {elapsed_ms:.0f} ms"
 
     # More readers while the one fetch runs: all answered at once from the stored reply.
     more = await asyncio.gather(*(client.post(url, json={}, headers=READ) for _ in range(20)))
-    assert all(r.json()["data_source"] == "stale" and r.json()["data"] == old["data"] for r in more)
+    assert all(r.json()["data_source"] == "database" and r.json()["data"] == old["data"] for r in more)
 
     async def refreshed() -> bool:
         reply = (await client.post(url, json={}, headers=READ)).json()

@@ -25,6 +25,15 @@ from typing import Any
 
 from vosync.deploy.children import COLOURS, Child, stop_all
 from vosync.deploy.embedded import EmbeddedNats, EmbeddedPostgres
+from vosync.deploy.monitoring import (
+    ALERTMANAGER_CONFIG,
+    ALERTMANAGER_PORT,
+    INSTALL_HINT,
+    PROMETHEUS_PORT,
+    Binaries,
+    find_binaries,
+    prometheus_config,
+)
 from vosync.deploy.processes import free_port, port_is_open
 from vosync.deploy.supervise import RestartPolicy, describe_exit
 from vosync.shared.db.migrate import upgrade
@@ -48,6 +57,7 @@ class LaunchOptions:
     data_dir: str | None = None
     sim_instances: int = 2
     sim_gateways: int = 200
+    monitoring: bool = False
 
 
 SUPERVISE_TICK_S = 0.25
@@ -130,9 +140,14 @@ class Launcher:
         self.pg: EmbeddedPostgres | None = None
         self.children: list[Child] = []
         self.sim_urls: list[str] = []
+        self.scrape_jobs: dict[str, list[str]] = {}  # job → host:port, for --monitoring
+        self.monitoring_urls: dict[str, str] = {}
 
     # -- start ------------------------------------------------------------------------------------
     def start(self) -> None:
+        binaries = find_binaries() if self.options.monitoring else None
+        if self.options.monitoring and binaries is None:
+            raise LaunchError(INSTALL_HINT)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.data_dir.chmod(0o755)
         if port_is_open(self.settings.api_host, self.api_port):
@@ -143,6 +158,7 @@ class Launcher:
         if self.options.with_sim:
             self._start_sim(base_env, deadline)
         self._start_child("api", [_script("vosync-api")], base_env, f"{self.api_url}/health/ready", deadline)
+        self.scrape_jobs["vosync-api"] = [f"{self.settings.api_host}:{self.api_port}"]
         if self.sim_urls:
             _register_sim_instances(self.api_url, self.sim_urls)
         for i in range(1, self.options.writers + 1):
@@ -150,6 +166,8 @@ class Launcher:
         for i in range(1, self.options.pollers + 1):
             env = {**base_env, "VOSYNC_POLLER_ID": f"{os.uname().nodename}-poller-{i}"}
             self._start_ops_child(f"poller-{i}", "vosync-poller", env, deadline)
+        if binaries is not None:
+            self._start_monitoring(binaries, base_env, deadline)
         self._print_banner(nats_url, database_url)
 
     def _start_infrastructure(self) -> tuple[str, str]:
@@ -201,9 +219,41 @@ class Launcher:
 
     def _start_ops_child(self, name: str, script: str, env: dict[str, str], deadline: float) -> None:
         port = free_port()
+        self.scrape_jobs.setdefault(script, []).append(f"127.0.0.1:{port}")
         child_env = {**env, "VOSYNC_OPS_PORT": str(port)}
         ready = f"http://127.0.0.1:{port}/health/ready"
         self._start_child(name, [_script(script)], child_env, ready, deadline)
+
+    def _start_monitoring(self, binaries: Binaries, env: dict[str, str], deadline: float) -> None:
+        """Prometheus (and Alertmanager) as supervised children, data under the data directory."""
+        home = self.data_dir / "monitoring"
+        home.mkdir(exist_ok=True)
+        alertmanager = None
+        if binaries.alertmanager is not None:
+            port = ALERTMANAGER_PORT if not port_is_open("127.0.0.1", ALERTMANAGER_PORT) else free_port()
+            alertmanager = f"127.0.0.1:{port}"
+            argv = [
+                binaries.alertmanager,
+                f"--config.file={ALERTMANAGER_CONFIG}",
+                f"--storage.path={home / 'alertmanager'}",
+                f"--web.listen-address={alertmanager}",
+                "--cluster.listen-address=",
+                "--log.level=warn",
+            ]
+            self._start_child("alertmanager", argv, env, f"http://{alertmanager}/-/ready", deadline)
+            self.monitoring_urls["Alertmanager"] = f"http://{alertmanager}"
+        config = home / "prometheus.yml"
+        config.write_text(prometheus_config(self.scrape_jobs, alertmanager))
+        port = PROMETHEUS_PORT if not port_is_open("127.0.0.1", PROMETHEUS_PORT) else free_port()
+        argv = [
+            binaries.prometheus,
+            f"--config.file={config}",
+            f"--storage.tsdb.path={home / 'prometheus'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--log.level=warn",
+        ]
+        self._start_child("prometheus", argv, env, f"http://127.0.0.1:{port}/-/ready", deadline)
+        self.monitoring_urls["Prometheus"] = f"http://127.0.0.1:{port}"
 
     def _start_child(
         self, name: str, argv: list[str], env: dict[str, str], ready: str, deadline: float
@@ -223,6 +273,7 @@ class Launcher:
             f"  PostgreSQL     {database_url.replace('+asyncpg', '')}",
         ]
         lines += [f"  simulator      {url}  (sim-{i})" for i, url in enumerate(self.sim_urls, start=1)]
+        lines += [f"  {name:<14} {url}" for name, url in self.monitoring_urls.items()]
         lines += ["Press Ctrl-C to stop.", ""]
         print("\n".join(lines), flush=True)
 

@@ -28,6 +28,7 @@ def _up(args: argparse.Namespace) -> None:
         data_dir=args.data_dir,
         sim_instances=args.sim_instances,
         sim_gateways=args.sim_gateways,
+        monitoring=args.monitoring,
     )
     sys.exit(run_launcher(options))
 
@@ -47,6 +48,11 @@ def _add_up(commands_: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     up.add_argument("--data-dir", default=None, help="where NATS and PostgreSQL keep data")
     up.add_argument("--sim-instances", type=int, default=2, help="simulated VOS instances")
     up.add_argument("--sim-gateways", type=int, default=200, help="gateways per simulated instance")
+    up.add_argument(
+        "--monitoring",
+        action="store_true",
+        help="also Prometheus (and Alertmanager, where installed) with vosync's alert rules",
+    )
     up.set_defaults(run=_up, needs_api=False)
 
 

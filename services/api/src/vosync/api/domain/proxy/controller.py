@@ -26,7 +26,7 @@ The reply of a read-only VOS API for the given request body (the VOS request par
 pollers (`"vos_api"`). If that fetch fails but an earlier good reply is stored, it is served with
 `data_source: "stale"`, `success: true` and the failure in `error`. Within the API's
 stale-while-revalidate window after `expires_at` (setting `VOSYNC_API_STALE_WHILE_REVALIDATE_S`,
-default the API's poll interval) the stored reply is served at once with `data_source: "stale"`,
+default the API's poll interval) the stored reply is served at once with `data_source: "database"`,
 `revalidating: true` and an `Age` header while one background fetch refreshes it; `refresh=true`
 always fetches and waits.
 
@@ -99,8 +99,8 @@ class ProxyController(Controller):
         proxy.count_reply(resolved.source)
         unmasked = sees_secrets(request)
         headers = {"ETag": reply.etag(unmasked=unmasked)}
-        if resolved.source == "stale" and age_s is not None:
-            # RFC 9111 Age on stale replies, so HTTP caches and clients see how old the data is.
+        if (resolved.source == "stale" or resolved.revalidating) and age_s is not None:
+            # RFC 9111 Age on replies past expires_at, so HTTP caches and clients see how old they are.
             headers["Age"] = str(max(0, int(age_s)))
         if_none_match = request.headers.get("if-none-match")
         if if_none_match is not None and etag_matches(if_none_match, headers["ETag"]):

@@ -22,5 +22,5 @@ class ProxyReply(msgspec.Struct):
     age_s: float | None
     instance_name: str
     # True when the reply is past expires_at but inside the API's stale-while-revalidate window
-    # (data_source "stale", error null): one background fetch is refreshing it right now.
+    # (data_source "database", with `age_s`): one background fetch is refreshing it right now.
     revalidating: bool = False

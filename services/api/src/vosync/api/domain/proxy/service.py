@@ -223,7 +223,9 @@ class ProxyService:
             # The last fetch failed moments ago: no new one yet, say why the data is old.
             return Resolved("stale", reply, error=failed[1].error)
         self._revalidate(spec, key, params)
-        return Resolved("stale", reply, revalidating=True)
+        # "database", not "stale": inside the window the stored row is still what the operator's
+        # policy serves; "stale" keeps meaning "VOS failed, here is the last good data" (with the error).
+        return Resolved("database", reply, revalidating=True)
 
     def _revalidate(self, spec: ApiSpec, key: CacheKey, params: dict[str, Any]) -> None:
         """Start the one background refresh of `key` unless one already runs (here, or as a
