@@ -81,6 +81,9 @@ def service_env(nats_url: str, database_url: str, **overrides: Any) -> dict[str,
         # The load's readers share one key and force refreshes faster than a client may; the
         # limiter has its own test (tests/integration/api/test_forced_refresh.py).
         "api_refresh_rate_per_minute": 1_000_000,
+        # Their forced refreshes are the load's stream of on-demand results (each reaching VOS);
+        # the cooldown that would share them has its own test there too.
+        "api_refresh_cooldown_s": 0,
         "lease_ttl_s": LEASE_TTL_S,
         "backoff_after_failures": 3,
         "backoff_base_s": 0.5,
