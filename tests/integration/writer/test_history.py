@@ -155,7 +155,8 @@ async def test_retention_drops_old_partitions_and_keeps_the_rest(
     for when in (old_samples, very_old):
         assert (await run_round(pg_conn, settings, now=when)).ran
     gw = await pg_conn.fetchval(
-        "INSERT INTO gateways (vos_instance_id, gateway_type, gateway_name) VALUES (1, 'mapping', 'a') RETURNING id"
+        "INSERT INTO gateways (vos_instance_id, gateway_type, gateway_name)"
+        " VALUES (1, 'mapping', 'a') RETURNING id"
     )
     for when in (old_samples, very_old, now):
         await pg_conn.execute(
@@ -179,7 +180,7 @@ async def test_retention_drops_old_partitions_and_keeps_the_rest(
     assert f"gateway_transitions_p{old_samples:%Y%m%d}" not in report.dropped
 
     async def times(table: str, column: str) -> list[datetime]:
-        return [r[0] for r in await pg_conn.fetch(f"SELECT {column} FROM {table} ORDER BY 1")]  # noqa: S608
+        return [r[0] for r in await pg_conn.fetch(f"SELECT {column} FROM {table} ORDER BY 1")]
 
     assert await times("gateway_samples", "at") == [now]
     assert await times("gateway_transitions", "changed_at") == [old_samples, now]
