@@ -16,6 +16,7 @@ from vosync.api.domain.cache.controller import CacheController
 from vosync.api.domain.events.controller import EventController
 from vosync.api.domain.gateways.controller import GatewayController
 from vosync.api.domain.health.controller import HealthController
+from vosync.api.domain.history.controller import HistoryController
 from vosync.api.domain.instances.controller import InstanceController
 from vosync.api.domain.page.controller import page_routers
 from vosync.api.domain.proxy.controller import ProxyController
@@ -29,7 +30,7 @@ from vosync.api.resources import ApiResources
 from vosync.shared.settings import Settings
 
 API_VERSION = "1.0.0"
-_SERVICES = ("proxy", "gateways", "instances", "cache", "sync", "events", "health")
+_SERVICES = ("proxy", "gateways", "instances", "cache", "sync", "events", "event_log", "history", "health")
 
 
 def _provider(resources: ApiResources, name: str) -> Provide:
@@ -49,6 +50,7 @@ def create_app(settings: Settings, resources: ApiResources | None = None) -> Lit
         route_handlers=[
             ProxyController,
             GatewayController,
+            HistoryController,
             InstanceController,
             CacheController,
             SyncController,
