@@ -79,13 +79,14 @@ async def run_round(conn: asyncpg.Connection, settings: Settings, now: datetime 
                 ):
                     break
                 rows = await conn.fetchval(history_sql.ROLL_UP_HOUR, hour)
-            report.rolled_up[hour.isoformat()] = int(rows or 0)
+            if rows:  # an hour without samples is looked at again next round, not reported
+                report.rolled_up[hour.isoformat()] = int(rows)
     if report.created or report.dropped or report.rolled_up:
         log.info(
             "history maintenance",
             extra={
-                "created": report.created,
-                "dropped": report.dropped,
+                "partitions_created": report.created,
+                "partitions_dropped": report.dropped,
                 "rolled_up_hours": len(report.rolled_up),
                 "rollup_rows": sum(report.rolled_up.values()),
             },
