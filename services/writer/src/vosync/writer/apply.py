@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -45,6 +46,9 @@ from vosync.writer.jsontext import pg_json
 from vosync.writer.results import CacheKey, is_full_snapshot, key_of, response_of, with_canonical_fields
 
 log = logging.getLogger(__name__)
+
+HISTORY_LOST_LOG_S = 60.0
+_history_lost_logged_at = -HISTORY_LOST_LOG_S
 
 SCOPE_LOCK_CLASS = 771_801  # + 0 mapping, + 1 routing; the second key is the instance id
 _TYPE_INDEX = {"mapping": 0, "routing": 1}
@@ -407,10 +411,13 @@ class _Transaction:
                     await self._conn.execute(history_sql.WRITE_SAMPLES, *samples)
         except asyncpg.CheckViolationError as exc:  # "no partition of relation … found for row"
             self.report.history_lost += 1
-            log.warning(
-                "history not written: no partition for it",
-                extra={"transitions": len(transitions), "scopes": len(samples[0]), "error": str(exc)},
-            )
+            global _history_lost_logged_at
+            if time.monotonic() - _history_lost_logged_at >= HISTORY_LOST_LOG_S:  # a backlog: one line
+                _history_lost_logged_at = time.monotonic()
+                log.warning(
+                    "history not written: no partition for it (results older than the partitions kept?)",
+                    extra={"transitions": len(transitions), "scopes": len(samples[0]), "error": str(exc)},
+                )
 
 
 def _outbox_row(t: Transition) -> tuple[Any, ...]:
