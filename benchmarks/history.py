@@ -132,7 +132,7 @@ LOAD_MARKS = """
     INSERT INTO gateway_rollup_marks (at, rows)
     SELECT h, $3
     FROM generate_series($1::timestamptz, $2::timestamptz - interval '1 hour', interval '1 hour') AS h
-    ON CONFLICT DO NOTHING
+    ON CONFLICT (at) DO UPDATE SET rows = excluded.rows
 """
 
 
@@ -171,6 +171,7 @@ async def query_speed(
     await conn.execute("ANALYZE gateway_samples")
     await conn.execute("ANALYZE gateway_samples_hourly")
     rows = await conn.fetchval("SELECT count(*) FROM gateway_samples")
+    assert await conn.fetchval("SELECT count(*) FROM gateway_rollup_marks WHERE rows > 0") >= 24 * days
     print(f"  loaded {rows} samples ({count} gateways, {days} days) in {load_s:.0f} s")
 
     # One full day's partition, measured: heap + indexes.

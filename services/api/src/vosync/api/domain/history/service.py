@@ -45,12 +45,12 @@ _HOURLY = text(
     SELECT at, calls_avg AS calls, asr_avg AS asr, acd_avg AS acd,
            calls_min, calls_max, asr_min, asr_max, acd_min, acd_max
     FROM gateway_samples_hourly
-    WHERE gateway_id = :gateway AND at >= :since_hour AND at < least(:until, :upto)
+    WHERE gateway_id = :gateway AND at >= :since_hour AND at < :rolled_end
     UNION ALL
     SELECT date_trunc('hour', at), avg(concurrent_calls), avg(asr), avg(acd),
            min(concurrent_calls), max(concurrent_calls), min(asr), max(asr), min(acd), max(acd)
     FROM gateway_samples
-    WHERE gateway_id = :gateway AND at >= greatest(:since_hour, :upto) AND at < :until
+    WHERE gateway_id = :gateway AND at >= :raw_from AND at < :until
     GROUP BY 1
     ORDER BY 1
     """
@@ -120,7 +120,13 @@ class HistoryService:
             return [Sample(r.at, r.concurrent_calls, _num(r.asr), _num(r.acd)) for r in rows]
         since_hour = since.replace(minute=0, second=0, microsecond=0)
         upto = (await conn.execute(_ROLLED_UP_TO)).scalar() or since_hour  # none: all raw
-        params = {"gateway": gateway_id, "since_hour": since_hour, "until": until, "upto": upto}
+        params = {
+            "gateway": gateway_id,
+            "since_hour": since_hour,
+            "until": until,
+            "rolled_end": min(until, upto),
+            "raw_from": max(since_hour, upto),
+        }
         rows = (await conn.execute(_HOURLY, params)).all()
         return [
             Sample(
