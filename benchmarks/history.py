@@ -110,20 +110,20 @@ async def writer_cost(settings: Settings, count: int, runs: int) -> dict[str, fl
         step: dict[str, list[float]] = {"on": [], "same": []}
         k = 1
         for _ in range(runs):
-            for mode in ("on", "off"):  # alternated: both see the same machine load
-                at = start + timedelta(minutes=k, seconds=5)
+            # A new minute with history on, the same minute again (its mark says it is sampled: the
+            # time must move forward, or the cache row would take it for stale), then a new minute
+            # with history off: alternated, so all three see the same machine load.
+            for mode, at in (
+                ("on", start + timedelta(minutes=k, seconds=5)),
+                ("same", start + timedelta(minutes=k, seconds=35)),
+                ("off", start + timedelta(minutes=k + 1, seconds=5)),
+            ):
                 with _HistoryClock() as clock:
-                    applier = on if mode == "on" else off
+                    applier = off if mode == "off" else on
                     times[mode].append(await _timed(applier, _online_poll(gateway_names, k, at)))
-                if mode == "on":
-                    step["on"].extend(clock.seconds)
+                if mode != "off":
+                    step[mode].extend(clock.seconds)
                 k += 1
-            # The same minute again, history on: the mark says it is sampled.
-            at = start + timedelta(minutes=k - 1, seconds=35)
-            with _HistoryClock() as clock:
-                times["same"].append(await _timed(on, _online_poll(gateway_names, k, at)))
-            step["same"].extend(clock.seconds)
-            k += 1
         async with pool.acquire() as conn:
             samples = await conn.fetchval("SELECT count(*) FROM gateway_samples")
     finally:
