@@ -250,6 +250,7 @@ async def test_sse_resume_with_last_event_id_replays_the_missed_then_live_withou
         ),  # > 400 days
         ("/api/v1/instances/1/gateway-history/mapping/a", {"until": "1e300"}, 400),
         ("/api/v1/instances/1/gateway-history/mapping/a", {"since": "nan"}, 400),
+        ("/api/v1/instances/1/gateway-history/mapping/a", {"until": "0001-01-01T05:00:00"}, 400),
         ("/api/v1/instances/1/gateway-history/bogus/a", {}, 400),
         ("/api/v1/instances/1/gateway-history/mapping/no-such", {}, 404),
         ("/api/v1/instances/999/gateway-history/mapping/a", {}, 404),

@@ -15,7 +15,10 @@ DEFAULT_WINDOW = timedelta(hours=24)
 def window(since: str | None, until: str | None, now: datetime) -> tuple[datetime, datetime]:
     """[since, until]: until defaults to now, since to 24 h before until; since < until, ≤ 400 days."""
     end = parse_time(until, "until") or now
-    start = parse_time(since, "since") or end - DEFAULT_WINDOW
+    try:
+        start = parse_time(since, "since") or end - DEFAULT_WINDOW
+    except OverflowError:  # until in the first day of year 1
+        raise ClientException(detail="until is too early: give since as well") from None
     if start >= end:
         raise ClientException(detail=f"since ({start.isoformat()}) must be before until ({end.isoformat()})")
     if end - start > MAX_WINDOW:
