@@ -274,3 +274,30 @@ async def test_bad_input_gets_a_clear_4xx(
 async def test_bad_last_event_id_header_is_a_400(api: httpx.AsyncClient, flips: tuple[int, datetime]) -> None:
     res = await api.get(EVENTS, headers={**READ, "Last-Event-ID": "12abc"})
     assert res.status_code == 400 and "Last-Event-ID" in res.json()["detail"]
+
+
+async def test_a_name_with_slashes_is_the_rest_of_the_path(
+    api: httpx.AsyncClient, pg_conn: asyncpg.Connection, api_settings: Settings
+) -> None:
+    instance = await insert_instance(pg_conn)
+    assert (await run_round(pg_conn, api_settings)).ran
+    name = "carrier/a/b"
+    await pg_conn.execute(
+        "INSERT INTO gateways (vos_instance_id, gateway_type, gateway_name, in_config, is_online,"
+        " online_synced_at) VALUES ($1, 'routing', $2, true, true, now())",
+        instance,
+        name,
+    )
+    await pg_conn.execute(
+        "INSERT INTO gateway_transitions (instance_id, gateway_type, name, is_online, previous, changed_at,"
+        " event_id) VALUES ($1, 'routing', $2, true, null, now() - interval '30 minutes', 7)",
+        instance,
+        name,
+    )
+    for path in (_url(instance, name, "routing"), _url(instance, "carrier%2Fa%2Fb", "routing")):
+        res = await api.get(path, headers=READ)
+        assert res.status_code == 200, res.text
+        body = res.json()
+        assert body["name"] == name and body["gateway_type"] == "routing" and body["flaps_24h"] == 1
+        assert body["transitions"][0]["event_id"] == "7" and body["uptime"]["24h"] == 1.0
+    assert (await api.get(_url(instance, name, "mapping"), headers=READ)).status_code == 404

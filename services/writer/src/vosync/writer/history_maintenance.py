@@ -1,4 +1,4 @@
-"""The writer's history upkeep, once at start and every minute: partitions ahead, expired partitions
+"""The writer's history upkeep, at start and every minute: partitions ahead, expired partitions
 dropped, hourly rollups of the completed hours.
 
 Any number of writers may run it: each round takes a transaction-level advisory lock with
@@ -117,9 +117,11 @@ class HistoryMaintenance:
         return report
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Every minute after the first round (which the service runs before consuming)."""
+        """A round at once, then every minute. Not awaited before consuming: a PostgreSQL that does
+        not answer must not hold up the writer's start (partitions are made two days ahead, so
+        only the first batches of a brand-new database can come before them, and lose only their
+        history)."""
         while not stop.is_set():
+            await self.round()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), INTERVAL_S)
-            if not stop.is_set():
-                await self.round()

@@ -60,8 +60,6 @@ class WriterService:
         self._pool = await create_pool(settings)
         applier = BatchApplier(self._pool, settings.catalogue, history=settings.history_enabled)
         maintenance = HistoryMaintenance(self._pool, settings) if settings.history_enabled else None
-        if maintenance is not None:
-            await maintenance.round()  # today's partitions before the first batch (retried if down)
         self._relay = OutboxRelay(self._pool, broker, self.metrics)
         self._gauges = GatewayGauges(self._pool, self.metrics, settings.metrics_gateway_series)
         self._consumer = ResultConsumer(
