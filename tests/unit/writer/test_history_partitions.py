@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from vosync.writer.history_partitions import Family, expired, missing, parse, partition_of, wanted
+import pytest
+
+from vosync.writer import history_sql
+from vosync.writer.history_partitions import Family, Partition, expired, missing, parse, partition_of, wanted
 
 DAY = Family("gateway_samples", "day", 30)
 MONTH = Family("gateway_samples_hourly", "month", 365)
@@ -48,3 +51,17 @@ def test_names_it_did_not_make_are_left_alone() -> None:
     ):
         assert parse(DAY, name) is None
     assert expired(DAY, NOW, ["gateway_samples_default", "gateway_samples_p20200101x"]) == []
+
+
+def test_partition_ddl_refuses_any_other_name() -> None:
+    good = partition_of(DAY, NOW)
+    assert history_sql.create_partition(good).startswith(
+        "CREATE TABLE IF NOT EXISTS gateway_samples_p20260101 PARTITION OF gateway_samples"
+    )
+    for bad in (
+        "gateway_samples_p20260101; DROP TABLE gateways",
+        "gateways",
+        "gateway_transitions_p20260101",
+    ):
+        with pytest.raises(ValueError, match="not a history partition name"):
+            history_sql.drop_partition(Partition("gateway_samples", bad, good.start, good.end))

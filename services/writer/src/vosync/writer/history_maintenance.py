@@ -27,7 +27,6 @@ INTERVAL_S = 60.0
 ROLLUP_LOOKBACK = timedelta(hours=48)  # a writer down longer leaves older hours without rollups
 ROLLUP_GRACE = timedelta(minutes=2)  # polls of an hour that land a little late still count
 SAMPLE_MARKS_KEPT = timedelta(days=1)
-LOCK_TIMEOUT = "2s"
 
 
 def families(settings: Settings) -> list[Family]:
@@ -54,7 +53,7 @@ async def run_round(conn: asyncpg.Connection, settings: Settings, now: datetime 
         if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1, $2)", *history_sql.MAINTENANCE_LOCK):
             return report
         report.ran = True
-        await conn.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
+        await conn.execute(history_sql.SET_LOCK_TIMEOUT)
         for family in families(settings):
             existing = [r["relname"] for r in await conn.fetch(history_sql.PARTITIONS_OF, family.parent)]
             for partition in missing(family, now, existing):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -73,8 +74,21 @@ PARTITIONS_OF = """
 """
 
 
+SET_LOCK_TIMEOUT = "SET LOCAL lock_timeout = '2s'"
+
+# DDL takes no bind parameters. Names and bounds come from history_partitions only: a fixed parent,
+# `_p` and the digits of a date; bounds are datetimes. Checked again here, so nothing else can pass.
+_PARTITION_NAME = re.compile(r"(gateway_transitions|gateway_samples|gateway_samples_hourly)_p\d{6}(\d{2})?")
+
+
+def _checked(p: Partition) -> Partition:
+    if not _PARTITION_NAME.fullmatch(p.name) or not p.name.startswith(p.parent + "_p"):
+        raise ValueError(f"not a history partition name: {p.name!r}")
+    return p
+
+
 def create_partition(p: Partition) -> str:
-    # Names and bounds come from history_partitions (digits and fixed parents), never from input.
+    p = _checked(p)
     return (
         f"CREATE TABLE IF NOT EXISTS {p.name} PARTITION OF {p.parent}"
         f" FOR VALUES FROM ('{p.start.isoformat()}') TO ('{p.end.isoformat()}')"
@@ -82,7 +96,7 @@ def create_partition(p: Partition) -> str:
 
 
 def drop_partition(p: Partition) -> str:
-    return f"DROP TABLE IF EXISTS {p.name}"
+    return f"DROP TABLE IF EXISTS {_checked(p).name}"
 
 
 # Marks only stop a second sampling of the same minute; a day's worth is more than enough.

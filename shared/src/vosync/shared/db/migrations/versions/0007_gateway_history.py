@@ -100,11 +100,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in (
-        "gateway_rollup_marks",
-        "gateway_sample_marks",
-        "gateway_samples_hourly",
-        "gateway_samples",
-        "gateway_transitions",
-    ):
-        op.execute(f"DROP TABLE IF EXISTS {table} CASCADE")
+    op.execute("DROP TABLE IF EXISTS gateway_rollup_marks")
+    op.execute("DROP TABLE IF EXISTS gateway_sample_marks")
+    # A partitioned table drops with its partitions.
+    op.execute("DROP TABLE IF EXISTS gateway_samples_hourly")
+    op.execute("DROP TABLE IF EXISTS gateway_samples")
+    op.execute("DROP TABLE IF EXISTS gateway_transitions")
