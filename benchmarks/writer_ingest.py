@@ -45,7 +45,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from benchmarks.common import record
 from benchmarks.harness import Stack, plain_pg_url, stack
-from tests.unit.writer.vos_replies import mapping_item, mapping_online_item, names, ok, reply
 from vosync.shared import bus
 from vosync.shared.codec import decode, encode
 from vosync.shared.db.engine import make_engine
@@ -53,6 +52,7 @@ from vosync.shared.db.models import Gateway, VosDataCache
 from vosync.shared.gc_pause import gc_paused
 from vosync.shared.messages import CacheChanged, FetchResult
 from vosync.shared.settings import Settings
+from vosync.sim.replies import mapping_item, mapping_online_item, names, ok, reply
 from vosync.writer.apply import BatchApplier
 from vosync.writer.db import create_pool
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncpg
 
 from tests.integration.writer.helpers import cache_row
-from tests.unit.writer.vos_replies import at, failed, ok
 from vosync.shared.messages import ErrorKind
+from vosync.sim.replies import at, failed, ok
 from vosync.writer.apply import BatchApplier, Outcome
 
 SUITES = "GetSuite"

@@ -10,7 +10,8 @@ import asyncpg
 import pytest
 
 from tests.integration.writer.helpers import gateways
-from tests.unit.writer.vos_replies import (
+from vosync.shared.settings import Settings
+from vosync.sim.replies import (
     at,
     failed,
     mapping_item,
@@ -20,7 +21,6 @@ from tests.unit.writer.vos_replies import (
     routing_item,
     routing_online_item,
 )
-from vosync.shared.settings import Settings
 from vosync.writer import apply, gateway_rows
 from vosync.writer.apply import BatchApplier
 from vosync.writer.db import create_pool

@@ -8,9 +8,9 @@ import asyncpg
 import pytest
 
 from tests.integration.writer.helpers import gateways
-from tests.unit.writer.vos_replies import mapping_item, ok, reply
 from vosync.shared.codec import decode_result_lazily, encode
 from vosync.shared.messages import FetchResult
+from vosync.sim.replies import mapping_item, ok, reply
 from vosync.writer.apply import BatchApplier, Outcome
 from vosync.writer.db import is_transient
 
