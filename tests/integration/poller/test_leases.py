@@ -11,7 +11,12 @@ from nats.js.errors import KeyNotFoundError
 from nats.js.kv import KeyValue
 
 from tests.fixtures.sim import MakeVosSim
-from tests.integration.poller.conftest import ResultTap, put_instances, sim_records, wait_until
+from tests.integration.poller.conftest import (
+    ResultTap,
+    put_instances,
+    sim_records,
+)
+from tests.support.waiting import wait_until
 from vosync.poller.service import PollerService
 from vosync.shared import bus
 from vosync.shared.settings import Settings

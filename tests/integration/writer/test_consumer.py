@@ -25,8 +25,8 @@ from tests.integration.writer.helpers import (
     gateways,
     publish,
     stream_messages,
-    wait_for,
 )
+from tests.support.waiting import wait_for
 from vosync.shared import bus, channels
 from vosync.shared.codec import decode, encode
 from vosync.shared.messages import CacheChanged, GatewayOnlineEvent

@@ -22,7 +22,14 @@ import nats
 import pytest
 from nats.aio.client import Client as NatsClient
 
-from tests.integration.writer.helpers import add_instance, drained, events, gateways, publish, wait_for
+from tests.integration.writer.helpers import (
+    add_instance,
+    drained,
+    events,
+    gateways,
+    publish,
+)
+from tests.support.waiting import wait_for
 from vosync.deploy.embedded import EmbeddedNats, EmbeddedPostgres
 from vosync.shared import bus
 from vosync.shared.db.migrate import upgrade
