@@ -19,7 +19,7 @@ from vosync.api.domain.health.service import HealthService
 from vosync.api.domain.instances.service import InstanceService
 from vosync.api.domain.proxy.service import ProxyService
 from vosync.api.domain.sync.service import SyncService
-from vosync.api.lib.directory import InstanceDirectory
+from vosync.api.lib.directory import CachedInstances
 from vosync.api.lib.fetcher import Fetcher
 from vosync.api.lib.hot_cache import HotCache
 from vosync.api.lib.list_cache import ListCache
@@ -43,7 +43,7 @@ class ApiResources:
         self.started = False
         self._engine: AsyncEngine | None = None
         self._broker: VosyncBroker | None = None
-        self._directory: InstanceDirectory | None = None
+        self._directory: CachedInstances | None = None
         self._services: dict[str, Any] = {}
 
     # -- the services, for dependency injection --------------------------------------------------
@@ -92,7 +92,7 @@ class ApiResources:
             js = broker.client.jetstream()
             config = next(c for c in bus.bucket_configs(settings) if c.bucket == bus.INSTANCES_BUCKET)
             kv = await bus.ensure_bucket(js, config)
-            self._directory = directory = InstanceDirectory(engine)
+            self._directory = directory = CachedInstances(engine)
             await directory.load()
             fetcher = Fetcher(broker, settings.api_fetch_timeout_s)
             catalogue = settings.catalogue

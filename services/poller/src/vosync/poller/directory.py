@@ -56,7 +56,7 @@ def parse_entry(key: str, value: bytes | None) -> InstanceRecord | None:
     return record
 
 
-class InstanceDirectory:
+class WatchedInstances:
     def __init__(self, kv: KeyValue) -> None:
         self._kv = kv
         self._records: dict[int, InstanceRecord] = {}

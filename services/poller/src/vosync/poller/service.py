@@ -1,7 +1,7 @@
 """The poller: keeps every scheduled VOS API of the instances it leases fresh, and serves on-demand
 fetches for any instance. The only part of vosync that talks to VOS.
 
-Pieces: InstanceDirectory (instances from KV), LeaseManager (which instances this poller polls),
+Pieces: WatchedInstances (instances from KV), LeaseManager (which instances this poller polls),
 one schedule task per (owned instance, scheduled API), VosClient/Backoff/semaphore per instance,
 a singleflight shared by scheduled and on-demand fetches (one VOS call per key at a time),
 ResultPublisher (every outcome to VOS_RESULTS, retried until acked) and OnDemandServer.
@@ -22,7 +22,7 @@ from typing import Any
 from nats.aio.client import Client as NatsClient
 
 from vosync.poller.backoff import Backoff, BackoffPolicy
-from vosync.poller.directory import InstanceDirectory
+from vosync.poller.directory import WatchedInstances
 from vosync.poller.failure_log import FailureLog
 from vosync.poller.leases import LeaseManager
 from vosync.poller.metrics import PollerMetrics
@@ -48,7 +48,7 @@ MIN_BACKOFF_RECHECK_S = 0.25
 STOP_GRACE_S = 1.0
 
 FlightKey = tuple[int, str]  # (instance_id, cache_key)
-Outcome = FetchResult | Refusal
+FetchAnswer = FetchResult | Refusal
 
 
 @dataclass(slots=True)
@@ -99,7 +99,7 @@ class PollerService:
         self._runtimes: dict[int, InstanceRuntime] = {}
         self._schedules: dict[int, Schedules] = {}
         self._ending: set[asyncio.Task[None]] = set()  # cancelled schedule tasks not yet finished
-        self._flights: SingleFlight[FlightKey, Outcome] = SingleFlight(cancel_when_abandoned=True)
+        self._flights: SingleFlight[FlightKey, FetchAnswer] = SingleFlight(cancel_when_abandoned=True)
         self._background: set[asyncio.Task[Any]] = set()
         self._retired: set[VosClient] = set()  # replaced clients, closed after their calls' timeout
         self._ssl = ssl.create_default_context()  # one CA load, shared by every instance's client
@@ -109,7 +109,7 @@ class PollerService:
         self._rng = random.Random()
         self._failure_log = FailureLog(self.poller_id)  # edges of each key's failures, not every poll
         self._broker: VosyncBroker | None = None
-        self._directory: InstanceDirectory | None = None
+        self._directory: WatchedInstances | None = None
         self._leases: LeaseManager | None = None
         self._publisher: ResultPublisher | None = None
         self._on_demand: OnDemandServer | None = None
@@ -124,7 +124,7 @@ class PollerService:
         return self._leases
 
     @property
-    def directory(self) -> InstanceDirectory:
+    def directory(self) -> WatchedInstances:
         assert self._directory is not None, "start() first"
         return self._directory
 
@@ -191,7 +191,7 @@ class PollerService:
         )
         self._publisher.start()
         self.metrics.publish_backlog.set_function(lambda: self.publisher.pending)
-        self._directory = InstanceDirectory(instances_kv)
+        self._directory = WatchedInstances(instances_kv)
         self._directory.subscribe(self._instance_changed)
         await self._directory.start()
         self._leases = LeaseManager(
@@ -448,7 +448,7 @@ class PollerService:
     # -- one VOS call ----------------------------------------------------------------------------
     async def _fetch(
         self, instance_id: int, spec: ApiSpec, params: dict[str, Any], reason: FetchReason
-    ) -> tuple[Outcome, bool]:
+    ) -> tuple[FetchAnswer, bool]:
         """The outcome of the VOS call for this key, shared with any call of the key in flight."""
         # Empty list filters dropped before keying and calling VOS (a `vos.fetch` may come from any
         # client, not only the api, which normalises too).
@@ -458,7 +458,7 @@ class PollerService:
 
     async def _call(
         self, instance_id: int, spec: ApiSpec, params: dict[str, Any], reason: FetchReason
-    ) -> Outcome:
+    ) -> FetchAnswer:
         runtime = self._runtime(instance_id)
         if runtime is None:
             return Refusal(404, f"instance {instance_id} is unknown or disabled")

@@ -20,9 +20,9 @@ from sqlalchemy import cast as sql_cast
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from vosync.api.domain.proxy.schemas import DataSource
-from vosync.api.lib.directory import InstanceDirectory, InstanceInfo
+from vosync.api.lib.directory import CachedInstances, InstanceInfo
 from vosync.api.lib.errors import database_unavailable
-from vosync.api.lib.fetcher import Fetcher, FetchFailure, FetchOutcome
+from vosync.api.lib.fetcher import Fetcher, FetchFailure, PollerAnswer
 from vosync.api.lib.hot_cache import CachedReply, CacheKey, HotCache
 from vosync.api.lib.jsonutil import dumps
 from vosync.api.lib.metrics import ApiMetrics
@@ -117,7 +117,7 @@ class ProxyService:
         catalogue: Catalogue,
         engine: AsyncEngine,
         hot: HotCache,
-        directory: InstanceDirectory,
+        directory: CachedInstances,
         fetcher: Fetcher,
         metrics: ApiMetrics,
         failure_backoff_s: float,
@@ -146,7 +146,7 @@ class ProxyService:
         self._database_failing = False
         # Keys whose last fetch failed, until when: readers get stale data (or the error) at once
         # instead of each waiting for another failing fetch.
-        self._failed: OrderedDict[CacheKey, tuple[float, FetchOutcome]] = OrderedDict()
+        self._failed: OrderedDict[CacheKey, tuple[float, PollerAnswer]] = OrderedDict()
 
     async def instance(self, instance_id: int) -> InstanceInfo:
         info = await self._directory.get(check_instance_id(instance_id))
@@ -296,7 +296,7 @@ class ProxyService:
         return self._fallback(key, row, outcome, database_ok)
 
     def _fallback(
-        self, key: CacheKey, row: _StoredRow | None, outcome: FetchOutcome, database_ok: bool
+        self, key: CacheKey, row: _StoredRow | None, outcome: PollerAnswer, database_ok: bool
     ) -> Resolved:
         if row is not None and row.data is not None:
             return Resolved("stale", _reply(key, row), error=outcome.error)
@@ -322,7 +322,7 @@ class ProxyService:
             },
         )
 
-    def _remember_failure(self, key: CacheKey, outcome: FetchOutcome) -> None:
+    def _remember_failure(self, key: CacheKey, outcome: PollerAnswer) -> None:
         if self._failure_backoff_s <= 0:
             return
         self._failed[key] = (time.monotonic() + self._failure_backoff_s, outcome)
@@ -379,7 +379,7 @@ def _reply(key: CacheKey, row: _StoredRow) -> CachedReply:
     )
 
 
-def _outcome_label(outcome: FetchOutcome) -> str:
+def _outcome_label(outcome: PollerAnswer) -> str:
     if outcome.ok:
         return "ok"
     return outcome.failure.value if outcome.failure is not None else "vos_error"
