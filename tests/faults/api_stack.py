@@ -18,8 +18,8 @@ from typing import Any
 import asyncpg
 import httpx
 
-from tests.faults.procs import ServiceProc
 from tests.faults.system import ADMIN, plain_pg_url, service_env
+from tests.support.processes import ServiceProc
 from vosync.deploy.embedded import EmbeddedNats
 from vosync.shared.cache_key import cache_key
 from vosync.shared.catalogue import API_PATH_PREFIX
