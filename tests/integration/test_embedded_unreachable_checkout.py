@@ -86,7 +86,14 @@ def test_make_run_data_under_a_0700_checkout(checkout: Checkout) -> None:
     fresh = _server(checkout, checkout.data_dir, durable=True)
     with fresh:
         assert fresh.psql("SELECT to_regclass('kept')", database="vosync").strip() == ""
+        fresh.psql("CREATE TABLE moved (v int); INSERT INTO moved VALUES (7)", database="vosync")
     assert (checkout.data_dir / "pgdata").resolve() == target
+
+    # A checkout moved elsewhere (still out of reach) keeps its data: the link is followed.
+    moved = checkout.data_dir.parent / "moved"
+    checkout.data_dir.rename(moved)
+    with _server(checkout, moved, durable=True) as after_move:
+        assert after_move.psql("SELECT v FROM moved", database="vosync").strip() == "7"
 
 
 def test_make_test_data_under_tmp_binaries_under_a_0700_checkout(checkout: Checkout) -> None:

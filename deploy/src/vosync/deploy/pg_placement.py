@@ -9,9 +9,10 @@ directory above its binaries and its data. A checkout under a directory that use
   binary's size and mtime, so a new wheel gets a new copy); the copy is made under a temporary name
   and renamed, so concurrent starts (parallel test runs) never use half a copy;
 - the data and socket directories go to `data-<key>` (key: the resolved data directory), and
-  `<data dir>/pgdata` is a symlink to the data there, so the data still is where the README says.
-  A link that has gone (its data directory was deleted) means the data was deleted: its old target
-  is removed before the next initdb instead of coming back.
+  `<data dir>/pgdata` is a symlink to the data there, so the data still is where the README says,
+  and the link is followed from then on (a moved checkout keeps its data). A link that has gone (its
+  data directory was deleted) means the data was deleted: its old target is removed before the next
+  initdb instead of coming back.
 
 Whether the user can reach a path is asked of the kernel, as that user (`test -x`), not worked out
 from modes, so ACLs, mount options and symlinks count as they will for PostgreSQL.
@@ -106,9 +107,14 @@ def place_data(data_dir: Path, user: str, root: Path = PLACEMENT_ROOT) -> DataPl
     if can_reach(user, data_dir):
         home, linked = data_dir, False
     else:
-        home, linked = root / f"data-{_key(str(data_dir.resolve()))}", True
-        _make_root(root)
-        _link_data(data_dir / "pgdata", home / "pgdata")
+        link = data_dir / "pgdata"
+        if link.is_symlink() and link.resolve().is_dir():
+            home = link.resolve().parent  # the link is where the data is, wherever the checkout moved
+        else:
+            home = root / f"data-{_key(str(data_dir.resolve()))}"
+            _make_root(root)
+            _link_data(link, home / "pgdata")
+        linked = True
     home.mkdir(parents=True, exist_ok=True)
     home.chmod(0o755)
     pgdata, socket_dir = home / "pgdata", home / "pgsock"
@@ -123,11 +129,9 @@ def place_data(data_dir: Path, user: str, root: Path = PLACEMENT_ROOT) -> DataPl
 
 def _link_data(link: Path, target: Path) -> None:
     """`link` -> `target`; data already at `link` (a run that could reach it) moves to `target`."""
-    if link.is_symlink():
-        if link.resolve() == target.resolve():
-            return
+    if link.is_symlink():  # dangling: the data it pointed to was removed
         link.unlink()
-    elif link.is_dir():
+    if link.is_dir():
         if target.exists():
             shutil.rmtree(target)
         target.parent.mkdir(parents=True, exist_ok=True)
