@@ -108,6 +108,17 @@ async def test_all_services_work_through_their_permissions(
         assert fetched.status_code == 200, fetched.text
         assert fetched.json()["success"] is True and fetched.json()["data_source"] == "vos_api"
 
+        # the operator's status: the api reads the pollers' heartbeats and leases (KV vosync_leases)
+        # and the writers' consumer, read only, through its own user
+        status = await http.get("/status")
+        assert status.status_code == 200, status.text
+        services_status = status.json()["services"]
+        assert services_status["problems"] == [], services_status
+        assert services_status["pollers"]["up"] == 1
+        assert isinstance(services_status["writers"]["consumer_lag"], int)
+        [inst] = status.json()["instances"]
+        assert inst["name"] == "sim-1" and inst["poller_id"] is not None
+
         # an invalidation, announced to the other api replicas on vos.cache.changed.<id>
         invalidated = await http.delete(f"/instances/{instance_id}/cache")
         assert invalidated.status_code == 200, invalidated.text

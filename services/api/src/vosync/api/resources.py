@@ -18,6 +18,7 @@ from vosync.api.domain.gateways.service import GatewayService
 from vosync.api.domain.health.service import HealthService
 from vosync.api.domain.instances.service import InstanceService
 from vosync.api.domain.proxy.service import ProxyService
+from vosync.api.domain.status.service import StatusService
 from vosync.api.domain.sync.service import SyncService
 from vosync.api.lib.directory import CachedInstances
 from vosync.api.lib.fetcher import Fetcher
@@ -95,6 +96,9 @@ class ApiResources:
             self._directory = directory = CachedInstances(engine)
             await directory.load()
             fetcher = Fetcher(broker, settings.api_fetch_timeout_s)
+            health = HealthService(
+                engine, broker, hot_entries=lambda: len(self.hot), on_checked=self.metrics.dependencies.update
+            )
             catalogue = settings.catalogue
             instances = InstanceService(engine, kv, directory, self.hot)
             await instances.reconcile()
@@ -117,12 +121,8 @@ class ApiResources:
                     catalogue, fetcher, self.hot, self.metrics, cooldown_s=settings.api_refresh_cooldown_s
                 ),
                 "events": events,
-                "health": HealthService(
-                    engine,
-                    broker,
-                    hot_entries=lambda: len(self.hot),
-                    on_checked=self.metrics.dependencies.update,
-                ),
+                "health": health,
+                "status": StatusService(engine, broker, health),
             }
             directory.start()
         except BaseException:

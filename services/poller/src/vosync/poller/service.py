@@ -34,6 +34,7 @@ from vosync.shared import bus
 from vosync.shared.broker import VosyncBroker, make_broker
 from vosync.shared.cache_key import cache_key, normalise_params
 from vosync.shared.catalogue import ApiSpec
+from vosync.shared.heartbeat import VosView, vos_views_json
 from vosync.shared.instances import InstanceRecord
 from vosync.shared.messages import FetchReason, FetchResult
 from vosync.shared.ops_http import OpsServer
@@ -107,7 +108,8 @@ class PollerService:
             settings.backoff_after_failures, settings.backoff_base_s, settings.backoff_max_s
         )
         self._rng = random.Random()
-        self._failure_log = FailureLog(self.poller_id)  # edges of each key's failures, not every poll
+        # Edges of each key's failures, not every poll; an edge also refreshes the heartbeat.
+        self._failure_log = FailureLog(self.poller_id, on_edge=self._vos_view_changed)
         self._broker: VosyncBroker | None = None
         self._directory: WatchedInstances | None = None
         self._leases: LeaseManager | None = None
@@ -137,6 +139,18 @@ class PollerService:
     def ops_port(self) -> int:
         assert self._ops is not None, "start() first"
         return self._ops.port
+
+    def vos_views(self) -> dict[int, VosView]:
+        """What this poller sees of each instance it holds the lease of (for its heartbeat)."""
+        views: dict[int, VosView] = {}
+        for instance_id in self._leases.owned_ids() if self._leases else set():
+            runtime = self._runtimes.get(instance_id)
+            views[instance_id] = VosView(
+                backing_off=runtime is not None and runtime.backoff.backing_off,
+                failing_since=self._failure_log.failing_since(instance_id),
+                transport_failures=runtime.backoff.failures if runtime else 0,
+            )
+        return views
 
     def polling(self) -> set[int]:
         """Instances whose schedules run in this poller right now."""
@@ -202,6 +216,7 @@ class PollerService:
             on_acquired=self._lease_acquired,
             on_released=self._lease_released,
             pinned=settings.poller_instances,
+            heartbeat_extra=lambda: {"vos": vos_views_json(self.vos_views())},
         )
         self._on_demand = OnDemandServer(
             broker,
@@ -386,6 +401,11 @@ class PollerService:
     def _backoff_changed(self, instance_id: int, backing_off: bool) -> None:
         self.metrics.backing_off.inc() if backing_off else self.metrics.backing_off.dec()
         self.metrics.vos.backing_off(instance_id, backing_off)
+        self._vos_view_changed()
+
+    def _vos_view_changed(self) -> None:
+        if self._leases is not None:
+            self._leases.heartbeat_soon()  # `vosync status` learns of the edge within a sweep
 
     # -- leases and schedules ------------------------------------------------------------------
     def _lease_acquired(self, instance_id: int, revision: int) -> None:
@@ -406,6 +426,7 @@ class PollerService:
 
     def _lease_released(self, instance_id: int, reason: str) -> None:
         self._stop_schedules(instance_id)
+        self._failure_log.forget(instance_id)
         self.metrics.vos.forget(instance_id)
         self.metrics.lease_changes.labels(reason).inc()
         self.metrics.owned_instances.set(len(self.leases.owned_ids()))
