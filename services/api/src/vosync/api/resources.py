@@ -113,6 +113,7 @@ class ApiResources:
                     failure_backoff_s=settings.api_failure_backoff_s,
                     refresh_cooldown_s=settings.api_refresh_cooldown_s,
                     grace_s=settings.stale_while_revalidate_s,
+                    read_touch_s=settings.cache_read_touch_s,
                 ),
                 "gateways": GatewayService(engine, self.lists),
                 "instances": instances,

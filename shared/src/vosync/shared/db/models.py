@@ -102,6 +102,9 @@ class VosDataCache(Base):
     last_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     last_error_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     fetch_ms: Mapped[float | None] = mapped_column(Float)
+    # Set by the api when it serves the row without a fetch, at most once per touch interval
+    # (migration 0006): the writer's cleanup never deletes a row a reader still uses.
+    last_read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = _now()
     updated_at: Mapped[datetime] = _now()
 
