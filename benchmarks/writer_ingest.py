@@ -80,7 +80,7 @@ async def add_bench_instance(conn: asyncpg.Connection) -> None:
 
 
 async def empty_tables(conn: asyncpg.Connection) -> None:
-    await conn.execute("TRUNCATE gateway_event_outbox, gateways, vos_data_cache")
+    await conn.execute("TRUNCATE gateway_event_outbox, gateway_rows, vos_data_cache")
 
 
 async def outbox_published(conn: asyncpg.Connection, timeout_s: float = COMMIT_TIMEOUT_S) -> None:

@@ -74,7 +74,7 @@ async def gateways(conn: asyncpg.Connection, instance_id: int = 1) -> dict[tuple
     out = {}
     for row in rows:
         record = dict(row)
-        for column in ("config_data", "online_data", "raw_data"):
+        for column in ("config_data", "online_data", "data_sources", "raw_data"):
             if isinstance(record[column], str):
                 record[column] = json.loads(record[column])
         out[(record["gateway_type"], record["gateway_name"])] = record
