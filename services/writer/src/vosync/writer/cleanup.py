@@ -1,9 +1,10 @@
 """The periodic cleanup: rows past their retention deleted in bounded batches (see cleanup_plan).
 
-Every VOSYNC_WRITER_CLEANUP_INTERVAL_S, from the writer's start: each table's deletions run as
-batches of VOSYNC_WRITER_CLEANUP_BATCH_ROWS, each in its own transaction that first tries the
-cleanup lock. With several writers, the one holding the lock does the batch and the others skip it
-(a failed try deletes nothing); the rows a batch or the relay holds are skipped, not waited for.
+Every VOSYNC_WRITER_CLEANUP_INTERVAL_S, the first one interval after the writer's start: each
+table's deletions run as batches of VOSYNC_WRITER_CLEANUP_BATCH_ROWS, each in its own transaction
+that first tries the cleanup lock. With several writers, the one holding the lock does the batch
+and the others skip it (a failed try deletes nothing); the rows a batch or the relay holds are
+skipped, not waited for.
 """
 
 from __future__ import annotations
@@ -33,7 +34,10 @@ class Cleanup:
         self._failing = False
 
     async def run(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
+        # The first run one interval after start, not at once: a rolling restart of the writers
+        # does not turn into a burst of deletes, and a writer that only lives briefly (a test, a
+        # one-off catch-up) leaves old rows alone.
+        while not await _stopped_within(stop, self._interval_s):
             try:
                 await self.run_once(stop)
             except asyncio.CancelledError:
@@ -44,8 +48,6 @@ class Cleanup:
                 self._failing = True
             else:
                 self._failing = False
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), self._interval_s)
 
     async def run_once(self, stop: asyncio.Event | None = None) -> dict[Table, int]:
         """Delete what is past its retention now; returns the rows deleted per table."""
@@ -80,3 +82,9 @@ class Cleanup:
                 return 0  # another writer is cleaning
             status = await conn.execute(sql, cutoff, self._policy.batch_rows, *extra)
         return int(status.rsplit(" ", 1)[-1])  # "DELETE <n>"
+
+
+async def _stopped_within(stop: asyncio.Event, seconds: float) -> bool:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)
+    return stop.is_set()
