@@ -152,7 +152,7 @@ async def jsonb_floor(conn: asyncpg.Connection, count: int, fetched_at: datetime
 
 async def check_committed(conn: asyncpg.Connection, count: int) -> None:
     rows = await conn.fetchrow(
-        "SELECT count(*) AS total, count(*) FILTER (WHERE is_online AND in_config) AS online FROM gateways"
+        "SELECT count(*) AS total, count(*) FILTER (WHERE is_online AND in_config) AS online FROM gateway_rows"
     )
     events = await conn.fetchval("SELECT count(*) FROM gateway_event_outbox")
     if rows["total"] != count or rows["online"] != count or events != count:
@@ -289,7 +289,7 @@ async def measure(s: Stack, count: int, runs: int) -> dict[str, float | int | st
         await empty_tables(conn)
         per_row = await per_row_run(engine, count, base + timedelta(minutes=2 * runs))
         print(f"  per-row run: {per_row:.3f} s", flush=True)
-        total = await conn.fetchval("SELECT count(*) FROM gateways")
+        total = await conn.fetchval("SELECT count(*) FROM gateway_rows")
         if total != count:
             raise AssertionError(f"per-row baseline wrote {total} gateways")
     finally:
