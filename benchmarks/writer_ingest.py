@@ -152,7 +152,8 @@ async def jsonb_floor(conn: asyncpg.Connection, count: int, fetched_at: datetime
 
 async def check_committed(conn: asyncpg.Connection, count: int) -> None:
     rows = await conn.fetchrow(
-        "SELECT count(*) AS total, count(*) FILTER (WHERE is_online AND in_config) AS online FROM gateway_rows"
+        "SELECT count(*) AS total, count(*) FILTER (WHERE is_online AND in_config) AS online"
+        " FROM gateway_rows"
     )
     events = await conn.fetchval("SELECT count(*) FROM gateway_event_outbox")
     if rows["total"] != count or rows["online"] != count or events != count:

@@ -9,7 +9,7 @@ import asyncpg
 import httpx
 
 from tests.integration.api.conftest import READ, insert_cache_row, insert_instance
-from tests.integration.writer.helpers import wait_for
+from tests.support.waiting import wait_for
 from vosync.shared.settings import Settings
 from vosync.writer.cleanup import Cleanup
 from vosync.writer.cleanup_plan import RetentionPolicy, Table

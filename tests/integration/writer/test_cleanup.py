@@ -9,10 +9,11 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
-from tests.integration.writer.helpers import cache_row, wait_for
-from tests.unit.writer.vos_replies import failed, ok
+from tests.integration.writer.helpers import cache_row
+from tests.support.waiting import wait_for
 from vosync.shared.messages import FetchResult
 from vosync.shared.settings import Settings
+from vosync.sim.replies import failed, ok
 from vosync.writer.apply import BatchApplier
 from vosync.writer.cleanup import Cleanup
 from vosync.writer.cleanup_plan import CLEANUP_LOCK, RetentionPolicy, Table

@@ -15,10 +15,11 @@ import asyncpg
 import nats
 import pytest
 
-from tests.integration.writer.helpers import consumer_idle, gateways, publish, wait_for
-from tests.unit.writer.vos_replies import at, failed, mapping_item, mapping_online_item, ok, reply
+from tests.integration.writer.helpers import consumer_idle, gateways, publish
+from tests.support.waiting import wait_for
 from vosync.shared import bus
 from vosync.shared.settings import Settings
+from vosync.sim.replies import at, failed, mapping_item, mapping_online_item, ok, reply
 from vosync.writer.service import WriterService
 
 MAP, MAP_ON = "GetGatewayMapping", "GetGatewayMappingOnline"
