@@ -34,6 +34,9 @@ async def test_a_row_served_stale_is_marked_read_once_and_the_cleanup_keeps_it(
         pg_conn, iid, "GetCustomer", CUSTOMERS, params=PARAMS, age_s=900, ttl_s=300
     )
 
+    scheduled = await insert_cache_row(pg_conn, iid, "GetSuite", {"retCode": 0}, age_s=900, ttl_s=300)
+    suites = (await api.post(f"/api/v1/vos-api/instances/{iid}/GetSuite", json={}, headers=READ)).json()
+    assert suites["data_source"] == "stale"
     served = (await api.post(URL.format(iid), json={"accounts": ["f"]}, headers=READ)).json()
     assert served["data_source"] == "database"
     for _ in range(3):  # no poller: the stored reply, stale
@@ -44,6 +47,7 @@ async def test_a_row_served_stale_is_marked_read_once_and_the_cleanup_keeps_it(
     assert body["data_source"] == "stale"
     assert await last_read(pg_conn, stale) == marked  # one write per touch interval, not per read
     assert await last_read(pg_conn, fresh) is None  # a fresh row is kept by expires_at: no write
+    assert await last_read(pg_conn, scheduled) is None  # never deleted anyway: no write
 
     # Fetched and fresh long ago, read since: the cleanup keeps it; once the read is old too, not.
     await pg_conn.execute(
@@ -60,4 +64,4 @@ async def test_a_row_served_stale_is_marked_read_once_and_the_cleanup_keeps_it(
         assert await cleanup.run_once() == {Table.CACHE: 1}
     finally:
         await pool.close()
-    assert await pg_conn.fetchval("SELECT count(*) FROM vos_data_cache") == 0
+    assert await pg_conn.fetchval("SELECT cache_key FROM vos_data_cache") == scheduled  # kept, however old

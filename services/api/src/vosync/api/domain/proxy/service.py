@@ -143,6 +143,8 @@ class ProxyService:
         # cleanup keeps it; a fresh row is kept by its expires_at, a fetched one by last_attempt_at.
         self._read_touch_s = read_touch_s
         self._touched: OrderedDict[CacheKey, float] = OrderedDict()
+        # The cleanup never deletes the scheduled (unfiltered) keys' rows: no need to mark them.
+        self._never_deleted = {(spec.path, cache_key(spec.path, {})) for spec in catalogue.scheduled()}
         self._revalidating: set[CacheKey] = set()
         self._background: set[asyncio.Task[None]] = set()  # referenced, so none is collected mid-run
         self._flights: SingleFlight[tuple[CacheKey, bool], Resolved] = SingleFlight()
@@ -340,7 +342,7 @@ class ProxyService:
 
     def _touch(self, key: CacheKey) -> None:
         """Mark the row read, in the background, unless this process did within read_touch_s."""
-        if self._read_touch_s <= 0:
+        if self._read_touch_s <= 0 or (key[1], key[2]) in self._never_deleted:
             return
         now = time.monotonic()
         last = self._touched.get(key)
