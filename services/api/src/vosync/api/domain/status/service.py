@@ -66,7 +66,7 @@ _INSTANCES_SQL = text(
     FROM vos_instances i
     LEFT JOIN LATERAL (
         SELECT count(*) AS total, count(*) FILTER (WHERE is_online) AS online
-        FROM gateways WHERE vos_instance_id = i.id
+        FROM gateway_rows WHERE vos_instance_id = i.id
     ) g ON true
     LEFT JOIN LATERAL (
         SELECT count(*) AS rows,
