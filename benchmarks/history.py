@@ -35,13 +35,13 @@ import asyncpg
 from sqlalchemy import text
 
 from benchmarks.common import embedded_servers, record
-from tests.unit.writer.vos_replies import mapping_item, mapping_online_item, names, ok, reply
 from vosync.api.domain.history.service import HistoryService
 from vosync.api.lib.directory import InstanceInfo
 from vosync.shared.db.engine import make_engine
 from vosync.shared.db.migrate import upgrade
 from vosync.shared.gc_pause import gc_paused
 from vosync.shared.settings import Settings
+from vosync.sim.replies import mapping_item, mapping_online_item, names, ok, reply
 from vosync.writer import apply
 from vosync.writer.apply import BatchApplier
 from vosync.writer.db import create_pool
@@ -148,7 +148,7 @@ LOAD_SAMPLES = """
     INSERT INTO gateway_samples (gateway_id, at, concurrent_calls, asr, acd)
     SELECT g.id, m.at, (g.id + extract(minute FROM m.at))::int % 40,
            0.3 + ((g.id + extract(minute FROM m.at))::int % 60) / 100.0, 60 + g.id % 120
-    FROM gateways g
+    FROM gateway_rows g
     CROSS JOIN generate_series(
         $1::timestamptz, $2::timestamptz - interval '1 minute', interval '1 minute') AS m(at)
     WHERE g.vos_instance_id = $3
@@ -180,9 +180,9 @@ async def query_speed(
     await conn.execute(
         "TRUNCATE gateway_samples, gateway_samples_hourly, gateway_rollup_marks, gateway_sample_marks"
     )
-    await conn.execute("DELETE FROM gateways WHERE vos_instance_id = $1", INSTANCE_ID)
+    await conn.execute("DELETE FROM gateway_rows WHERE vos_instance_id = $1", INSTANCE_ID)
     await conn.execute(
-        "INSERT INTO gateways"
+        "INSERT INTO gateway_rows"
         " (vos_instance_id, gateway_type, gateway_name, in_config, is_online, online_synced_at)"
         " SELECT $1, 'mapping', 'gw-' || lpad(i::text, 5, '0'), true, true, now()"
         " FROM generate_series(1, $2) i",

@@ -62,6 +62,11 @@ ALLOWED: dict[tuple[str, str], str] = {
         "DROP TABLE IF EXISTS",
     ): "partition DDL takes no bind parameters; the name is checked against the partition pattern",
     (
+        "shared/src/vosync/shared/db/migrations/versions/0006_retention_and_seed_shapes.py",
+        "{expression}",
+    ): "DDL from the migration's own constant expressions (_RAW_DATA, _RAW_DATA_0003) and VIRTUAL/STORED"
+    " chosen by server version",
+    (
         "deploy/src/vosync/deploy/embedded.py",
         "self.database",
     ): "the database name is checked to be a plain identifier in EmbeddedPostgres.__init__"

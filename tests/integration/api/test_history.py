@@ -17,9 +17,9 @@ import pytest
 
 from tests.integration.api.conftest import READ, insert_instance
 from tests.integration.api.test_events_and_health import EVENTS, event, sse_blocks
-from tests.unit.writer.vos_replies import mapping_item, mapping_online_item, ok, reply
 from vosync.shared import bus
 from vosync.shared.settings import Settings
+from vosync.sim.replies import mapping_item, mapping_online_item, ok, reply
 from vosync.writer.apply import BatchApplier
 from vosync.writer.db import create_pool
 from vosync.writer.history_maintenance import run_round
@@ -283,7 +283,7 @@ async def test_a_name_with_slashes_is_the_rest_of_the_path(
     assert (await run_round(pg_conn, api_settings)).ran
     name = "carrier/a/b"
     await pg_conn.execute(
-        "INSERT INTO gateways (vos_instance_id, gateway_type, gateway_name, in_config, is_online,"
+        "INSERT INTO gateway_rows (vos_instance_id, gateway_type, gateway_name, in_config, is_online,"
         " online_synced_at) VALUES ($1, 'routing', $2, true, true, now())",
         instance,
         name,

@@ -12,9 +12,10 @@ import asyncpg
 import nats
 import pytest
 
-from tests.integration.writer.helpers import add_instance, drained, events, jetstream, publish, wait_for
-from tests.unit.writer.vos_replies import mapping_item, mapping_online_item, ok, reply
+from tests.integration.writer.helpers import add_instance, drained, events, jetstream, publish
+from tests.support.waiting import wait_for
 from vosync.shared.settings import Settings
+from vosync.sim.replies import mapping_item, mapping_online_item, ok, reply
 from vosync.writer.apply import BatchApplier
 from vosync.writer.history_maintenance import run_round
 
@@ -107,7 +108,7 @@ async def test_samples_at_most_one_per_gateway_per_minute_and_rollups_match_the_
         await history.apply([_online(at, calls)])
     rows = await pg_conn.fetch(
         "SELECT g.gateway_name AS name, s.at, s.concurrent_calls, s.acd FROM gateway_samples s"
-        " JOIN gateways g ON g.id = s.gateway_id ORDER BY g.gateway_name, s.at"
+        " JOIN gateway_rows g ON g.id = s.gateway_id ORDER BY g.gateway_name, s.at"
     )
     m = timedelta(minutes=1)
     assert [(r["name"], r["at"], r["concurrent_calls"]) for r in rows] == [
@@ -130,7 +131,7 @@ async def test_samples_at_most_one_per_gateway_per_minute_and_rollups_match_the_
         assert report.ran
     hourly = await pg_conn.fetch(
         "SELECT g.gateway_name AS name, h.* FROM gateway_samples_hourly h"
-        " JOIN gateways g ON g.id = h.gateway_id WHERE h.at = $1 ORDER BY g.gateway_name",
+        " JOIN gateway_rows g ON g.id = h.gateway_id WHERE h.at = $1 ORDER BY g.gateway_name",
         t,
     )
     assert [(r["name"], r["samples"], r["calls_min"], r["calls_max"]) for r in hourly] == [
@@ -156,7 +157,7 @@ async def test_retention_drops_old_partitions_and_keeps_the_rest(
     for when in (old_samples, very_old):
         assert (await run_round(pg_conn, settings, now=when)).ran
     gw = await pg_conn.fetchval(
-        "INSERT INTO gateways (vos_instance_id, gateway_type, gateway_name)"
+        "INSERT INTO gateway_rows (vos_instance_id, gateway_type, gateway_name)"
         " VALUES (1, 'mapping', 'a') RETURNING id"
     )
     for when in (old_samples, very_old, now):
@@ -226,7 +227,9 @@ async def test_history_off_writes_none_and_a_result_with_no_partition_keeps_its_
     )
     report = await history.apply([ancient])
     assert report.history_lost == 1 and report.events == 1
-    names = await pg_conn.fetch("SELECT gateway_name FROM gateways WHERE vos_instance_id = 2 AND is_online")
+    names = await pg_conn.fetch(
+        "SELECT gateway_name FROM gateway_rows WHERE vos_instance_id = 2 AND is_online"
+    )
     assert [r[0] for r in names] == ["b"]
     assert await pg_conn.fetchval("SELECT count(*) FROM gateway_event_outbox WHERE vos_instance_id = 2") == 1
     assert await pg_conn.fetchval("SELECT count(*) FROM gateway_transitions") == 0

@@ -40,7 +40,7 @@ WRITE_SAMPLES = """
     INSERT INTO gateway_samples (gateway_id, at, concurrent_calls, asr, acd)
     SELECT g.id, d.at, g.concurrent_calls, g.asr, g.acd
     FROM due d
-    JOIN gateways g ON g.vos_instance_id = d.instance_id AND g.gateway_type = d.gateway_type
+    JOIN gateway_rows g ON g.vos_instance_id = d.instance_id AND g.gateway_type = d.gateway_type
     WHERE g.is_online
     ON CONFLICT DO NOTHING
 """

@@ -24,7 +24,7 @@ RAW_UP_TO = timedelta(days=2)  # longer windows get hourly rollups
 WINDOWS = {"h1": timedelta(hours=1), "h24": timedelta(hours=24), "d7": timedelta(days=7)}
 
 _ROW = text(
-    "SELECT id, is_online, online_synced_at IS NOT NULL AS status_known FROM gateways"
+    "SELECT id, is_online, online_synced_at IS NOT NULL AS status_known FROM gateway_rows"
     " WHERE vos_instance_id = :instance AND gateway_type = :type AND gateway_name = :name"
 )
 _CHANGES = text(

@@ -13,7 +13,7 @@ No partition is created here: the writer's maintenance creates them (today - 1 .
 start and every minute.
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 Create Date: 2026-12-03 15:20:00
 """
 
@@ -22,7 +22,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0007"
-down_revision = "0005"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
