@@ -63,7 +63,8 @@ def sample_args(polled: Mapping[Scope, datetime]) -> tuple[list[int], list[str],
 
 # -- maintenance ---------------------------------------------------------------------------------
 
-MAINTENANCE_LOCK = (771_802, 0)
+# Beside the relay's (771_800, 0) and the cleanup's (771_800, 1); 771_801 and 771_802 are scope locks.
+MAINTENANCE_LOCK = (771_800, 2)
 
 PARTITIONS_OF = """
     SELECT c.relname
