@@ -13,6 +13,7 @@ from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from vosync.api.config import API_PREFIX, check_api_settings
 from vosync.api.domain.asyncapi.controller import ASYNCAPI_PAGE_PATH, asyncapi_json, asyncapi_page
 from vosync.api.domain.cache.controller import CacheController
+from vosync.api.domain.changes.controller import ChangeController
 from vosync.api.domain.events.controller import EventController
 from vosync.api.domain.gateways.controller import GatewayController
 from vosync.api.domain.health.controller import HealthController
@@ -29,7 +30,7 @@ from vosync.api.resources import ApiResources
 from vosync.shared.settings import Settings
 
 API_VERSION = "1.0.0"
-_SERVICES = ("proxy", "gateways", "instances", "cache", "sync", "events", "health")
+_SERVICES = ("proxy", "gateways", "instances", "cache", "sync", "events", "changes", "health")
 
 
 def _provider(resources: ApiResources, name: str) -> Provide:
@@ -53,6 +54,7 @@ def create_app(settings: Settings, resources: ApiResources | None = None) -> Lit
             CacheController,
             SyncController,
             EventController,
+            ChangeController,
         ],
         security=[{API_KEY_SCHEME: []}],
     )
