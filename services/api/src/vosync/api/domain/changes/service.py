@@ -16,7 +16,12 @@ from vosync.shared.catalogue import Catalogue
 from vosync.shared.messages import CacheChanged
 
 # The APIs behind the gateways tables; their scheduled polls are keyed with no params.
-GATEWAY_APIS = ("GetGatewayMapping", "GetGatewayMappingOnline", "GetGatewayRouting", "GetGatewayRoutingOnline")
+GATEWAY_APIS = (
+    "GetGatewayMapping",
+    "GetGatewayMappingOnline",
+    "GetGatewayRouting",
+    "GetGatewayRoutingOnline",
+)
 
 
 @dataclass(eq=False)
