@@ -124,9 +124,8 @@ async def test_overview_shows_every_instance_its_counts_vos_state_and_worst_gate
 
     # A worst gateway opens the drawer on its instance's gateways view.
     await system.set_fault(None, index=1)
-    item = page.locator(
-        f'[data-testid="ov-instance"][data-instance="{second}"] [data-testid="ov-worst-item"][data-name="{down}"] button'
-    )
+    card = page.locator(f'[data-testid="ov-instance"][data-instance="{second}"]')
+    item = card.locator(f'[data-testid="ov-worst-item"][data-name="{down}"] button')
     await item.click()
     drawer = page.get_by_test_id("drawer")
     await expect(drawer).to_be_visible()
@@ -174,4 +173,115 @@ async def test_csv_export_holds_every_gateway_of_the_view_quoted_with_a_bom(
     rows = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"), newline="")))
     assert sorted(r["name"] for r in rows) == offline
     assert {r["online"] for r in rows} == {"false"}
+    assert not gateway_page.errors
+
+
+async def test_the_drawer_shows_uptime_transitions_and_charts_of_a_gateway(
+    start_system: StartSystem, gateway_page: PageUnderTest
+) -> None:
+    system = await start_system(gateways=10)
+    instance_id = await system.register()
+    truth = await system.wait_synced(instance_id)
+    page = await open_page(gateway_page, system, instance_id)
+    name = first_online(truth)
+    await system.set_stats("mapping", name, concurrent_calls=5, asr=40.0)
+    await expect(row(page, name).get_by_test_id("gw-asr")).to_have_text("40.0 %", timeout=WAIT_MS)
+    # Down for a moment and back: two transitions, some downtime.
+    await system.set_online("mapping", name, False)
+    await expect(row(page, name).get_by_test_id("gw-state")).to_contain_text("offline", timeout=WAIT_MS)
+    await system.set_online("mapping", name, True)
+    await expect(row(page, name).get_by_test_id("gw-state")).to_contain_text("online", timeout=WAIT_MS)
+
+    await row(page, name).get_by_test_id("gw-name").click()
+    drawer = page.get_by_test_id("drawer")
+    await expect(drawer).to_be_visible()
+    await expect(drawer.get_by_test_id("drawer-title")).to_have_text(name)
+    await expect(drawer.get_by_test_id("drawer-state")).to_contain_text("online")
+    status = drawer.get_by_test_id("drawer-status")
+    await expect(status).to_have_attribute("data-state", "ok", timeout=WAIT_MS)
+
+    reply = await system.http.get(
+        f"{system.api_url}/api/v1/instances/{instance_id}/gateway-history/mapping/{name}"
+    )
+    assert reply.status_code == 200, reply.text
+    history = reply.json()
+    transitions = drawer.get_by_test_id("transition")
+    await expect(transitions).to_have_count(len(history["transitions"]))
+    states = await transitions.evaluate_all("items => items.map(i => i.dataset.online)")
+    assert states[:2] == ["true", "false"]  # newest first: back online, after going down
+    uptime = float(await drawer.get_by_test_id("uptime-24h").get_attribute("data-value") or "nan")
+    assert 0 < uptime < 1 and uptime == pytest.approx(history["uptime"]["24h"], abs=0.05)
+    assert await drawer.get_by_test_id("uptime-7d").locator(".seg.off").count() >= 1
+    flaps = drawer.get_by_test_id("drawer-flaps")
+    assert int(await flaps.get_attribute("data-value") or -1) == history["flaps_24h"] >= 2
+
+    # Charts of calls and ASR from the samples (uPlot draws a canvas per chart).
+    for chart in ("chart-calls", "chart-asr"):
+        box = drawer.get_by_test_id(chart)
+        await expect(box.locator("canvas")).to_have_count(1, timeout=WAIT_MS)
+        assert int(await box.get_attribute("data-points") or 0) >= 1
+    await page.screenshot(path=artifact("drawer.png"))
+    await drawer.get_by_test_id("range-7d").click()
+    await expect(drawer.get_by_test_id("chart-asr").locator("canvas")).to_have_count(1, timeout=WAIT_MS)
+    await drawer.get_by_test_id("drawer-close").click()
+    await expect(drawer).to_be_hidden()
+    assert not gateway_page.errors
+
+
+async def test_the_event_feed_shows_live_events_and_pages_older_ones(
+    start_system: StartSystem, gateway_page: PageUnderTest
+) -> None:
+    system = await start_system(gateways=40)
+    instance_id = await system.register()
+    truth = await system.wait_synced(instance_id)
+    # Enough transitions for more than one page of the feed (50 a page).
+    names = sorted(n for (t, n), _ in truth.items() if t == "mapping")[:30]
+    for name in names:
+        await system.set_online("mapping", name, not truth[("mapping", name)])
+    await system.wait_synced(instance_id)
+    for name in names:
+        await system.set_online("mapping", name, truth[("mapping", name)])
+    await system.wait_synced(instance_id)
+
+    async def logged() -> list[dict[str, Any]] | None:
+        items: list[dict[str, Any]] = []
+        params: dict[str, Any] = {"instance_id": instance_id, "limit": 200}
+        while True:
+            reply = await system.http.get(f"{system.api_url}/api/v1/events", params=params)
+            assert reply.status_code == 200, reply.text
+            body = reply.json()
+            items += body["items"]
+            if not body["next"]:
+                break
+            params["before"] = body["next"]
+        return items if len(items) >= 60 else None
+
+    log = await poll_until(logged, "the event log to hold the flips")
+    page = await open_page(gateway_page, system, instance_id, "&view=events")
+    feed = page.get_by_test_id("event")
+    await expect(feed).to_have_count(50, timeout=WAIT_MS)
+    shown = await feed.evaluate_all("items => items.map(i => Number(i.dataset.id))")
+    assert shown == [item["id"] for item in log[:50]]  # newest first, as the log pages them
+    older = page.get_by_test_id("events-older")
+    while await older.is_visible():
+        count = await feed.count()
+        await older.click()
+        await expect(feed).not_to_have_count(count, timeout=WAIT_MS)
+        await page.wait_for_function("() => !document.querySelector('[data-testid=events-older]').disabled")
+    shown = await feed.evaluate_all("items => items.map(i => Number(i.dataset.id))")
+    assert shown == [item["id"] for item in log]
+
+    # A live transition goes on top, without a reload.
+    await page.evaluate("window.__sameDocument = true")
+    await expect(page.get_by_test_id("live")).to_have_attribute("data-state", "open", timeout=WAIT_MS)
+    name = first_online(truth)
+    await system.set_online("mapping", name, False)
+    top = feed.first
+    await expect(top).to_have_attribute("data-name", name, timeout=WAIT_MS)
+    await expect(top).to_have_attribute("data-online", "false")
+    assert await page.evaluate("window.__sameDocument === true")
+    await page.screenshot(path=artifact("events.png"))
+    # Its name opens the drawer.
+    await top.locator("button").click()
+    await expect(page.get_by_test_id("drawer-title")).to_have_text(name)
     assert not gateway_page.errors
