@@ -150,7 +150,7 @@ async def test_csv_export_holds_every_gateway_of_the_view_quoted_with_a_bom(
     async with page.expect_download(timeout=60_000) as info:
         await page.get_by_test_id("export-csv").click()
     download = await info.value
-    raw = (await download.path()).read_bytes()  # type: ignore[union-attr]
+    raw = (await download.path()).read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf"), raw[:10]
     assert download.suggested_filename.endswith(".csv") and "mapping" in download.suggested_filename
     rows = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"), newline="")))
@@ -169,7 +169,7 @@ async def test_csv_export_holds_every_gateway_of_the_view_quoted_with_a_bom(
     await expect(page.get_by_test_id("range")).to_contain_text(f"of {len(offline):,}", timeout=WAIT_MS)
     async with page.expect_download(timeout=60_000) as info:
         await page.get_by_test_id("export-csv").click()
-    raw = (await (await info.value).path()).read_bytes()  # type: ignore[union-attr]
+    raw = (await (await info.value).path()).read_bytes()
     rows = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"), newline="")))
     assert sorted(r["name"] for r in rows) == offline
     assert {r["online"] for r in rows} == {"false"}
