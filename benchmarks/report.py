@@ -183,6 +183,21 @@ SECTIONS: list[tuple[str, str, list[Figure]]] = [
         ],
     ),
     (
+        "7 gateway history (issue 20)",
+        "history",
+        [
+            Figure("history_poll_on_s", "writer: one 10,000-gateway online poll, history on", "s"),
+            Figure("history_poll_off_s", "  the same poll, history off (alternated)", "s"),
+            Figure("history_poll_on_over_off", "  on ÷ off", "×"),
+            Figure("history_poll_on_same_minute_s", "  history on, second poll of a minute", "s"),
+            Figure("history_query_7d_p50_ms", "one gateway over 7 days, p50", "ms", "< 50 ms", _at_most(50)),
+            Figure("history_query_7d_floor_p50_ms", "  SELECT 1 on the same engine, p50", "ms"),
+            Figure("history_query_24h_p50_ms", "one gateway over 24 h (1,440 samples), p50", "ms"),
+            Figure("history_samples_mb_per_day_10k", "samples, 10,000 gateways, per day", "MB"),
+            Figure("history_rollups_mb_per_day_10k", "hourly rollups, 10,000 gateways, per day", "MB"),
+        ],
+    ),
+    (
         "6 peak RSS (benchmarks 1–3)",
         "",
         [

@@ -26,6 +26,7 @@ BENCHMARKS: list[tuple[str, float]] = [
     ("stampede", 150),
     ("freshness", 180),
     ("poller_scale", 330),
+    ("history", 300),
 ]
 
 

@@ -31,6 +31,8 @@ ITEM_KEYS = {
     "online_changed_at",
     "synced_at",
     "online_synced_at",
+    "uptime_24h",
+    "flaps_24h",
 }
 
 

@@ -90,6 +90,12 @@ class Settings(BaseSettings):
     writer_max_deliver: int = Field(5, ge=2)
     writer_nak_delay_s: float = Field(2.0, ge=0)
     writer_ack_wait_s: float = Field(60.0, gt=0)
+    # History (issue 20): transitions, per-minute samples, hourly rollups; partitions made ahead and
+    # dropped when older than these by the writer's maintenance (every minute, any number of writers).
+    history_enabled: bool = Field(True, description="write gateway transitions and samples (false: none)")
+    history_transitions_days: int = Field(90, ge=1, le=3660)
+    history_samples_days: int = Field(30, ge=1, le=3660)
+    history_rollups_days: int = Field(365, ge=1, le=3660)
     metrics_gateway_series: bool = Field(
         False, description="vosync_gateway_online per gateway on the writer's /metrics (one series each)"
     )

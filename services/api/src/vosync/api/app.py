@@ -17,6 +17,7 @@ from vosync.api.domain.changes.controller import ChangeController
 from vosync.api.domain.events.controller import EventController
 from vosync.api.domain.gateways.controller import GatewayController
 from vosync.api.domain.health.controller import HealthController
+from vosync.api.domain.history.controller import HistoryController
 from vosync.api.domain.instances.controller import InstanceController
 from vosync.api.domain.page.controller import page_routers
 from vosync.api.domain.proxy.controller import ProxyController
@@ -30,7 +31,18 @@ from vosync.api.resources import ApiResources
 from vosync.shared.settings import Settings
 
 API_VERSION = "1.0.0"
-_SERVICES = ("proxy", "gateways", "instances", "cache", "sync", "events", "changes", "health")
+_SERVICES = (
+    "proxy",
+    "gateways",
+    "instances",
+    "cache",
+    "sync",
+    "events",
+    "event_log",
+    "history",
+    "changes",
+    "health",
+)
 
 
 def _provider(resources: ApiResources, name: str) -> Provide:
@@ -50,6 +62,7 @@ def create_app(settings: Settings, resources: ApiResources | None = None) -> Lit
         route_handlers=[
             ProxyController,
             GatewayController,
+            HistoryController,
             InstanceController,
             CacheController,
             SyncController,

@@ -14,9 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from vosync.api.domain.cache.service import CacheService
 from vosync.api.domain.changes.service import ChangeHub
+from vosync.api.domain.events.log import EventLog
 from vosync.api.domain.events.service import EventHub
 from vosync.api.domain.gateways.service import GatewayService
 from vosync.api.domain.health.service import HealthService
+from vosync.api.domain.history.service import HistoryService
 from vosync.api.domain.instances.service import InstanceService
 from vosync.api.domain.proxy.service import ProxyService
 from vosync.api.domain.sync.service import SyncService
@@ -125,6 +127,8 @@ class ApiResources:
                 ),
                 "events": events,
                 "changes": ChangeHub(catalogue),
+                "event_log": EventLog(engine),
+                "history": HistoryService(engine),
                 "health": HealthService(
                     engine,
                     broker,

@@ -10,13 +10,18 @@ wait for each other instead of deadlocking):
    fetched_at order over its rows (so a backlog loses no transition), then one DELETE, one COPY
    into the staging table, one UPDATE and one INSERT for all scopes (the replies were parsed in a
    worker thread while step 4 ran);
-6. one COPY of the transitions into gateway_event_outbox.
+6. one COPY of the transitions into gateway_event_outbox (ids taken ahead from its sequence);
+7. history, when on: one COPY of the same transitions (with those ids) into gateway_transitions,
+   one statement sampling the online rows of the scopes polled in a new minute (gateway_samples),
+   both in a savepoint: a row with no partition (a result older than the partitions kept) loses its
+   history, never the projection.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -33,7 +38,7 @@ from vosync.shared.catalogue import (
     WriteApiError,
 )
 from vosync.shared.messages import FetchResult
-from vosync.writer import cache_rows, gateway_sql
+from vosync.writer import cache_rows, gateway_sql, history_sql
 from vosync.writer.cache_rows import CacheFold, CacheState
 from vosync.writer.gateway_plan import ConfigSource, GatewayState, Scope, ScopePlan, Transition
 from vosync.writer.gateway_rows import ConfigRow, OnlineRow, Snapshot, parse_config, parse_online
@@ -41,6 +46,9 @@ from vosync.writer.jsontext import pg_json
 from vosync.writer.results import CacheKey, is_full_snapshot, key_of, response_of, with_canonical_fields
 
 log = logging.getLogger(__name__)
+
+HISTORY_LOST_LOG_S = 60.0
+_history_lost_logged_at = -HISTORY_LOST_LOG_S
 
 SCOPE_LOCK_CLASS = 771_801  # + 0 mapping, + 1 routing; the second key is the instance id
 _TYPE_INDEX = {"mapping": 0, "routing": 1}
@@ -60,6 +68,7 @@ OUTBOX_COLUMNS = [
     "previous",
     "changed_at",
     "payload",
+    "id",
 ]
 
 
@@ -80,6 +89,7 @@ class BatchReport:
     events: int = 0
     unknown_instances: Counter[int] = field(default_factory=Counter)
     problems: Counter[tuple[str, str]] = field(default_factory=Counter)  # (api, problem) → count
+    history_lost: int = 0  # batches parts of whose history had no partition to go to
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,9 +125,10 @@ def _parse_quietly(steps: list[_Step]) -> dict[int, Snapshot[ConfigRow] | Snapsh
 
 
 class BatchApplier:
-    def __init__(self, pool: asyncpg.Pool, catalogue: Catalogue) -> None:
+    def __init__(self, pool: asyncpg.Pool, catalogue: Catalogue, *, history: bool = False) -> None:
         self._pool = pool
         self._catalogue = catalogue
+        self.history = history
         self.api_names = gateway_sql.ApiNames(catalogue)
 
     def spec(self, api_name: str) -> ApiSpec | None:
@@ -137,6 +148,7 @@ class _Transaction:
         self._conn = conn
         self.report = BatchReport()
         self._parsed: dict[int, Snapshot[ConfigRow] | Snapshot[OnlineRow]] = {}  # by id(result)
+        self._polled: dict[Scope, datetime] = {}  # scope → its newest accepted online success
 
     async def run(self, results: list[FetchResult]) -> BatchReport:
         live = [self._canonical(r) for r in await self._known(results)]
@@ -165,7 +177,9 @@ class _Transaction:
         for folded in folds:
             steps.extend(self._settle(folded, groups[folded.key], old.get(folded.key), new.get(folded.key)))
         transitions = await self._project(steps)
-        await self._write_outbox(transitions)
+        event_ids = await self._write_outbox(transitions)
+        if self._applier.history:
+            await self._write_history(transitions, event_ids)
         return self.report
 
     async def _upsert(self, folds: list[CacheFold]) -> dict[CacheKey, CacheState]:
@@ -250,6 +264,7 @@ class _Transaction:
             self.report.changed_keys[folded.key.instance_id].add(folded.key.cache_key)
         elif new.synced_at != old.synced_at:
             self.report.synced_keys[folded.key.instance_id].add(folded.key.cache_key)
+        self._note_poll(folded)
         accepted = {id(r) for r in folded.accepted}
         last = folded.last
         for result in group:
@@ -263,6 +278,16 @@ class _Transaction:
                 outcome = Outcome.APPLIED if content_changed else Outcome.UNCHANGED
             self.report.outcomes.append((result, outcome))
         return self._steps(folded, new, content_changed)
+
+    def _note_poll(self, folded: CacheFold) -> None:
+        """An online list stored (changed or not) is a poll to sample, at its minute."""
+        spec = self._projected_spec(folded.last)
+        if spec is None or spec.gateway_type is None or spec.projection is not Projection.GATEWAY_ONLINE:
+            return
+        times = [r.fetched_at for r in folded.accepted if r.ok]
+        if times:
+            scope: Scope = (folded.key.instance_id, spec.gateway_type)
+            self._polled[scope] = max([*times, self._polled.get(scope, times[0])])
 
     def _steps(self, folded: CacheFold, new: CacheState, content_changed: bool) -> list[_Step]:
         steps = self._candidate_steps(folded, new.id)
@@ -360,12 +385,39 @@ class _Transaction:
                 },
             )
 
-    async def _write_outbox(self, transitions: list[Transition]) -> None:
+    async def _write_outbox(self, transitions: list[Transition]) -> list[int]:
+        """The outbox rows, with ids taken ahead in order (the relay publishes by id)."""
         if not transitions:
-            return
-        rows = [_outbox_row(t) for t in transitions]
+            return []
+        ids = sorted(r["id"] for r in await self._conn.fetch(history_sql.RESERVE_EVENT_IDS, len(transitions)))
+        rows = [(*_outbox_row(t), event_id) for t, event_id in zip(transitions, ids, strict=True)]
         await self._conn.copy_records_to_table(OUTBOX_TABLE, records=rows, columns=OUTBOX_COLUMNS)
         self.report.events = len(rows)
+        return ids
+
+    async def _write_history(self, transitions: list[Transition], event_ids: list[int]) -> None:
+        samples = history_sql.sample_args(self._polled)
+        if not transitions and not samples[0]:
+            return
+        try:
+            async with self._conn.transaction():  # a savepoint
+                if transitions:
+                    await self._conn.copy_records_to_table(
+                        history_sql.TRANSITIONS_TABLE,
+                        records=history_sql.transition_records(transitions, event_ids),
+                        columns=history_sql.TRANSITION_COLUMNS,
+                    )
+                if samples[0]:
+                    await self._conn.execute(history_sql.WRITE_SAMPLES, *samples)
+        except asyncpg.CheckViolationError as exc:  # "no partition of relation … found for row"
+            self.report.history_lost += 1
+            global _history_lost_logged_at
+            if time.monotonic() - _history_lost_logged_at >= HISTORY_LOST_LOG_S:  # a backlog: one line
+                _history_lost_logged_at = time.monotonic()
+                log.warning(
+                    "history not written: no partition for it (results older than the partitions kept?)",
+                    extra={"transitions": len(transitions), "scopes": len(samples[0]), "error": str(exc)},
+                )
 
 
 def _outbox_row(t: Transition) -> tuple[Any, ...]:

@@ -21,6 +21,7 @@ from vosync.writer.consumer import ResultConsumer
 from vosync.writer.db import create_pool
 from vosync.writer.dead_letter import DeadLetters
 from vosync.writer.gateway_gauges import GatewayGauges
+from vosync.writer.history_maintenance import HistoryMaintenance
 from vosync.writer.metrics import WriterMetrics, api_label
 from vosync.writer.outbox import OutboxRelay
 
@@ -57,7 +58,10 @@ class WriterService:
         self._js = broker.client.jetstream()
         await bus.ensure_writer_consumer(self._js, settings)
         self._pool = await create_pool(settings)
-        applier = BatchApplier(self._pool, settings.catalogue)
+        applier = BatchApplier(self._pool, settings.catalogue, history=settings.history_enabled)
+        maintenance = HistoryMaintenance(self._pool, settings) if settings.history_enabled else None
+        if maintenance is not None:
+            await maintenance.round()  # today's partitions before the first batch (retried if down)
         self._relay = OutboxRelay(self._pool, broker, self.metrics)
         self._gauges = GatewayGauges(self._pool, self.metrics, settings.metrics_gateway_series)
         self._consumer = ResultConsumer(
@@ -73,9 +77,15 @@ class WriterService:
             asyncio.create_task(self._probe_lag(), name="writer-lag"),
             asyncio.create_task(self._gauges.run(self._stop), name="writer-gateway-gauges"),
         ]
+        if maintenance is not None:
+            self._tasks.append(asyncio.create_task(maintenance.run(self._stop), name="writer-history"))
         log.info(
             "writer started",
-            extra={"batch_size": settings.writer_batch_size, "max_deliver": settings.writer_max_deliver},
+            extra={
+                "batch_size": settings.writer_batch_size,
+                "max_deliver": settings.writer_max_deliver,
+                "history": settings.history_enabled,
+            },
         )
 
     async def stop(self) -> None:

@@ -7,8 +7,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    REAL,
     BigInteger,
     Boolean,
+    Column,
     Computed,
     DateTime,
     Float,
@@ -16,7 +18,9 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    PrimaryKeyConstraint,
     String,
+    Table,
     Text,
     UniqueConstraint,
     func,
@@ -181,4 +185,84 @@ class GatewayEventOutbox(Base):
     dead_reason: Mapped[str | None] = mapped_column(Text)
 
 
-TABLES_IN_TRUNCATE_ORDER = ("gateway_event_outbox", "gateways", "vos_data_cache", "vos_instances")
+# -- history (migration 0007): partitioned by time, partitions made and dropped by the writer ------
+# Core tables, not mapped classes: the transitions have no primary key (a partitioned table's key
+# must hold the partition column, and nothing reads a transition by key).
+
+gateway_transitions = Table(
+    "gateway_transitions",
+    Base.metadata,
+    Column("instance_id", Integer, nullable=False),
+    Column("gateway_type", String(16), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("is_online", Boolean, nullable=False),
+    Column("previous", Boolean),
+    Column("changed_at", DateTime(timezone=True), nullable=False),
+    Column("event_id", BigInteger),  # the outbox id: the Nats-Msg-Id and SSE id of the event
+    Index("ix_gateway_transitions_gateway", "instance_id", "gateway_type", "name", "changed_at"),
+    Index("ix_gateway_transitions_event", "event_id"),
+    Index("ix_gateway_transitions_instance_event", "instance_id", "event_id"),
+    postgresql_partition_by="RANGE (changed_at)",
+)
+
+# Keyed by the gateway row id, not its name: ~14 M rows a day for 10,000 gateways, so every byte
+# counts. A gateway deleted and seen again gets a new id (its earlier samples are not shown).
+gateway_samples = Table(
+    "gateway_samples",
+    Base.metadata,
+    Column("gateway_id", BigInteger, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),  # the minute of the poll
+    Column("concurrent_calls", Integer),
+    Column("asr", REAL),
+    Column("acd", REAL),
+    PrimaryKeyConstraint("gateway_id", "at", name="pk_gateway_samples"),
+    Index("ix_gateway_samples_at", "at", postgresql_using="brin"),
+    postgresql_partition_by="RANGE (at)",
+)
+
+gateway_samples_hourly = Table(
+    "gateway_samples_hourly",
+    Base.metadata,
+    Column("gateway_id", BigInteger, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),  # the hour
+    Column("samples", Integer, nullable=False),
+    *(
+        Column(f"{figure}_{stat}", Integer if figure == "calls" and stat != "avg" else REAL)
+        for figure in ("calls", "asr", "acd")
+        for stat in ("min", "avg", "max")
+    ),
+    PrimaryKeyConstraint("gateway_id", "at", name="pk_gateway_samples_hourly"),
+    postgresql_partition_by="RANGE (at)",
+)
+
+# (instance, type, minute) already sampled: the second poll of a minute inserts one conflicting row.
+gateway_sample_marks = Table(
+    "gateway_sample_marks",
+    Base.metadata,
+    Column("instance_id", Integer, nullable=False),
+    Column("gateway_type", String(16), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    PrimaryKeyConstraint("instance_id", "gateway_type", "at", name="pk_gateway_sample_marks"),
+)
+
+gateway_rollup_marks = Table(
+    "gateway_rollup_marks",
+    Base.metadata,
+    Column("at", DateTime(timezone=True), nullable=False),  # an hour rolled up
+    Column("rows", Integer, nullable=False),
+    Column("done_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    PrimaryKeyConstraint("at", name="pk_gateway_rollup_marks"),
+)
+
+
+TABLES_IN_TRUNCATE_ORDER = (
+    "gateway_transitions",
+    "gateway_samples",
+    "gateway_samples_hourly",
+    "gateway_sample_marks",
+    "gateway_rollup_marks",
+    "gateway_event_outbox",
+    "gateways",
+    "vos_data_cache",
+    "vos_instances",
+)

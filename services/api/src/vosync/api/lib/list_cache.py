@@ -7,6 +7,10 @@ VOS was last asked). The reply's one time-dependent field, `age_s`, is not froze
 held split around it and the value is spliced in per request. Like the hot cache, a per-instance
 generation read before the database query makes `put` refuse an entry whose instance changed
 meanwhile.
+
+Entries also have a bounded age, MAX_AGE_S: each item's uptime_24h moves with the clock (and
+flaps_24h as transitions leave the 24 h window) with no change note to say so, so an entry is made
+again from the database at least that often.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from vosync.api.lib.jsonutil import dumps
 ListKey = tuple[int, str, str | None, bool | None, str | None, str, int, int]
 
 _AGE_FIELD = b'"age_s":'
+MAX_AGE_S = 60.0  # how stale uptime_24h / flaps_24h in a held list may be
 
 
 @dataclass(slots=True)
@@ -32,6 +37,7 @@ class CachedList:
     head: bytes  # the reply up to and including `"age_s":`
     tail: bytes  # the rest, after the age value
     online_synced_ts: float | None  # what age_s counts from
+    made: float = 0.0  # time.monotonic() when encoded
     # Made on first use, once per entry (i.e. per change of the instance's table).
     _etag: str | None = field(default=None, repr=False)
     _gzip: GzipBody | None = field(default=None, repr=False)
@@ -42,7 +48,7 @@ class CachedList:
         field: it precedes `items`, and inside a JSON string its quotes would be escaped."""
         at = body.index(_AGE_FIELD + b"null") + len(_AGE_FIELD)
         ts = online_synced_at.timestamp() if online_synced_at is not None else None
-        return cls(body[:at], body[at + len(b"null") :], ts)
+        return cls(body[:at], body[at + len(b"null") :], ts, time.monotonic())
 
     @property
     def size(self) -> int:
@@ -97,6 +103,9 @@ class ListCache:
 
     def get(self, key: ListKey) -> CachedList | None:
         entry = self._entries.get(key)
+        if entry is not None and time.monotonic() - entry.made > MAX_AGE_S:
+            self._drop(key)
+            return None
         if entry is not None:
             self._entries.move_to_end(key)
         return entry

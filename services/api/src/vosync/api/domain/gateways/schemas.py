@@ -21,6 +21,10 @@ GatewaySort = Literal[
     "-is_online",
     "ip_address",
     "-ip_address",
+    "uptime_24h",
+    "-uptime_24h",
+    "flaps_24h",
+    "-flaps_24h",
 ]
 
 
@@ -55,6 +59,10 @@ class GatewayItem(msgspec.Struct):
     online_changed_at: datetime | None
     synced_at: datetime | None
     online_synced_at: datetime | None
+    # Online fraction of the observed part of the last 24 h (null: status never reported) and the
+    # transitions in it, from the history; up to list_cache.MAX_AGE_S old.
+    uptime_24h: float | None
+    flaps_24h: int
 
 
 class GatewayList(msgspec.Struct):

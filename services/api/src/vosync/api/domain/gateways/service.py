@@ -10,6 +10,7 @@ from sqlalchemy import ColumnElement, Table, func, literal_column, or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql.elements import UnaryExpression
 
+from vosync.api.domain.gateways import uptime_sql
 from vosync.api.domain.gateways.schemas import (
     GatewayDetail,
     GatewayItem,
@@ -65,7 +66,8 @@ ITEM_COLUMNS = (
     _G.c.synced_at,
     _G.c.online_synced_at,
 )
-_ITEM_FIELDS = tuple(col.name for col in ITEM_COLUMNS)
+_HISTORY_FIELDS = ("uptime_24h", "flaps_24h")  # computed per query by uptime_sql, after the columns
+_ITEM_FIELDS = tuple(col.name for col in ITEM_COLUMNS) + _HISTORY_FIELDS
 
 _SORT_COLUMNS = {
     "name": _G.c.gateway_name,
@@ -77,9 +79,17 @@ _SORT_COLUMNS = {
 }
 
 
-def _order_by(sort: GatewaySort) -> list[UnaryExpression[Any]]:
+def _with_history(instance_id: int) -> tuple[Any, tuple[ColumnElement[Any], ColumnElement[Any]]]:
+    """The gateways joined to their last 24 h of transitions, and the two history columns."""
+    day = uptime_sql.day_summary(instance_id)
+    return _G.outerjoin(day, uptime_sql.join_condition(day)), uptime_sql.columns(day)
+
+
+def _order_by(sort: GatewaySort, history: tuple[ColumnElement[Any], ...]) -> list[UnaryExpression[Any]]:
     descending = sort.startswith("-")
-    column = _SORT_COLUMNS[sort.lstrip("-")]
+    extra: dict[str, Any] = dict(zip(_HISTORY_FIELDS, history, strict=True))
+    name = sort.lstrip("-")
+    column: Any = _SORT_COLUMNS[name] if name in _SORT_COLUMNS else extra[name]
     first = column.desc().nulls_last() if descending else column.asc().nulls_last()
     # Ties break by name then type, so paging is stable.
     return [first, _G.c.gateway_name.asc(), _G.c.gateway_type.asc()]
@@ -175,8 +185,14 @@ class GatewayService:
                     func.array_to_string(_G.c.remote_ips, literal_column("','")).ilike(pattern, escape="\\"),
                 )
             )
+        joined, history = _with_history(instance.id)
         items_stmt = (
-            select(*ITEM_COLUMNS).where(*conditions).order_by(*_order_by(sort)).limit(limit).offset(offset)
+            select(*ITEM_COLUMNS, *history)
+            .select_from(joined)
+            .where(*conditions)
+            .order_by(*_order_by(sort, history))
+            .limit(limit)
+            .offset(offset)
         )
         total_stmt = select(func.count()).select_from(_G).where(*conditions)
         counts_stmt = (
@@ -231,10 +247,15 @@ class GatewayService:
     async def get(
         self, instance: InstanceInfo, gateway_type: GatewayTypeName, name: str, *, unmasked: bool
     ) -> GatewayDetail | None:
-        stmt = select(*ITEM_COLUMNS, _G.c.lock_type, _G.c.raw_data, _G.c.created_at, _G.c.updated_at).where(
-            _G.c.vos_instance_id == instance.id,
-            _G.c.gateway_type == gateway_type,
-            _G.c.gateway_name == name,
+        joined, history = _with_history(instance.id)
+        stmt = (
+            select(*ITEM_COLUMNS, *history, _G.c.lock_type, _G.c.raw_data, _G.c.created_at, _G.c.updated_at)
+            .select_from(joined)
+            .where(
+                _G.c.vos_instance_id == instance.id,
+                _G.c.gateway_type == gateway_type,
+                _G.c.gateway_name == name,
+            )
         )
         async with self._engine.connect() as conn:
             row = (await conn.execute(stmt)).first()
