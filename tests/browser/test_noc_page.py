@@ -257,19 +257,20 @@ async def test_the_event_feed_shows_live_events_and_pages_older_ones(
         return items if len(items) >= 60 else None
 
     log = await poll_until(logged, "the event log to hold the flips")
-    page = await open_page(gateway_page, system, instance_id, "&view=events")
+    page = gateway_page.page
+    await page.goto(f"{system.api_url}/#instance={instance_id}&view=events")
     feed = page.get_by_test_id("event")
     await expect(feed).to_have_count(50, timeout=WAIT_MS)
-    shown = await feed.evaluate_all("items => items.map(i => Number(i.dataset.id))")
-    assert shown == [item["id"] for item in log[:50]]  # newest first, as the log pages them
+    shown = await feed.evaluate_all("items => items.map(i => i.dataset.id)")
+    assert shown == [str(item["id"]) for item in log[:50]]  # newest first, as the log pages them
     older = page.get_by_test_id("events-older")
     while await older.is_visible():
         count = await feed.count()
         await older.click()
         await expect(feed).not_to_have_count(count, timeout=WAIT_MS)
         await page.wait_for_function("() => !document.querySelector('[data-testid=events-older]').disabled")
-    shown = await feed.evaluate_all("items => items.map(i => Number(i.dataset.id))")
-    assert shown == [item["id"] for item in log]
+    shown = await feed.evaluate_all("items => items.map(i => i.dataset.id)")
+    assert shown == [str(item["id"]) for item in log]
 
     # A live transition goes on top, without a reload.
     await page.evaluate("window.__sameDocument = true")

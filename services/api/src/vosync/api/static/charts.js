@@ -4,10 +4,10 @@
 const HEIGHT = 150;
 
 /**
- * A line chart of one sample field into `el` (replacing what was there); returns the uPlot or null
- * when there is nothing to draw (the element then says so).
+ * A line chart of one sample field over [from, to] (ms) into `el` (replacing what was there);
+ * returns the uPlot or null when there is nothing to draw (the element then says so).
  */
-export function sampleChart(el, samples, { field, label, color, format }) {
+export function sampleChart(el, samples, { field, label, color, format, from, to }) {
   el.replaceChildren();
   const points = samples.filter((s) => s[field] !== null && s[field] !== undefined);
   el.dataset.points = String(points.length);
@@ -26,7 +26,8 @@ export function sampleChart(el, samples, { field, label, color, format }) {
     height: HEIGHT,
     legend: { show: true },
     cursor: { drag: { x: false, y: false } },
-    scales: { x: { time: true }, y: { range: (_u, min, max) => [Math.min(0, min), max > min ? max * 1.1 : min + 1] } },
+    // The whole requested window, however few samples fall in it (one sample would span years).
+    scales: { x: { time: true, range: () => [from / 1000, to / 1000] }, y: { range: (_u, min, max) => [Math.min(0, min), max > min ? max * 1.1 : min + 1] } },
     axes: [
       { stroke: "currentColor", grid: { stroke: "rgba(127,127,127,.15)" } },
       { stroke: "currentColor", grid: { stroke: "rgba(127,127,127,.15)" }, values: (_u, ticks) => ticks.map(format), size: 56 },

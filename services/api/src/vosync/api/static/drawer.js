@@ -179,8 +179,9 @@ export class GatewayDrawer {
     const samples = range.samples || [];
     const resolution = range.resolution === "hour" ? "hourly 每小时" : "per minute 每分钟";
     this.root.querySelector("[data-resolution]").textContent = `${samples.length} samples, ${resolution}`;
-    const calls = sampleChart(callsEl, samples, { field: "concurrent_calls", label: "Calls 并发", color: "#2f6fdf", format: (v) => formatInt(Math.round(v)) });
-    const asr = sampleChart(asrEl, samples, { field: "asr", label: "ASR", color: "#1a9b5b", format: (v) => `${Number(v).toFixed(0)} %` });
+    const span = { from: at - RANGES[this.range], to: at };
+    const calls = sampleChart(callsEl, samples, { ...span, field: "concurrent_calls", label: "Calls 并发", color: "#2f6fdf", format: (v) => formatInt(Math.round(v)) });
+    const asr = sampleChart(asrEl, samples, { ...span, field: "asr", label: "ASR", color: "#1a9b5b", format: (v) => `${Number(v).toFixed(0)} %` });
     this.charts = [calls, asr].filter(Boolean);
   }
 

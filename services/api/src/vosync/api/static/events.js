@@ -81,16 +81,18 @@ export class EventFeed {
   }
 
   add(item, newest) {
-    if (item.id !== null && item.id !== undefined) {
-      if (this.seen.has(item.id)) return;
-      this.seen.add(item.id);
+    // The log's ids are strings, the stream's numbers: the same outbox id either way.
+    const id = item.id === null || item.id === undefined ? null : String(item.id);
+    if (id !== null) {
+      if (this.seen.has(id)) return;
+      this.seen.add(id);
     }
     const li = el("li", item.is_online ? "up" : "down");
     li.dataset.testid = "event";
     li.dataset.name = item.name;
     li.dataset.type = item.gateway_type;
     li.dataset.online = String(Boolean(item.is_online));
-    if (item.id !== undefined && item.id !== null) li.dataset.id = String(item.id);
+    if (id !== null) li.dataset.id = id;
     const link = el("button", "link", item.name);
     link.type = "button";
     link.addEventListener("click", () => this.onOpenGateway(item.instance_id, item.gateway_type, item.name));

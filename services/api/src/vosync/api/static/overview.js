@@ -60,12 +60,22 @@ export class Overview {
     return { status, worst: worst.flat() };
   }
 
+  /**
+   * The offline gateways (lowest 24 h uptime first), then online ones that were down during the
+   * last 24 h (lowest uptime first); at most WORST. Without history: the offline ones by name.
+   */
   async worst(instanceId, type) {
     if (this.byUptime) {
       try {
-        const page = await this.api.gateways(instanceId, { type, sort: "uptime_24h", limit: WORST });
-        if (page.items.length === 0 || "uptime_24h" in page.items[0]) {
-          return page.items.filter((g) => !g.is_online || (typeof g.uptime_24h === "number" && g.uptime_24h < 1) || g.flaps_24h > 0);
+        const query = { type, sort: "uptime_24h", limit: WORST };
+        const [down, up] = await Promise.all([
+          this.api.gateways(instanceId, { ...query, online: "false" }),
+          this.api.gateways(instanceId, { ...query, online: "true" }),
+        ]);
+        const sample = down.items[0] || up.items[0];
+        if (!sample || "uptime_24h" in sample) {
+          const flaky = up.items.filter((g) => typeof g.uptime_24h === "number" && g.uptime_24h < 1);
+          return [...down.items, ...flaky].slice(0, WORST);
         }
       } catch (err) {
         if (!(err instanceof ApiError && err.status === 400)) throw err;

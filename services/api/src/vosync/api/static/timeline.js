@@ -29,7 +29,8 @@ export function timelineBar(list, from, to) {
   for (const p of list) {
     const seg = document.createElement("span");
     seg.className = p.state === true ? "seg on" : p.state === false ? "seg off" : "seg unknown";
-    seg.style.left = `${((p.start - from) / span) * 100}%`;
+    // A short recent period stays visible (2 px) instead of vanishing at the right edge.
+    seg.style.left = `min(${((p.start - from) / span) * 100}%, calc(100% - 2px))`;
     seg.style.width = `${((p.end - p.start) / span) * 100}%`;
     const what = p.state === true ? "online 在线" : p.state === false ? "offline 离线" : "unknown 未知";
     seg.title = `${what}: ${new Date(p.start).toLocaleString()} – ${new Date(p.end).toLocaleString()}`;
