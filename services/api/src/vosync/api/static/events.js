@@ -98,7 +98,7 @@ export class EventFeed {
     link.addEventListener("click", () => this.onOpenGateway(item.instance_id, item.gateway_type, item.name));
     li.append(
       el("span", "when", formatTime(item.changed_at)),
-      el("span", "what", item.is_online ? "▲ online 上线" : "▼ offline 离线"),
+      el("span", "what", whatHappened(item)),
       el("span", "type", item.gateway_type === "mapping" ? "mapping 对接" : "routing 落地"),
       link,
     );
@@ -110,4 +110,12 @@ export class EventFeed {
       this.list.append(li);
     }
   }
+}
+
+function whatHappened(item) {
+  // No previous state: vosync saw the gateway for the first time.
+  if (item.previous === null || item.previous === undefined) {
+    return item.is_online ? "● first seen online 首次在线" : "○ first seen offline 首次离线";
+  }
+  return item.is_online ? "▲ online 上线" : "▼ offline 离线";
 }
