@@ -5,7 +5,9 @@ disk a day takes.
 10,000 gateways (every figure changed, 10 gateways flipping), with history on and off, alternated
 in the same run on the same database (median of the runs); each poll is in a new minute, so every
 "on" poll writes 10,000 samples and its transitions. `history_poll_on_same_minute_s`: a second poll
-in a minute already sampled (the mark stops it). Ratio on/off = the cost history adds per poll.
+in a minute already sampled (the mark stops it). Ratio on/off = the cost history adds per poll;
+`history_step_new_minute_ms` / `…_same_minute_ms`: the history step alone inside those "on"
+transactions (COPY of the transitions + the sampling statement, in their savepoint), timed in place.
 
 `history_query_7d_p50_ms` (goal < 50 ms): HistoryService.gateway (the route's service: gateway row,
 7 days of transitions, hourly rollups + the raw hours after the last rollup) for one gateway over
@@ -27,6 +29,7 @@ import asyncio
 import statistics
 import time
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import asyncpg
 from sqlalchemy import text
@@ -39,6 +42,7 @@ from vosync.shared.db.engine import make_engine
 from vosync.shared.db.migrate import upgrade
 from vosync.shared.gc_pause import gc_paused
 from vosync.shared.settings import Settings
+from vosync.writer import apply
 from vosync.writer.apply import BatchApplier
 from vosync.writer.db import create_pool
 from vosync.writer.history_maintenance import run_round
@@ -67,6 +71,31 @@ async def _timed(applier: BatchApplier, result: object) -> float:
     return time.perf_counter() - started
 
 
+class _HistoryClock:
+    """Times the history step inside the writer's transaction (the part history adds, measured
+    alone: on this shared machine, whole-poll medians differ by more than it)."""
+
+    def __init__(self) -> None:
+        self.seconds: list[float] = []
+        self._original = apply._Transaction._write_history
+
+    def __enter__(self) -> _HistoryClock:
+        clock, original = self, self._original
+
+        async def timed(tx: Any, transitions: Any, event_ids: Any) -> None:
+            started = time.perf_counter()
+            try:
+                await original(tx, transitions, event_ids)
+            finally:
+                clock.seconds.append(time.perf_counter() - started)
+
+        apply._Transaction._write_history = timed  # type: ignore[method-assign,assignment]
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        apply._Transaction._write_history = self._original  # type: ignore[method-assign]
+
+
 async def writer_cost(settings: Settings, count: int, runs: int) -> dict[str, float]:
     pool = await create_pool(settings)
     on = BatchApplier(pool, settings.catalogue, history=True)
@@ -78,18 +107,23 @@ async def writer_cost(settings: Settings, count: int, runs: int) -> dict[str, fl
         await on.apply([ok(CONFIG, config, instance_id=INSTANCE_ID, fetched_at=start)])
         await _timed(on, _online_poll(gateway_names, 0, start + timedelta(seconds=30)))  # first sight
         times: dict[str, list[float]] = {"on": [], "off": [], "same": []}
+        step: dict[str, list[float]] = {"on": [], "same": []}
         k = 1
         for _ in range(runs):
-            for mode in ("on", "off"):  # alternated: both see the same machine load
-                at = start + timedelta(minutes=k, seconds=5)
-                times[mode].append(
-                    await _timed(on if mode == "on" else off, _online_poll(gateway_names, k, at))
-                )
+            # A new minute with history on, the same minute again (its mark says it is sampled: the
+            # time must move forward, or the cache row would take it for stale), then a new minute
+            # with history off: alternated, so all three see the same machine load.
+            for mode, at in (
+                ("on", start + timedelta(minutes=k, seconds=5)),
+                ("same", start + timedelta(minutes=k, seconds=35)),
+                ("off", start + timedelta(minutes=k + 1, seconds=5)),
+            ):
+                with _HistoryClock() as clock:
+                    applier = off if mode == "off" else on
+                    times[mode].append(await _timed(applier, _online_poll(gateway_names, k, at)))
+                if mode != "off":
+                    step[mode].extend(clock.seconds)
                 k += 1
-            # The same minute again, history on: the mark says it is sampled.
-            at = start + timedelta(minutes=k - 1, seconds=35)
-            times["same"].append(await _timed(on, _online_poll(gateway_names, k, at)))
-            k += 1
         async with pool.acquire() as conn:
             samples = await conn.fetchval("SELECT count(*) FROM gateway_samples")
     finally:
@@ -104,6 +138,8 @@ async def writer_cost(settings: Settings, count: int, runs: int) -> dict[str, fl
         "history_poll_off_s": round(off_s, 3),
         "history_poll_on_same_minute_s": round(statistics.median(times["same"]), 3),
         "history_poll_on_over_off": round(on_s / off_s, 2),
+        "history_step_new_minute_ms": round(statistics.median(step["on"]) * 1000, 1),
+        "history_step_same_minute_ms": round(statistics.median(step["same"]) * 1000, 1),
         "history_poll_samples_written": int(samples),
     }
 
@@ -132,7 +168,7 @@ LOAD_MARKS = """
     INSERT INTO gateway_rollup_marks (at, rows)
     SELECT h, $3
     FROM generate_series($1::timestamptz, $2::timestamptz - interval '1 hour', interval '1 hour') AS h
-    ON CONFLICT DO NOTHING
+    ON CONFLICT (at) DO UPDATE SET rows = excluded.rows
 """
 
 
@@ -171,6 +207,7 @@ async def query_speed(
     await conn.execute("ANALYZE gateway_samples")
     await conn.execute("ANALYZE gateway_samples_hourly")
     rows = await conn.fetchval("SELECT count(*) FROM gateway_samples")
+    assert await conn.fetchval("SELECT count(*) FROM gateway_rollup_marks WHERE rows > 0") >= 24 * days
     print(f"  loaded {rows} samples ({count} gateways, {days} days) in {load_s:.0f} s")
 
     # One full day's partition, measured: heap + indexes.
@@ -219,7 +256,7 @@ async def query_speed(
         "history_samples_rows_per_day_10k": 10_000 * 1440,
         "history_samples_bytes_per_row": round(per_row, 1),
         "history_samples_mb_per_day_10k": round(per_row * 10_000 * 1440 / 1024**2),
-        "history_rollups_mb_per_day_10k": round(rollup_bytes / rollup_rows * 10_000 * 24 / 1024**2, 1),
+        "history_rollups_mb_per_day_10k": round(float(rollup_bytes) / rollup_rows * 10_000 * 24 / 1024**2, 1),
     }
     return figures
 
@@ -234,7 +271,7 @@ async def transition_bytes(conn: asyncpg.Connection) -> float:
 
 
 async def measure(
-    db_url: str, count: int, days: int, runs: int, query_gateways: int
+    db_url: str, count: int, days: int, runs: int, query_gateways: int, writer_only: bool = False
 ) -> dict[str, float | int | str]:
     settings = Settings(database_url=db_url, history_samples_days=days + 2)
     url = settings.require_database_url()
@@ -249,7 +286,8 @@ async def measure(
         figures: dict[str, float | int | str] = {}
         figures |= await writer_cost(settings, count, runs)
         figures["history_transition_bytes_per_row"] = await transition_bytes(conn)
-        figures |= await query_speed(settings, conn, query_gateways, days)
+        if not writer_only:
+            figures |= await query_speed(settings, conn, query_gateways, days)
     finally:
         await conn.close()
     return figures
@@ -260,6 +298,7 @@ def main() -> None:
     parser.add_argument("--gateways", type=int, default=10_000, help="gateways per online poll")
     parser.add_argument("--days", type=int, default=7, help="days of samples loaded for the query")
     parser.add_argument("--runs", type=int, default=5, help="polls per mode (on, off, same minute)")
+    parser.add_argument("--writer-only", action="store_true", help="the poll cost only (records nothing)")
     # 1,000 by default: 7 days of 10,000 gateways is 100 M rows (~10 GB, ~20 min to load here), and
     # one gateway's read walks its own (gateway_id, at) range, one B-tree level from the full size.
     parser.add_argument("--query-gateways", type=int, default=1_000, help="gateways with samples loaded")
@@ -269,10 +308,12 @@ def main() -> None:
         flush=True,
     )
     with embedded_servers(durable=False) as (_nats_url, db_url):
-        figures = asyncio.run(measure(db_url, args.gateways, args.days, args.runs, args.query_gateways))
+        figures = asyncio.run(
+            measure(db_url, args.gateways, args.days, args.runs, args.query_gateways, args.writer_only)
+        )
     for name, value in figures.items():
         print(f"  {name:44} {value}")
-    if args.gateways == 10_000 and args.query_gateways == 1_000 and args.days == 7:
+    if args.gateways == 10_000 and args.query_gateways == 1_000 and args.days == 7 and not args.writer_only:
         record(figures)
 
 

@@ -183,6 +183,15 @@ SECTIONS: list[tuple[str, str, list[Figure]]] = [
         ],
     ),
     (
+        "6 peak RSS (benchmarks 1–3)",
+        "",
+        [
+            Figure("api_peak_rss_mb", "api", "MB"),
+            Figure("poller_peak_rss_mb", "poller", "MB"),
+            Figure("writer_peak_rss_mb", "writer", "MB"),
+        ],
+    ),
+    (
         "7 gateway history (issue 20)",
         "history",
         [
@@ -195,15 +204,6 @@ SECTIONS: list[tuple[str, str, list[Figure]]] = [
             Figure("history_query_24h_p50_ms", "one gateway over 24 h (1,440 samples), p50", "ms"),
             Figure("history_samples_mb_per_day_10k", "samples, 10,000 gateways, per day", "MB"),
             Figure("history_rollups_mb_per_day_10k", "hourly rollups, 10,000 gateways, per day", "MB"),
-        ],
-    ),
-    (
-        "6 peak RSS (benchmarks 1–3)",
-        "",
-        [
-            Figure("api_peak_rss_mb", "api", "MB"),
-            Figure("poller_peak_rss_mb", "poller", "MB"),
-            Figure("writer_peak_rss_mb", "writer", "MB"),
         ],
     ),
 ]

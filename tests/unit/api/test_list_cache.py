@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import msgspec
 
-from vosync.api.lib.list_cache import CachedList, ListCache, ListKey
+from vosync.api.lib.list_cache import MAX_AGE_S, CachedList, ListCache, ListKey
 
 
 def body(name: str = "vos-a", age: None = None) -> bytes:
@@ -47,3 +47,15 @@ def test_generation_guard_invalidation_and_bound() -> None:
         small.put(key(offset=offset), entry, small.generation(1))
     assert small.get(key(offset=0)) is None and len(small) == 2 and small.size_bytes <= small.max_bytes
     assert not ListCache(1).put(key(), entry, (0, 0))
+
+
+def test_an_entry_is_held_at_most_max_age_s() -> None:
+    """uptime_24h / flaps_24h move with the clock and no change note says so: bounded age."""
+    cache = ListCache(1 << 20)
+    entry = CachedList.of(body(), None)
+    assert cache.put(key(), entry, cache.generation(1))
+    assert cache.get(key()) is entry
+    entry.made -= MAX_AGE_S - 1  # made 59 s ago: still served
+    assert cache.get(key()) is entry
+    entry.made -= 2  # 61 s ago: gone, and its bytes with it
+    assert cache.get(key()) is None and len(cache) == 0 and cache.size_bytes == 0

@@ -37,20 +37,20 @@ _RAW = text(
     " WHERE gateway_id = :gateway AND at >= :since AND at < :until ORDER BY at"
 )
 # Rolled-up hours, then the hours after the newest rollup aggregated from the raw samples (the
-# current hour, and any the maintenance has not reached yet).
+# current hour, and any the maintenance has not reached yet). The boundary is read first and passed
+# as a plain parameter: the planner then prunes partitions and bounds the index range itself.
+_ROLLED_UP_TO = text("SELECT max(at) + interval '1 hour' FROM gateway_rollup_marks WHERE rows > 0")
 _HOURLY = text(
     """
-    WITH mark AS (SELECT coalesce(max(at) + interval '1 hour', '-infinity') AS upto
-                  FROM gateway_rollup_marks WHERE rows > 0)
-    SELECT h.at, h.calls_avg AS calls, h.asr_avg AS asr, h.acd_avg AS acd,
-           h.calls_min, h.calls_max, h.asr_min, h.asr_max, h.acd_min, h.acd_max
-    FROM gateway_samples_hourly h, mark
-    WHERE h.gateway_id = :gateway AND h.at >= :since_hour AND h.at < :until AND h.at < mark.upto
+    SELECT at, calls_avg AS calls, asr_avg AS asr, acd_avg AS acd,
+           calls_min, calls_max, asr_min, asr_max, acd_min, acd_max
+    FROM gateway_samples_hourly
+    WHERE gateway_id = :gateway AND at >= :since_hour AND at < :rolled_end
     UNION ALL
-    SELECT date_trunc('hour', s.at), avg(s.concurrent_calls), avg(s.asr), avg(s.acd),
-           min(s.concurrent_calls), max(s.concurrent_calls), min(s.asr), max(s.asr), min(s.acd), max(s.acd)
-    FROM gateway_samples s, mark
-    WHERE s.gateway_id = :gateway AND s.at >= greatest(:since_hour, mark.upto) AND s.at < :until
+    SELECT date_trunc('hour', at), avg(concurrent_calls), avg(asr), avg(acd),
+           min(concurrent_calls), max(concurrent_calls), min(asr), max(asr), min(acd), max(acd)
+    FROM gateway_samples
+    WHERE gateway_id = :gateway AND at >= :raw_from AND at < :until
     GROUP BY 1
     ORDER BY 1
     """
@@ -119,7 +119,14 @@ class HistoryService:
             rows = (await conn.execute(_RAW, {"gateway": gateway_id, "since": since, "until": until})).all()
             return [Sample(r.at, r.concurrent_calls, _num(r.asr), _num(r.acd)) for r in rows]
         since_hour = since.replace(minute=0, second=0, microsecond=0)
-        params = {"gateway": gateway_id, "since_hour": since_hour, "until": until}
+        upto = (await conn.execute(_ROLLED_UP_TO)).scalar() or since_hour  # none: all raw
+        params = {
+            "gateway": gateway_id,
+            "since_hour": since_hour,
+            "until": until,
+            "rolled_end": min(until, upto),
+            "raw_from": max(since_hour, upto),
+        }
         rows = (await conn.execute(_HOURLY, params)).all()
         return [
             Sample(
