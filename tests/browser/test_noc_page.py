@@ -225,6 +225,29 @@ async def test_the_drawer_shows_uptime_transitions_and_charts_of_a_gateway(
     await expect(drawer.get_by_test_id("chart-asr").locator("canvas")).to_have_count(1, timeout=WAIT_MS)
     await drawer.get_by_test_id("drawer-close").click()
     await expect(drawer).to_be_hidden()
+
+    # The list's uptime and flaps columns: the first click on uptime shows the worst first.
+    await page.locator('th[data-sort="uptime_24h"]').click()
+    await expect(page.locator('th[data-sort="uptime_24h"]')).to_have_attribute("aria-sort", "ascending")
+    assert "sort=uptime_24h" in page.url
+    listed = await system.http.get(
+        f"{system.api_url}/api/v1/instances/{instance_id}/gateways",
+        params={"type": "mapping", "sort": "uptime_24h"},
+    )
+    order = [item["gateway_name"] for item in listed.json()["items"]]
+
+    async def sorted_rows() -> bool:
+        names: list[str] = await page.eval_on_selector_all(ROW, "rows => rows.map(r => r.dataset.name)")
+        return names == order
+
+    await poll_until(sorted_rows, "the rows in the api's uptime order")
+    texts = await page.locator('[data-testid="gw-uptime"]').all_text_contents()
+    known = [float(t.split()[0]) for t in texts if t.strip() != "–"]
+    assert known and known == sorted(known), texts
+    unknown = [t.strip() == "–" for t in texts]
+    assert unknown == sorted(unknown), texts  # gateways without observed time last
+    flaps = await row(page, name).get_by_test_id("gw-flaps").text_content()
+    assert flaps is not None and int(flaps) == history["flaps_24h"]
     assert not gateway_page.errors
 
 

@@ -8,7 +8,7 @@ import json
 import httpx
 import nats
 
-from tests.integration.api.conftest import READ
+from tests.integration.api.conftest import READ, READ_KEY
 from tests.integration.api.test_events_and_health import sse_blocks
 from vosync.shared.cache_key import cache_key
 from vosync.shared.catalogue import API_PATH_PREFIX
@@ -65,3 +65,8 @@ async def test_the_instance_is_required_and_checked(api: httpx.AsyncClient) -> N
         assert res.status_code == 400, (params, res.text)
         assert "instance_id" in res.text
     assert (await api.get(CHANGES, params={"instance_id": 1})).status_code == 401
+    assert (await api.get(CHANGES, params={"instance_id": 1, "api_key": "wrong"})).status_code == 401
+    # EventSource cannot send headers: the key in the query string opens the stream.
+    async with api.stream("GET", CHANGES, params={"instance_id": 1, "api_key": READ_KEY}) as res:
+        assert res.status_code == 200
+        assert (await anext(sse_blocks(res.aiter_lines())))[""] == "connected"
