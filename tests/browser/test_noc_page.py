@@ -309,3 +309,40 @@ async def test_the_event_feed_shows_live_events_and_pages_older_ones(
     await top.locator("button").click()
     await expect(page.get_by_test_id("drawer-title")).to_have_text(name)
     assert not gateway_page.errors
+
+
+async def test_the_page_helpers_quote_csv_and_cut_periods_exactly(
+    start_system: StartSystem, gateway_page: PageUnderTest
+) -> None:
+    """The pure parts the views stand on, run in the browser as the page loads them."""
+    system = await start_system(gateways=2)
+    page = gateway_page.page
+    await page.goto(system.api_url + "/")
+    result = await page.evaluate(
+        """async () => {
+            const csv = await import("/static/csv.js");
+            const tl = await import("/static/timeline.js");
+            const t = (s) => new Date(Date.UTC(2026, 0, 1, 0, 0, s)).toISOString();
+            const from = Date.UTC(2026, 0, 1, 0, 0, 0), to = from + 100_000;
+            return {
+                fields: ["a", 'say "hi"', "x,y", "two\\nlines", null, 12.5, "客户"].map(csv.csvField),
+                periods: tl.periods(
+                    [{ is_online: true, previous: false, changed_at: t(80) },
+                     { is_online: false, previous: true, changed_at: t(30) },
+                     { is_online: true, previous: null, changed_at: t(10) }],
+                    true, from, to,
+                ).map((p) => [(p.start - from) / 1000, (p.end - from) / 1000, p.state]),
+                before: tl.periods(
+                    [{ is_online: false, previous: true, changed_at: t(-50) }], false, from, to,
+                ).map((p) => [(p.start - from) / 1000, (p.end - from) / 1000, p.state]),
+                head: csv.toCsv([]),
+            };
+        }"""
+    )
+    assert result["fields"] == ["a", '"say ""hi"""', '"x,y"', '"two\nlines"', "", "12.5", "客户"]
+    # Newest first in, oldest first out; before the first sighting (previous null): unknown.
+    assert result["periods"] == [[0, 10, None], [10, 30, True], [30, 80, False], [80, 100, True]]
+    # A transition before the window: the whole window in the state it entered.
+    assert result["before"] == [[0, 100, False]]
+    assert result["head"].startswith("\ufefftype,name,") and result["head"].endswith("\r\n")
+    assert not gateway_page.errors

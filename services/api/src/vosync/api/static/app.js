@@ -28,7 +28,7 @@ const STATUS_POLL_MS = 10_000; // how often to re-read when VOS was last fetched
 // A change note reloads the shown page at most this often: one poll of 10,000 gateways may commit in
 // several batches, each with its note; one reload shows them all.
 const LIVE_RELOAD_MIN_MS = 2000;
-const OVERVIEW_POLL_MS = 15_000;
+const OVERVIEW_POLL_MS = 30_000; // up to 1 + 5 requests per detailed instance each time
 
 class GatewayPage {
   constructor() {
