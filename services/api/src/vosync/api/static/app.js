@@ -294,10 +294,12 @@ class GatewayPage {
 
   /** Opens a gateway's drawer; from another instance, that instance's gateways view first. */
   openGateway(instanceId, type, name, item = null) {
+    // The shown row's item only when it is this instance's (another may have the same names).
+    const shown = instanceId === this.view.instanceId ? this.table.item(type, name) : undefined;
     if (instanceId !== this.view.instanceId || type !== this.view.type) {
       this.changeView({ page: "gateways", instanceId, type, offset: 0 });
     }
-    this.drawer.open(instanceId, type, name, item || this.table.item(type, name) || null);
+    this.drawer.open(instanceId, type, name, item || shown || null);
   }
 
   // -- live figures --------------------------------------------------------------------------
