@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -86,6 +87,18 @@ class System:
     async def set_online(self, gateway_type: str, name: str, online: bool, index: int = 0) -> None:
         reply = await self.http.post(
             f"{self.sim.urls[index]}/_sim/gateways/{gateway_type}/{name}/online", json={"online": online}
+        )
+        reply.raise_for_status()
+
+    async def set_stats(self, gateway_type: str, name: str, index: int = 0, **figures: float) -> None:
+        """Sets an online gateway's traffic figures in the simulator (concurrent_calls, asr, acd)."""
+        url = f"{self.sim.urls[index]}/_sim/gateways/{gateway_type}/{quote(name, safe='')}/stats"
+        reply = await self.http.post(url, json=figures)
+        reply.raise_for_status()
+
+    async def add_gateway(self, gateway_type: str, name: str, online: bool, index: int = 0) -> None:
+        reply = await self.http.post(
+            f"{self.sim.urls[index]}/_sim/gateways/{gateway_type}", json={"name": name, "online": online}
         )
         reply.raise_for_status()
 

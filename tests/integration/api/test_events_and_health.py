@@ -111,6 +111,7 @@ async def test_probes_metrics_page_and_schema(api: httpx.AsyncClient, pg_conn: o
         "/api/v1/instances/{instance_id}/cache",
         "/api/v1/instances/{instance_id}/sync",
         "/api/v1/events/gateway-online",
+        "/api/v1/events/gateway-changes",
         "/api/v1/events",
         "/api/v1/instances/{instance_id}/gateway-history/{gateway_type}/{gateway_name}",
         "/api/v1/status",

@@ -57,6 +57,34 @@ async def test_truth_matches_the_vos_replies(vos_sim: SimCluster, http: httpx.As
     assert configs == [g["config"] for g in state["mapping"]]
 
 
+async def test_set_stats_changes_the_online_figures(vos_sim: SimCluster, http: httpx.AsyncClient) -> None:
+    base = vos_sim.urls[0]
+    state = await truth(http, base)
+    online = next(g for g in state["mapping"] if g["online"])
+    offline = next(g for g in state["mapping"] if not g["online"])
+    url = f"{base}/_sim/gateways/mapping/{quote(online['name'], safe='')}/stats"
+    response = await http.post(url, json={"concurrent_calls": 7, "asr": 12.345, "acd": 99})
+    assert response.status_code == 200, response.text
+    items = (await vos(http, base, "GetGatewayMappingOnline")).json()["infoGatewayMappingOnlines"]
+    item = next(i for i in items if i["name"] == online["name"])
+    assert (item["currentCall"], item["asr"], item["acd"]) == (7, 12.35, 99)
+    # Only the figures given change.
+    assert (await http.post(url, json={"asr": 50})).status_code == 200
+    items = (await vos(http, base, "GetGatewayMappingOnline")).json()["infoGatewayMappingOnlines"]
+    item = next(i for i in items if i["name"] == online["name"])
+    assert (item["currentCall"], item["asr"], item["acd"]) == (7, 50, 99)
+
+    bad = await http.post(url, json={"asr": 101})
+    assert bad.status_code == 400 and "asr" in bad.json()["error"]
+    assert (await http.post(url, json={"calls": 1})).status_code == 400
+    assert (await http.post(url, json={})).status_code == 400
+    off_url = f"{base}/_sim/gateways/mapping/{quote(offline['name'], safe='')}/stats"
+    gone = await http.post(off_url, json={"asr": 10})
+    assert gone.status_code == 409 and "offline" in gone.json()["error"]
+    missing = await http.post(f"{base}/_sim/gateways/mapping/no-such/stats", json={"asr": 10})
+    assert missing.status_code == 404
+
+
 async def test_flip_online_both_ways(vos_sim: SimCluster, http: httpx.AsyncClient) -> None:
     base = vos_sim.urls[0]
     state = await truth(http, base)

@@ -13,6 +13,7 @@ from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from vosync.api.config import API_PREFIX, check_api_settings
 from vosync.api.domain.asyncapi.controller import ASYNCAPI_PAGE_PATH, asyncapi_json, asyncapi_page
 from vosync.api.domain.cache.controller import CacheController
+from vosync.api.domain.changes.controller import ChangeController
 from vosync.api.domain.events.controller import EventController
 from vosync.api.domain.gateways.controller import GatewayController
 from vosync.api.domain.health.controller import HealthController
@@ -40,6 +41,7 @@ _SERVICES = (
     "events",
     "event_log",
     "history",
+    "changes",
     "health",
     "status",
 )
@@ -68,6 +70,7 @@ def create_app(settings: Settings, resources: ApiResources | None = None) -> Lit
             SyncController,
             EventController,
             StatusController,
+            ChangeController,
         ],
         security=[{API_KEY_SCHEME: []}],
     )

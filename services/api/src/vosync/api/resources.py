@@ -13,6 +13,7 @@ from faststream.message import StreamMessage
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from vosync.api.domain.cache.service import CacheService
+from vosync.api.domain.changes.service import ChangeHub
 from vosync.api.domain.events.log import EventLog
 from vosync.api.domain.events.service import EventHub
 from vosync.api.domain.gateways.service import GatewayService
@@ -68,9 +69,15 @@ class ApiResources:
     def instances(self) -> InstanceService:
         return self.service("instances")  # type: ignore[no-any-return]
 
+    @property
+    def changes(self) -> ChangeHub:
+        return self.service("changes")  # type: ignore[no-any-return]
+
     def end_event_streams(self) -> None:
         if "events" in self._services:
             self.events.close_all()
+        if "changes" in self._services:
+            self.changes.close_all()
 
     # -- lifecycle ---------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -124,6 +131,7 @@ class ApiResources:
                     catalogue, fetcher, self.hot, self.metrics, cooldown_s=settings.api_refresh_cooldown_s
                 ),
                 "events": events,
+                "changes": ChangeHub(catalogue),
                 "event_log": EventLog(engine),
                 "history": HistoryService(engine),
                 "health": health,
@@ -142,6 +150,8 @@ class ApiResources:
         self.started = False
         if "events" in self._services:
             await self.events.stop()
+        if "changes" in self._services:
+            self.changes.close_all()
         if "proxy" in self._services:
             await self.proxy.stop()
         if self._directory is not None:
@@ -191,6 +201,8 @@ class ApiResources:
         # Any note for the instance drops its gateway lists: changed data may have changed the
         # table, and a confirmed-unchanged poll moved the synced_at the lists show.
         self.lists.invalidate_instance(changed.instance_id)
+        if "changes" in self._services:
+            self.changes.publish(changed)
         if not changed.cache_keys:
             return  # timestamps only: the hot cache holds the data, which did not change
         self.hot.invalidate(changed.instance_id, changed.cache_keys)

@@ -103,6 +103,7 @@ class ControlApi:
             ("GET", "/gateways", self.gateways),
             ("POST", "/gateways/{type}", self.add_gateway),
             ("POST", "/gateways/{type}/{name:.+}/online", self.set_online),
+            ("POST", "/gateways/{type}/{name:.+}/stats", self.set_stats),
             ("DELETE", "/gateways/{type}/{name:.+}", self.remove_gateway),
             ("GET", "/changes", self.changes),
             ("POST", "/changes", self.set_changes),
@@ -165,6 +166,22 @@ class ControlApi:
     async def set_online(self, request: web.Request) -> web.Response:
         kind, body = _kind(request), await _body(request)
         gateway = self.instance.state.set_online(kind, request.match_info["name"], _bool(body, "online"))
+        return _raw_json(gateway.truth())
+
+    async def set_stats(self, request: web.Request) -> web.Response:
+        """`{"concurrent_calls": n, "asr": f, "acd": s}` (any subset) for an online gateway."""
+        kind, body = _kind(request), await _body(request)
+        unknown = sorted(body.keys() - {"concurrent_calls", "asr", "acd"})
+        if unknown or not body:
+            raise ControlError(400, "body must set some of concurrent_calls, asr, acd")
+        figures: dict[str, Any] = {}
+        if "concurrent_calls" in body:
+            figures["concurrent_calls"] = int(_number(body, "concurrent_calls", 0, 1_000_000))
+        if "asr" in body:
+            figures["asr"] = round(_number(body, "asr", 0, 100), 2)
+        if "acd" in body:
+            figures["acd"] = int(_number(body, "acd", 0, 86_400))
+        gateway = self.instance.state.set_stats(kind, request.match_info["name"], **figures)
         return _raw_json(gateway.truth())
 
     async def remove_gateway(self, request: web.Request) -> web.Response:

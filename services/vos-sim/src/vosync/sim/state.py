@@ -31,6 +31,10 @@ class DuplicateGatewayError(StateError):
     status = 409
 
 
+class GatewayOfflineError(StateError):
+    status = 409
+
+
 def _stochastic_count(rng: random.Random, fraction: float, total: int) -> int:
     """fraction × total rounded up or down at random, so small tables still change now and then."""
     exact = fraction * total
@@ -139,6 +143,31 @@ class InstanceState:
         if online != (gateway.online is not None):
             self._flip(self._drift_rng, table, gateway, self.now_ms())
             self._invalidate()
+        return gateway
+
+    def set_stats(
+        self,
+        kind: str,
+        name: str,
+        *,
+        concurrent_calls: int | None = None,
+        asr: float | None = None,
+        acd: int | None = None,
+    ) -> Gateway:
+        """Set an online gateway's traffic figures (the ones not given stay as they are)."""
+        table, gateway = self.tables[kind], self._gateway(kind, name)
+        if gateway.online is None:
+            raise GatewayOfflineError(f"{kind} gateway {name!r} is offline: it has no traffic figures")
+        if concurrent_calls is not None:
+            gateway.online.current_call = concurrent_calls
+        if asr is not None:
+            gateway.online.asr = asr
+        if acd is not None:
+            gateway.online.acd = acd
+        if gateway.online.keep_time:
+            gateway.online.update_time = self.now_ms()
+        table.refresh(gateway)
+        self._invalidate()
         return gateway
 
     def add_gateway(self, kind: str, name: str, online: bool, overrides: dict[str, Any]) -> Gateway:

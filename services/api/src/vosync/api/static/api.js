@@ -124,9 +124,44 @@ export class ApiClient {
     );
   }
 
+  /** Counts online/total per instance and type. */
+  summary(signal) {
+    return this.request("GET", "/gateways/summary", { signal });
+  }
+
+  /** One gateway with its config and online replies merged. */
+  gateway(instanceId, type, name, signal) {
+    return this.request("GET", `/instances/${encodeURIComponent(instanceId)}/gateways/${type}/${encodeURIComponent(name)}`, {
+      signal,
+    });
+  }
+
+  /** Transitions, uptime, flaps and samples of one gateway (the name last: it may contain "/"). */
+  gatewayHistory(instanceId, type, name, { since, until } = {}, signal) {
+    return this.request(
+      "GET",
+      `/instances/${encodeURIComponent(instanceId)}/gateway-history/${type}/${encodeURIComponent(name)}`,
+      { query: { since, until }, signal },
+    );
+  }
+
+  /** The event log, newest first; `before` is the previous reply's `next` cursor. */
+  eventLog({ instanceId, since, limit, before } = {}, signal) {
+    return this.request("GET", "/events", { query: { instance_id: instanceId, since, limit, before }, signal });
+  }
+
   /** The SSE URL; EventSource cannot send headers, so the key travels as ?api_key=. */
   eventsUrl(instanceId) {
-    const url = new URL(BASE + "/events/gateway-online", location.origin);
+    return this.streamUrl("/events/gateway-online", instanceId);
+  }
+
+  /** The SSE URL of the writer's change notes of one instance ("reload what you show"). */
+  changesUrl(instanceId) {
+    return this.streamUrl("/events/gateway-changes", instanceId);
+  }
+
+  streamUrl(path, instanceId) {
+    const url = new URL(BASE + path, location.origin);
     url.searchParams.set("instance_id", String(instanceId));
     if (this.key) url.searchParams.set("api_key", this.key);
     return url.toString();

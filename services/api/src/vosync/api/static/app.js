@@ -1,12 +1,18 @@
-// The gateway page: wires the api client, the view state, the table, live events and notices.
+// The gateway page: wires the api client, the view state, the table, live events and notices, and
+// the overview, event feed and gateway drawer.
 
 import { ApiClient, ApiError, ApiUnreachable, AuthRequired } from "./api.js";
+import { ChangeFeed } from "./changes.js";
+import { download, fetchAll, toCsv } from "./csv.js";
+import { GatewayDrawer } from "./drawer.js";
+import { EventFeed } from "./events.js";
 import { formatAge, formatInt, formatTime } from "./format.js";
 import { Freshness, GATEWAY_APIS, cacheEntry, isFailing } from "./freshness.js";
 import { KeyDialog } from "./keydialog.js";
 import { Notices } from "./notices.js";
+import { Overview } from "./overview.js";
 import { LiveFeed } from "./sse.js";
-import { TYPES, gatewayQuery, nextSort, viewFromHash, writeHash } from "./state.js";
+import { PAGES, TYPES, gatewayQuery, nextSort, viewFromHash, writeHash } from "./state.js";
 import { GatewayTable } from "./table.js";
 
 const $ = (id) => document.getElementById(id);
@@ -19,6 +25,10 @@ const SEARCH_DEBOUNCE_MS = 250;
 const REFRESH_CATCH_UP_MS = 5000; // how long to wait for the writer to apply a refreshed reply
 const PROBE_EVERY_MS = 3000; // while the event stream is down, how often to check the api itself
 const STATUS_POLL_MS = 10_000; // how often to re-read when VOS was last fetched (and if it failed)
+// A change note reloads the shown page at most this often: one poll of 10,000 gateways may commit in
+// several batches, each with its note; one reload shows them all.
+const LIVE_RELOAD_MIN_MS = 2000;
+const OVERVIEW_POLL_MS = 30_000; // up to 1 + 5 requests per detailed instance each time
 
 class GatewayPage {
   constructor() {
@@ -34,6 +44,8 @@ class GatewayPage {
     this.refreshing = false;
     this.liveState = "off";
     this.probedAt = 0;
+    this.liveReload = { timer: null, last: 0, pending: false, count: 0 };
+    this.eventsFor = null; // the instance the event feed was loaded for
 
     this.notices = new Notices($("banners"));
     this.freshness = new Freshness({ ageEl: $("age"), sourceEl: $("source") });
@@ -49,8 +61,21 @@ class GatewayPage {
       onStatus: (state, detail) => this.onLiveStatus(state, detail),
       onResume: () => this.loadGateways({ quiet: true }), // events may have been missed meanwhile
     });
+    this.changes = new ChangeFeed((note) => this.onChangeNote(note));
+    const onError = (err) => this.handleError(err, () => {});
+    const openGateway = (instanceId, type, name, item) => this.openGateway(instanceId, type, name, item);
+    this.drawer = new GatewayDrawer({ root: $("drawer"), api: this.api, onError });
+    this.overview = new Overview({
+      root: $("overview"),
+      api: this.api,
+      onOpenGateway: openGateway,
+      onOpenInstance: (id) => this.changeView({ page: "gateways", instanceId: id, offset: 0 }),
+      onError: (err) => this.handleError(err, () => this.loadOverview()),
+    });
+    this.eventFeed = new EventFeed({ root: $("events"), api: this.api, onOpenGateway: openGateway, onError });
     this.bindControls();
     setInterval(() => this.loadCacheStatus(), STATUS_POLL_MS);
+    setInterval(() => this.view.page === "overview" && !document.hidden && this.loadOverview(), OVERVIEW_POLL_MS);
   }
 
   // -- loading -------------------------------------------------------------------------------
@@ -74,7 +99,6 @@ class GatewayPage {
     const chosen = wanted || this.instances.find((i) => i.enabled) || this.instances[0];
     this.fillInstanceSelect();
     $("empty").hidden = true;
-    $("view").hidden = false;
     this.changeView({ instanceId: chosen.id, offset: wanted ? this.view.offset : 0 });
   }
 
@@ -97,7 +121,15 @@ class GatewayPage {
       }
       this.page = page;
       this.counts = structuredClone(page.counts || {});
-      this.table.render(page.items, this.view.type, this.emptyTableText());
+      // A quiet reload (live figures, catch-up) keeps the rows' elements when the rows did not move.
+      if (!(quiet && this.table.update(page.items, this.view.type))) {
+        this.table.render(page.items, this.view.type, this.emptyTableText());
+      }
+      document.body.classList.toggle("has-history", page.items.some((i) => "uptime_24h" in i));
+      if (this.drawer.isOpen && this.drawer.target?.instanceId === this.view.instanceId) {
+        const shownItem = this.table.item(this.drawer.target.type, this.drawer.target.name);
+        if (shownItem) this.drawer.updateItem(shownItem);
+      }
       this.renderCounts();
       this.renderPager();
       this.freshness.update(page);
@@ -216,7 +248,10 @@ class GatewayPage {
     const key = await this.keyDialog.ask(reason, this.api.key);
     if (key === null) return false;
     this.api.setKey(key);
-    if (this.view.instanceId !== null) this.live.connect(this.api.eventsUrl(this.view.instanceId));
+    if (this.view.instanceId !== null) {
+      this.live.connect(this.api.eventsUrl(this.view.instanceId));
+      this.changes.connect(this.api.changesUrl(this.view.instanceId));
+    }
     return true;
   }
 
@@ -230,8 +265,102 @@ class GatewayPage {
     if (instanceChanged) this.freshness.clear();
     const eventsUrl = this.api.eventsUrl(this.view.instanceId);
     if (this.live.url !== eventsUrl) this.live.connect(eventsUrl);
+    const changesUrl = this.api.changesUrl(this.view.instanceId);
+    if (this.changes.url !== changesUrl) this.changes.connect(changesUrl);
+    this.showPage();
+    if (this.view.page === "overview") this.loadOverview();
+    if (this.view.page === "events" && this.eventsFor !== this.view.instanceId) {
+      this.eventsFor = this.view.instanceId;
+      this.eventFeed.reset(this.view.instanceId);
+    }
     this.loadGateways();
     this.loadCacheStatus();
+  }
+
+  showPage() {
+    const { page } = this.view;
+    $("view").hidden = page !== "gateways";
+    $("overview").hidden = page !== "overview";
+    $("events").hidden = page !== "events";
+    for (const button of document.querySelectorAll(".pages button")) {
+      button.classList.toggle("active", button.dataset.page === page);
+      button.setAttribute("aria-current", button.dataset.page === page ? "page" : "false");
+    }
+  }
+
+  loadOverview() {
+    return this.overview.load(this.instances);
+  }
+
+  /** Opens a gateway's drawer; from another instance, that instance's gateways view first. */
+  openGateway(instanceId, type, name, item = null) {
+    // The shown row's item only when it is this instance's (another may have the same names).
+    const shown = instanceId === this.view.instanceId ? this.table.item(type, name) : undefined;
+    if (instanceId !== this.view.instanceId || type !== this.view.type) {
+      this.changeView({ page: "gateways", instanceId, type, offset: 0 });
+    }
+    this.drawer.open(instanceId, type, name, item || shown || null);
+  }
+
+  // -- live figures --------------------------------------------------------------------------
+
+  /** A change note of the shown instance: reload the shown rows if their APIs changed. */
+  onChangeNote(note) {
+    if (Number(note.instance_id) !== this.view.instanceId) return;
+    const apis = GATEWAY_APIS[this.view.type];
+    if (!note.changed.includes(apis.online) && !note.changed.includes(apis.config)) return;
+    this.scheduleLiveReload();
+  }
+
+  scheduleLiveReload() {
+    const state = this.liveReload;
+    if (document.hidden || this.view.page !== "gateways") {
+      state.pending = true; // a hidden page costs nothing; it reloads once when shown again
+      return;
+    }
+    if (state.timer) return;
+    const wait = Math.max(0, state.last + LIVE_RELOAD_MIN_MS - Date.now());
+    state.timer = setTimeout(async () => {
+      state.timer = null;
+      state.pending = false;
+      state.last = Date.now();
+      state.count += 1;
+      await this.loadGateways({ quiet: true });
+    }, wait);
+  }
+
+  resumeLiveReload() {
+    if (this.liveReload.pending && !document.hidden && this.view.page === "gateways") this.scheduleLiveReload();
+  }
+
+  // -- CSV export ----------------------------------------------------------------------------
+
+  async exportCsv() {
+    if (this.view.instanceId === null) return;
+    const button = $("export");
+    const label = button.textContent;
+    button.disabled = true;
+    try {
+      const { limit, offset, ...query } = gatewayQuery(this.view);
+      const items = await fetchAll(this.api, this.view.instanceId, query, (done, total) => {
+        button.textContent = `⤓ ${formatInt(done)} / ${formatInt(total)}`;
+      });
+      const instance = this.instances.find((i) => i.id === this.view.instanceId);
+      const stamp = new Date().toISOString().slice(0, 19).replaceAll(":", "").replace("T", "-");
+      const safe = (instance?.name || `instance-${this.view.instanceId}`).replace(/[^\p{L}\p{N}._-]+/gu, "_");
+      download(`vosync-${safe}-${this.view.type}-${stamp}.csv`, toCsv(items));
+      this.notices.show("export", {
+        level: "ok",
+        title: "Exported 已导出",
+        text: `${formatInt(items.length)} ${this.view.type} gateways (this filter and sort, all pages)`,
+        autoHideMs: 6000,
+      });
+    } catch (err) {
+      this.handleError(err, () => this.exportCsv());
+    } finally {
+      button.disabled = false;
+      button.textContent = label;
+    }
   }
 
   onHashChange() {
@@ -247,6 +376,7 @@ class GatewayPage {
 
   onLiveEvent(event) {
     if (Number(event.instance_id) !== this.view.instanceId) return;
+    this.eventFeed.live(event);
     this.freshness.noteEvent();
     const shown = this.table.item(event.gateway_type, event.gateway_name);
     const before = shown ? Boolean(shown.is_online) : typeof event.previous === "boolean" ? event.previous : null;
@@ -393,7 +523,10 @@ class GatewayPage {
 
   showEmpty() {
     this.live.close();
+    this.changes.close();
     $("view").hidden = true;
+    $("overview").hidden = true;
+    $("events").hidden = true;
     $("empty").hidden = false;
     $("instance-select").replaceChildren();
     document.querySelector(".instance-picker").hidden = true;
@@ -510,6 +643,17 @@ class GatewayPage {
     $("next").addEventListener("click", () => this.changeView({ offset: Math.min(lastOffset(), this.view.offset + this.view.limit) }));
     $("last").addEventListener("click", () => this.changeView({ offset: lastOffset() }));
     $("refresh").addEventListener("click", () => this.refresh());
+    $("export").addEventListener("click", () => this.exportCsv());
+    for (const button of document.querySelectorAll(".pages button")) {
+      button.addEventListener("click", () => PAGES.includes(button.dataset.page) && this.changeView({ page: button.dataset.page }));
+    }
+    $("rows").addEventListener("click", (e) => {
+      const tr = e.target.closest("tr[data-name]");
+      if (tr && !window.getSelection()?.toString()) {
+        this.drawer.open(this.view.instanceId, tr.dataset.type, tr.dataset.name, this.table.item(tr.dataset.type, tr.dataset.name));
+      }
+    });
+    document.addEventListener("visibilitychange", () => this.resumeLiveReload());
     $("key-button").addEventListener("click", () =>
       this.askKey("The X-API-Key sent with every request; kept in this browser only.").then(
         (saved) => saved && this.loadInstances(),

@@ -58,3 +58,9 @@ export function gatewayIps(item) {
   }
   return all;
 }
+
+/** A fraction 0–1 as a percentage with one decimal ("99.5 %"). */
+export function formatShare(value) {
+  if (value === null || value === undefined || !Number.isFinite(Number(value))) return DASH;
+  return `${(Number(value) * 100).toFixed(1)} %`;
+}

@@ -2,12 +2,13 @@
 // so a reload or a shared link opens the same view.
 
 export const TYPES = ["mapping", "routing"];
-export const SORTS = ["name", "ip_address", "is_online", "asr", "acd", "concurrent_calls"];
+export const SORTS = ["name", "ip_address", "is_online", "asr", "acd", "concurrent_calls", "uptime_24h", "flaps_24h"];
+export const PAGES = ["gateways", "overview", "events"];
 export const PAGE_SIZES = [50, 100, 200, 500];
 const ONLINE = ["", "true", "false"];
 
 export function defaultView() {
-  return { instanceId: null, type: "mapping", online: "", q: "", sort: "name", limit: 100, offset: 0 };
+  return { page: "gateways", instanceId: null, type: "mapping", online: "", q: "", sort: "name", limit: 100, offset: 0 };
 }
 
 function validSort(sort) {
@@ -20,6 +21,8 @@ export function viewFromHash(hash = location.hash) {
   const view = defaultView();
   const instance = Number.parseInt(params.get("instance") || "", 10);
   if (Number.isFinite(instance)) view.instanceId = instance;
+  const page = params.get("view");
+  if (PAGES.includes(page)) view.page = page;
   const type = params.get("type");
   if (TYPES.includes(type)) view.type = type;
   const online = params.get("online") || "";
@@ -36,6 +39,7 @@ export function viewFromHash(hash = location.hash) {
 /** Writes the view into the hash without adding a history entry per keystroke. */
 export function writeHash(view) {
   const params = new URLSearchParams();
+  if (view.page !== "gateways") params.set("view", view.page);
   if (view.instanceId !== null) params.set("instance", String(view.instanceId));
   params.set("type", view.type);
   if (view.online) params.set("online", view.online);
@@ -59,9 +63,10 @@ export function gatewayQuery(view) {
   };
 }
 
-/** Clicking a column sorts by it ascending, a second click descending (numbers start descending). */
+/** Clicking a column sorts by it ascending, a second click descending (numbers start descending,
+ * except uptime: its first click shows the worst gateways first). */
 export function nextSort(current, column) {
-  const descFirst = column !== "name" && column !== "ip_address";
+  const descFirst = column !== "name" && column !== "ip_address" && column !== "uptime_24h";
   if (current === column) return "-" + column;
   if (current === "-" + column) return column;
   return descFirst ? "-" + column : column;

@@ -1,7 +1,7 @@
 // The gateway table: renders one page of rows, keeps a row per gateway name so a live event updates
 // its row in place, and shows the sort on the column headers.
 
-import { formatAcd, formatAsr, formatInt, formatText, formatTime, gatewayIps } from "./format.js";
+import { formatAcd, formatAsr, formatInt, formatShare, formatText, formatTime, gatewayIps } from "./format.js";
 
 function cell(className, testId, text) {
   const td = document.createElement("td");
@@ -71,10 +71,23 @@ function buildRow(item) {
     cell("col-acd num", "gw-acd", ""),
     cell("col-calls num", "gw-calls", ""),
     cell("col-cap num", "gw-capacity", formatInt(item.capacity)),
+    cell("col-uptime num history-col", "gw-uptime", ""),
+    cell("col-flaps num history-col", "gw-flaps", ""),
   );
   fillLive(tr, item);
+  fillHistory(tr, item);
   return tr;
 }
+
+/** Uptime and flaps of the last 24 h (when the api keeps history). */
+function fillHistory(tr, item) {
+  const [uptime, flaps] = [tr.children[9], tr.children[10]];
+  uptime.textContent = formatShare(item.uptime_24h);
+  uptime.classList.toggle("poor", typeof item.uptime_24h === "number" && item.uptime_24h < 0.9);
+  flaps.textContent = formatInt(item.flaps_24h);
+}
+
+const FIGURES = ["asr", "acd", "concurrent_calls", "capacity"];
 
 /** The cells a gateway.online event can change. */
 function fillLive(tr, item) {
@@ -118,6 +131,32 @@ export class GatewayTable {
     performance.measure("vosync:render-rows", { start: started, detail: { rows: items.length } });
   }
 
+  /**
+   * Takes a newer reply of the same page in place when it lists the same gateways in the same order
+   * (figures changed, rows did not move): rows keep their elements, changed cells flash briefly.
+   * Returns false, changing nothing, when the page must be rebuilt instead.
+   */
+  update(items, type) {
+    if (type !== this.type || items.length !== this.rows.size) return false;
+    let index = 0;
+    for (const name of this.rows.keys()) {
+      if (items[index++].gateway_name !== name) return false;
+    }
+    for (const item of items) {
+      const row = this.rows.get(item.gateway_name);
+      const before = row.item;
+      row.item = { ...item };
+      const [, , , , state, asr, acd, calls, capacity] = row.tr.children;
+      fillLive(row.tr, row.item);
+      fillHistory(row.tr, row.item);
+      capacity.textContent = formatInt(item.capacity);
+      const cells = { asr, acd, concurrent_calls: calls, capacity };
+      for (const field of FIGURES) if (before[field] !== item[field]) tick(cells[field]);
+      if (Boolean(before.is_online) !== Boolean(item.is_online)) tick(state);
+    }
+    return true;
+  }
+
   /** The shown item of a gateway, or undefined when it is not on this page. */
   item(type, name) {
     return type === this.type ? this.rows.get(name)?.item : undefined;
@@ -151,6 +190,13 @@ export class GatewayTable {
   setBusy(busy) {
     this.tbody.classList.toggle("busy", busy);
   }
+}
+
+function tick(td) {
+  td.classList.remove("tick");
+  void td.offsetWidth;
+  td.classList.add("tick");
+  td.addEventListener("animationend", () => td.classList.remove("tick"), { once: true });
 }
 
 function flash(tr) {
