@@ -204,7 +204,7 @@ class _Transaction:
 
     def _canonical(self, result: FetchResult) -> FetchResult:
         spec = self._applier.spec(result.api_name)
-        if spec is None or spec.projection is Projection.NONE or not spec.list_key:
+        if spec is None or spec.gateway_type is None or not spec.list_key:
             return result
         return with_canonical_fields(result, spec.list_key)
 
