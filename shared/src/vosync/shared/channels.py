@@ -20,7 +20,13 @@ from faststream.nats import JStream
 from pydantic import BaseModel, ValidationError
 
 from vosync.shared import codec
-from vosync.shared.messages import CacheChanged, FetchRequest, FetchResult, GatewayOnlineEvent, PhoneOnlineEvent
+from vosync.shared.messages import (
+    CacheChanged,
+    FetchRequest,
+    FetchResult,
+    GatewayOnlineEvent,
+    PhoneOnlineEvent,
+)
 
 M = TypeVar("M", bound=BaseModel)
 
