@@ -52,7 +52,8 @@ async def phones(conn: asyncpg.Connection) -> dict[str, dict[str, Any]]:
 
 async def phone_outbox(conn: asyncpg.Connection) -> list[tuple[str, bool, bool | None]]:
     rows = await conn.fetch(
-        "SELECT gateway_name, is_online, previous FROM gateway_event_outbox WHERE entity = 'phone' ORDER BY id"
+        "SELECT gateway_name, is_online, previous FROM gateway_event_outbox"
+        " WHERE entity = 'phone' ORDER BY id"
     )
     return [(r["gateway_name"], r["is_online"], r["previous"]) for r in rows]
 
