@@ -179,6 +179,11 @@ class InstanceState:
         self._invalidate()
         return self._phones[e164]
 
+    def phone_entry(self, e164: str) -> dict[str, Any] | None:
+        """The phone's online entry as GetPhoneOnline lists it (the object itself: a test may edit
+        it to change what VOS reports); None while offline or unknown."""
+        return self._phones.get(e164)
+
     def online_phones(self) -> list[str]:
         return [e164 for e164, item in self._phones.items() if item is not None]
 
