@@ -109,7 +109,11 @@ async def test_phones_appear_with_details_and_go_offline_with_one_event_per_tran
     async def changed() -> bool:
         rows = await pipeline.phones()
         new = rows.get("8613900000001")
-        return not rows[dropped]["is_online"] and new is not None and bool(new["is_online"] and new["product_id"])
+        return (
+            not rows[dropped]["is_online"]
+            and new is not None
+            and bool(new["is_online"] and new["product_id"])
+        )
 
     await wait_until(changed, 20, "the dropped phone offline and the new one online with details")
     gone = (await pipeline.phones())[dropped]

@@ -18,6 +18,7 @@ from vosync.api.domain.gateways.controller import GatewayController
 from vosync.api.domain.health.controller import HealthController
 from vosync.api.domain.instances.controller import InstanceController
 from vosync.api.domain.page.controller import page_routers
+from vosync.api.domain.phones.controller import PhoneController
 from vosync.api.domain.proxy.controller import ProxyController
 from vosync.api.domain.sync.controller import SyncController
 from vosync.api.lib.auth import auth_middleware
@@ -29,7 +30,7 @@ from vosync.api.resources import ApiResources
 from vosync.shared.settings import Settings
 
 API_VERSION = "1.0.0"
-_SERVICES = ("proxy", "gateways", "instances", "cache", "sync", "events", "health")
+_SERVICES = ("proxy", "gateways", "phones", "instances", "cache", "sync", "events", "health")
 
 
 def _provider(resources: ApiResources, name: str) -> Provide:
@@ -49,6 +50,7 @@ def create_app(settings: Settings, resources: ApiResources | None = None) -> Lit
         route_handlers=[
             ProxyController,
             GatewayController,
+            PhoneController,
             InstanceController,
             CacheController,
             SyncController,

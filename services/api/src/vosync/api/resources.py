@@ -17,6 +17,7 @@ from vosync.api.domain.events.service import EventHub
 from vosync.api.domain.gateways.service import GatewayService
 from vosync.api.domain.health.service import HealthService
 from vosync.api.domain.instances.service import InstanceService
+from vosync.api.domain.phones.service import PhoneService
 from vosync.api.domain.proxy.service import ProxyService
 from vosync.api.domain.sync.service import SyncService
 from vosync.api.lib.directory import InstanceDirectory
@@ -111,6 +112,7 @@ class ApiResources:
                     grace_s=settings.stale_while_revalidate_s,
                 ),
                 "gateways": GatewayService(engine, self.lists),
+                "phones": PhoneService(engine),
                 "instances": instances,
                 "cache": CacheService(engine, broker, self.hot),
                 "sync": SyncService(

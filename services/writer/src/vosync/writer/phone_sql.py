@@ -35,7 +35,8 @@ UPSERT_STATUS = """
 """
 
 # Details of numbers not yet listed create offline rows of unknown status: the listing that has
-# them turns them online, with the event. An older reply never overwrites a newer one.
+# them turns them online, with the event. An older reply never overwrites a newer one, and a phone
+# known to be offline has no calls, whatever a detail reply from before its drop said.
 _DETAIL_COLUMNS = (
     "remote_ip",
     "local_ip",
@@ -57,7 +58,9 @@ UPSERT_DETAILS = f"""
          AS n(instance_id, e164, remote_ip, local_ip, current_call, register_time, update_time,
               protocol, crypto_type, product_id, detail_data, at)
     ON CONFLICT (vos_instance_id, e164) DO UPDATE SET
-        {", ".join(f"{c} = excluded.{c}" for c in _DETAIL_COLUMNS)},
+        {", ".join(f"{c} = excluded.{c}" for c in _DETAIL_COLUMNS if c != "current_call")},
+        current_call = CASE WHEN p.is_online OR p.online_synced_at IS NULL THEN excluded.current_call
+                       ELSE 0 END,
         updated_at = now()
     WHERE (p.detail_synced_at IS NULL OR p.detail_synced_at <= excluded.detail_synced_at)
       AND (p.{", p.".join(_DETAIL_COLUMNS[:-1])})

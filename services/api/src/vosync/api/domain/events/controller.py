@@ -1,4 +1,5 @@
-"""GET /api/v1/events/gateway-online: GatewayOnlineEvents as Server-Sent Events."""
+"""GET /api/v1/events/gateway-online and /phone-online: GatewayOnlineEvents and PhoneOnlineEvents as
+Server-Sent Events."""
 
 from __future__ import annotations
 
@@ -11,12 +12,11 @@ from litestar.di import NamedDependency
 from litestar.params import QueryParameter
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 
-from vosync.api.domain.events.service import EventClient, EventHub
+from vosync.api.domain.events.service import PHONE_EVENTS, EventClient, EventHub
 from vosync.api.lib.auth import API_KEY_QUERY, QUERY_KEY_OPT, READ
 from vosync.api.lib.openapi import error_responses
 from vosync.api.lib.validate import MAX_DB_INT
 
-EVENT_NAME = "gateway.online"
 RETRY_MS = 3000
 
 
@@ -34,7 +34,7 @@ async def _stream(
                 continue
             if item is None:
                 return
-            yield ServerSentEventMessage(event=EVENT_NAME, data=item.json, id=item.event_id)
+            yield ServerSentEventMessage(event=item.name, data=item.json, id=item.event_id)
     finally:
         hub.unsubscribe(client)
 
@@ -70,4 +70,31 @@ class EventController(Controller):
     ) -> ServerSentEvent:
         keepalive_s: float = request.app.state.settings.api_sse_keepalive_s
         client = events.subscribe(instance_id)
+        return ServerSentEvent(_stream(events, client, keepalive_s))
+
+    @get(
+        "/phone-online",
+        summary="Phone registrations and drops (Server-Sent Events)",
+        description=(
+            "`event: phone.online`, data = PhoneOnlineEvent JSON, `id` = its event id; keepalives, the"
+            f" `?{API_KEY_QUERY}=` key and slow clients as for /gateway-online."
+        ),
+        operation_id="phoneOnlineEvents",
+        opt={QUERY_KEY_OPT: True},
+        responses=error_responses(401),
+        media_type="text/event-stream",
+    )
+    async def phone_online(
+        self,
+        request: Request[Any, Any, Any],
+        events: NamedDependency[EventHub],
+        instance_id: Annotated[
+            int | None, QueryParameter(ge=1, le=MAX_DB_INT, description="only this instance's events")
+        ] = None,
+        api_key: Annotated[
+            str | None, QueryParameter(description="the X-API-Key, for clients that cannot send headers")
+        ] = None,
+    ) -> ServerSentEvent:
+        keepalive_s: float = request.app.state.settings.api_sse_keepalive_s
+        client = events.subscribe(instance_id, PHONE_EVENTS)
         return ServerSentEvent(_stream(events, client, keepalive_s))
