@@ -20,7 +20,8 @@ POLLS = {**FAST_POLLS, "GetAllPhoneOnline": 1.0}
 async def shown(page: Page) -> dict[str, bool]:
     cells: list[list[str]] = await page.eval_on_selector_all(
         ROW,
-        """rows => rows.map(r => [r.dataset.e164, r.querySelector('[data-testid="phone-state"]').textContent])""",
+        """rows => rows.map(r => [r.dataset.e164,
+                                  r.querySelector('[data-testid="phone-state"]').textContent])""",
     )
     result = {}
     for e164, state in cells:

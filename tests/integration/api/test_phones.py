@@ -19,6 +19,7 @@ from tests.integration.writer.test_phone_projection import (
     suites_reply,
 )
 from tests.unit.writer.vos_replies import at
+from vosync.shared.messages import FetchResult
 from vosync.shared.settings import Settings
 from vosync.writer.apply import BatchApplier
 from vosync.writer.db import create_pool
@@ -44,7 +45,7 @@ async def seeded(pg_conn: asyncpg.Connection, make_settings: Callable[..., Setti
     try:
         applier = BatchApplier(pool, settings.catalogue)
 
-        def on(result):  # type: ignore[no-untyped-def]
+        def on(result: FetchResult) -> FetchResult:
             return result.model_copy(update={"instance_id": instance})
 
         numbers = ["8613800000001", "8613800000002", "8613800000003", "862100000004"]
@@ -87,7 +88,7 @@ async def test_list_contract_counts_and_last_seen(api: httpx.AsyncClient, seeded
 async def test_filters_and_paging(api: httpx.AsyncClient, seeded: int) -> None:
     base = f"/api/v1/instances/{seeded}/phones"
 
-    async def numbers(**params: object) -> tuple[int, list[str]]:
+    async def numbers(**params: str | int) -> tuple[int, list[str]]:
         body = (await api.get(base, params=params, headers=READ)).json()
         return body["total"], [i["e164"] for i in body["items"]]
 

@@ -3,6 +3,7 @@ numbers and a bounded round-robin of known ones, in batches, and publishes every
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Awaitable, Callable
 
 from nats.aio.client import Client as NatsClient
@@ -46,7 +47,7 @@ async def test_new_numbers_in_bounded_batches_then_the_round_robin(
         assert [p["e164"] for p in result.response["infoPhoneOnlines"]] == asked
     per_poll = [
         [n for r in details if a.fetched_at < r.fetched_at < b.fetched_at for n in r.params["e164s"]]
-        for a, b in zip(listings, listings[1:], strict=False)
+        for a, b in itertools.pairwise(listings)
     ]
     # Poll 1: 12 new numbers (the bound); poll 2: the rest of them, then up to 3 refreshed; after
     # that only the round-robin, 3 per poll, of numbers already detailed.
