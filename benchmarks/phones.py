@@ -321,7 +321,7 @@ async def run(phones: int, cycles: int) -> dict[str, float | int | str]:
                     settings = Settings(**base, **overrides)
                     calls = await poller_cycles(settings, sim, max(2, cycles // 2), rng, serial)
                     (vosync_calls if kind == "vosync" else full_calls).extend(calls)
-            print("calls per cycle:", vosync_calls, full_calls)
+            print(f"  VOS calls of each cycle: vosync {vosync_calls}, every detail every cycle {full_calls}")
             figures["phones_vos_calls_per_cycle"] = statistics.median(vosync_calls)
             figures["phones_vos_calls_per_cycle_max"] = max(vosync_calls)
             figures["phones_vos_calls_full_details_per_cycle"] = statistics.median(full_calls)

@@ -34,7 +34,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from vosync.shared import bus
 from vosync.shared.catalogue import Catalogue, Projection, UnknownApiError, WriteApiError
 from vosync.shared.codec import decode
-from vosync.shared.messages import FetchResult, GatewayOnlineEvent
+from vosync.shared.messages import FetchResult, GatewayOnlineEvent, PhoneOnlineEvent
 from vosync.writer.jsontext import pg_json
 from vosync.writer.results import InvalidResult, checked, with_canonical_fields
 
@@ -344,7 +344,7 @@ async def check_events_exactly_once(
     outbox = {
         r["id"]: r
         for r in await conn.fetch(
-            "SELECT id, vos_instance_id, gateway_type, gateway_name, is_online, changed_at"
+            "SELECT id, entity, vos_instance_id, gateway_type, gateway_name, is_online, changed_at"
             " FROM gateway_event_outbox"
         )
     }
@@ -352,24 +352,30 @@ async def check_events_exactly_once(
     ids: Counter[int] = Counter()
     msg_ids: Counter[str] = Counter()
     transitions: Counter[tuple[int, str, str, datetime]] = Counter()
-    history: dict[tuple[int, str, str], list[GatewayOnlineEvent]] = defaultdict(list)
+    history: dict[tuple[int, str, str], list[GatewayOnlineEvent | PhoneOnlineEvent]] = defaultdict(list)
     for msg in messages:
-        event = decode(GatewayOnlineEvent, msg.data, msg.headers)
+        # Phones share the outbox and the stream (issue 22): keyed (instance, "phone", e164).
+        event: GatewayOnlineEvent | PhoneOnlineEvent
+        if msg.subject.startswith("phone.online."):
+            event = decode(PhoneOnlineEvent, msg.data, msg.headers)
+            gateway, entity = (event.instance_id, "phone", event.e164), "phone"
+        else:
+            event = decode(GatewayOnlineEvent, msg.data, msg.headers)
+            gateway, entity = (event.instance_id, event.gateway_type.value, event.gateway_name), "gateway"
         if event.event_id is None:
             problems.append(f"event at seq {msg.seq} has no event_id")
             continue
         ids[event.event_id] += 1
         msg_ids[msg.headers.get("Nats-Msg-Id", "")] += 1
-        gateway = (event.instance_id, event.gateway_type.value, event.gateway_name)
         transitions[(*gateway, event.changed_at)] += 1
         history[gateway].append(event)
         row = outbox.get(event.event_id)
         if row is None:
             problems.append(f"event {event.event_id} has no outbox row")
-        elif (row["vos_instance_id"], row["gateway_type"], row["gateway_name"], row["is_online"]) != (
-            *gateway,
-            event.is_online,
-        ):
+            continue
+        row_type = "phone" if row["entity"] == "phone" else row["gateway_type"]
+        row_key = (row["entity"], row["vos_instance_id"], row_type, row["gateway_name"], row["is_online"])
+        if row_key != (entity, *gateway, event.is_online):
             problems.append(f"event {event.event_id} differs from its outbox row")
     problems += [f"event_id {i} published {n} times" for i, n in ids.items() if n > 1]
     problems += [f"Nats-Msg-Id {i!r} published {n} times" for i, n in msg_ids.items() if n > 1]
@@ -381,6 +387,7 @@ async def check_events_exactly_once(
         (r["vos_instance_id"], r["gateway_type"], r["gateway_name"]): r["is_online"]
         for r in await conn.fetch(
             "SELECT vos_instance_id, gateway_type, gateway_name, is_online FROM gateways"
+            " UNION ALL SELECT vos_instance_id, 'phone', e164, is_online FROM phones"
         )
     }
     for gateway, events in history.items():
@@ -393,7 +400,9 @@ async def check_events_exactly_once(
 
 
 def _check_alternation(
-    gateway: tuple[int, str, str], events: list[GatewayOnlineEvent], table: dict[tuple[int, str, str], bool]
+    gateway: tuple[int, str, str],
+    events: list[GatewayOnlineEvent | PhoneOnlineEvent],
+    table: dict[tuple[int, str, str], bool],
 ) -> list[str]:
     state: bool | None = None
     problems = []
