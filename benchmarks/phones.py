@@ -119,7 +119,7 @@ async def poller_cycles(
         sweep = -(-len(vos.state.online_phones()) // settings.phone_detail_max_per_poll)
         for cycle in range(sweep + cycles + 1):
             seen = listings()
-            await _until(lambda last=seen: listings() > last, 60)  # type: ignore[misc]
+            await _until(lambda last=seen: listings() > last, 60)
             await asyncio.sleep(0.2)  # the listing just asked for is answered before VOS changes
             if cycle < sweep + cycles:
                 change(vos.state, rng, serial)
@@ -310,7 +310,7 @@ async def run(phones: int, cycles: int) -> dict[str, float | int | str]:
             full_calls: list[int] = []
             for attempt in range(2):  # A, B, A, B: each a fresh poller (it starts with no memory)
                 for kind in ("vosync", "full") if attempt == 0 else ("full", "vosync"):
-                    overrides = (
+                    overrides: dict[str, Any] = (
                         {}
                         if kind == "vosync"
                         else {
