@@ -3,13 +3,18 @@ replies: the list contract the Phones tab depends on, filters, paging, counts, o
 
 from __future__ import annotations
 
+import asyncio
+import json
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 import asyncpg
 import httpx
+import nats
 import pytest
 
 from tests.integration.api.conftest import READ, insert_instance
+from tests.integration.api.test_events_and_health import event, sse_blocks
 from tests.integration.writer.test_phone_projection import (
     detail_item,
     details,
@@ -19,7 +24,9 @@ from tests.integration.writer.test_phone_projection import (
     suites_reply,
 )
 from tests.unit.writer.vos_replies import at
-from vosync.shared.messages import FetchResult
+from vosync.shared import bus
+from vosync.shared.channels import PHONE_ONLINE
+from vosync.shared.messages import FetchResult, PhoneOnlineEvent
 from vosync.shared.settings import Settings
 from vosync.writer.apply import BatchApplier
 from vosync.writer.db import create_pool
@@ -157,3 +164,45 @@ async def test_typed_schemas_in_the_openapi_document(api: httpx.AsyncClient) -> 
     paths = doc["paths"]
     assert "/api/v1/instances/{instance_id}/phones" in paths
     assert "/api/v1/instances/{instance_id}/phones/{e164}" in paths
+
+
+async def test_phone_events_over_sse_only_to_phone_clients_of_the_instance(
+    api: httpx.AsyncClient, api_settings: Settings
+) -> None:
+    nc = await nats.connect(api_settings.require_nats_url())
+    try:
+        async with (
+            api.stream(
+                "GET", "/api/v1/events/phone-online", params={"instance_id": 1}, headers=READ
+            ) as phones,
+            api.stream(
+                "GET", "/api/v1/events/gateway-online", params={"instance_id": 1}, headers=READ
+            ) as gws,
+        ):
+            assert phones.status_code == 200 and gws.status_code == 200
+            phone_blocks, gateway_blocks = sse_blocks(phones.aiter_lines()), sse_blocks(gws.aiter_lines())
+            assert (await anext(phone_blocks))[""] == "connected"
+            assert (await anext(gateway_blocks))[""] == "connected"
+            for instance_id, event_id in ((2, 10), (1, 11)):
+                body = PhoneOnlineEvent(
+                    event_id=event_id,
+                    instance_id=instance_id,
+                    e164="8613800000001",
+                    is_online=False,
+                    previous=True,
+                    changed_at=datetime.now(UTC),
+                )
+                await nc.publish(
+                    PHONE_ONLINE.subject(instance_id=instance_id), body.model_dump_json().encode()
+                )
+            gateway = event(1, "gw-1", True, 12)
+            await nc.publish(bus.event_subject(1, gateway.gateway_type), gateway.model_dump_json().encode())
+            block = await asyncio.wait_for(anext(phone_blocks), 5)
+            assert block["event"] == "phone.online" and block["id"] == "11"
+            data = json.loads(block["data"])
+            assert data["e164"] == "8613800000001" and data["is_online"] is False and data["previous"] is True
+            # the gateway stream hears the gateway event only
+            other = await asyncio.wait_for(anext(gateway_blocks), 5)
+            assert other["event"] == "gateway.online" and other["id"] == "12"
+    finally:
+        await nc.close()
