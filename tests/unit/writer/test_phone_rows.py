@@ -15,7 +15,8 @@ def test_a_listing_is_its_numbers_once_each_and_bad_entries_are_counted() -> Non
 
 
 def test_a_reply_without_the_list_is_not_usable() -> None:
-    for reply in ({"retCode": 0}, {"retCode": 0, "e164s": "861"}, [], None):
+    replies: list[object] = [{"retCode": 0}, {"retCode": 0, "e164s": "861"}, [], None]
+    for reply in replies:
         assert not parse_listing(reply).usable
         assert not parse_details(reply).usable
         assert not parse_suites(reply).usable
