@@ -484,7 +484,10 @@ class PollerService:
         self.metrics.phone_details.labels("new").inc(plan.new)
         self.metrics.phone_details.labels("refreshed").inc(plan.refreshed)
         if plan.batches:
-            log.info(
+            # A routine refresh is not an event; new numbers, a backlog or failures are.
+            level = logging.INFO if plan.new or plan.waiting or failed else logging.DEBUG
+            log.log(
+                level,
                 "phone details fetched",
                 extra={
                     "instance_id": instance_id,
