@@ -13,7 +13,7 @@ import httpx
 import nats
 import pytest
 
-from tests.integration.api.conftest import READ, insert_instance
+from tests.integration.api.conftest import ADMIN, READ, insert_instance
 from tests.integration.api.test_events_and_health import event, sse_blocks
 from tests.integration.writer.test_phone_projection import (
     detail_item,
@@ -66,7 +66,11 @@ async def seeded(pg_conn: asyncpg.Connection, make_settings: Callable[..., Setti
                 ),
                 on(listing(numbers[:3], 2)),
                 on(groups_reply([{"name": "国内标准", "memo": "std"}, {"name": "VIP", "memo": ""}], 2)),
-                on(suites_reply([suite(1), suite(2, rentType=3, rentPeriod=604_800)], 2)),
+                on(
+                    suites_reply(
+                        [suite(1, adminPassword="SECRET-1"), suite(2, rentType=3, rentPeriod=604_800)], 2
+                    )
+                ),
             ]
         )
     finally:
@@ -129,6 +133,9 @@ async def test_fee_rate_groups_and_suites(api: httpx.AsyncClient, seeded: int) -
         (2, 3, 604_800),
     ]
     assert suites["items"][0]["rent_fee"] == 99.0 and suites["items"][0]["raw_data"]["giftMoney"] == 10.0
+    assert suites["items"][0]["raw_data"]["adminPassword"] == "***"  # masked for a read key
+    admin = (await api.get(f"/api/v1/instances/{seeded}/suites", headers=ADMIN)).json()
+    assert admin["items"][0]["raw_data"]["adminPassword"] == "SECRET-1"
 
 
 async def test_bad_input_is_a_4xx_with_a_message(api: httpx.AsyncClient, pg_conn: asyncpg.Connection) -> None:

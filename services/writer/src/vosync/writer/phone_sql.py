@@ -37,20 +37,10 @@ UPSERT_STATUS = """
 # Details of numbers not yet listed create offline rows of unknown status: the listing that has
 # them turns them online, with the event. An older reply never overwrites a newer one, and a phone
 # known to be offline has no calls, whatever a detail reply from before its drop said.
-_DETAIL_COLUMNS = (
-    "remote_ip",
-    "local_ip",
-    "current_call",
-    "register_time",
-    "update_time",
-    "protocol",
-    "crypto_type",
-    "product_id",
-    "detail_data",
-    "detail_synced_at",
-)
-UPSERT_DETAILS = f"""
-    INSERT INTO phones AS p (vos_instance_id, e164, {", ".join(_DETAIL_COLUMNS)})
+UPSERT_DETAILS = """
+    INSERT INTO phones AS p (vos_instance_id, e164, remote_ip, local_ip, current_call, register_time,
+                             update_time, protocol, crypto_type, product_id, detail_data,
+                             detail_synced_at)
     SELECT n.instance_id, n.e164, n.remote_ip, n.local_ip, n.current_call, n.register_time,
            n.update_time, n.protocol, n.crypto_type, n.product_id, n.detail_data, n.at
     FROM unnest($1::int[], $2::text[], $3::text[], $4::text[], $5::int[], $6::timestamptz[],
@@ -58,14 +48,25 @@ UPSERT_DETAILS = f"""
          AS n(instance_id, e164, remote_ip, local_ip, current_call, register_time, update_time,
               protocol, crypto_type, product_id, detail_data, at)
     ON CONFLICT (vos_instance_id, e164) DO UPDATE SET
-        {", ".join(f"{c} = excluded.{c}" for c in _DETAIL_COLUMNS if c != "current_call")},
+        remote_ip = excluded.remote_ip,
+        local_ip = excluded.local_ip,
         current_call = CASE WHEN p.is_online OR p.online_synced_at IS NULL THEN excluded.current_call
                        ELSE 0 END,
+        register_time = excluded.register_time,
+        update_time = excluded.update_time,
+        protocol = excluded.protocol,
+        crypto_type = excluded.crypto_type,
+        product_id = excluded.product_id,
+        detail_data = excluded.detail_data,
+        detail_synced_at = excluded.detail_synced_at,
         updated_at = now()
     WHERE (p.detail_synced_at IS NULL OR p.detail_synced_at <= excluded.detail_synced_at)
-      AND (p.{", p.".join(_DETAIL_COLUMNS[:-1])})
-          IS DISTINCT FROM (excluded.{", excluded.".join(_DETAIL_COLUMNS[:-1])})
-"""  # noqa: S608 (only this module's constants are interpolated; values are bind parameters)
+      AND (p.remote_ip, p.local_ip, p.current_call, p.register_time, p.update_time, p.protocol,
+           p.crypto_type, p.product_id, p.detail_data)
+          IS DISTINCT FROM (excluded.remote_ip, excluded.local_ip, excluded.current_call,
+                            excluded.register_time, excluded.update_time, excluded.protocol,
+                            excluded.crypto_type, excluded.product_id, excluded.detail_data)
+"""
 
 UPSERT_FEE_RATE_GROUPS = """
     INSERT INTO fee_rate_groups AS f (vos_instance_id, name, memo, raw_data, synced_at)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from litestar import Controller, get
+from litestar import Controller, Request, get
 from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, QueryParameter
@@ -12,7 +12,7 @@ from litestar.params import FromPath, QueryParameter
 from vosync.api.domain.phones.schemas import FeeRateGroupList, PhoneDetail, PhoneList, SuiteList
 from vosync.api.domain.phones.service import PhoneService
 from vosync.api.domain.proxy.service import ProxyService
-from vosync.api.lib.auth import READ
+from vosync.api.lib.auth import READ, sees_secrets
 from vosync.api.lib.openapi import error_responses
 from vosync.api.lib.validate import MAX_DB_INT, check_text
 
@@ -58,12 +58,14 @@ class PhoneController(Controller):
     @get(
         "/phones/{e164:str}",
         summary="One phone",
-        description="With its details and the GetPhoneOnline item they come from (`raw_data`).",
+        description="With its details and the GetPhoneOnline item they come from (`raw_data`; secrets"
+        " masked unless admin).",
         operation_id="getPhone",
         responses=error_responses(400, 401, 404),
     )
     async def get_phone(
         self,
+        request: Request[Any, Any, Any],
         phones: NamedDependency[PhoneService],
         proxy: NamedDependency[ProxyService],
         instance_id: FromPath[int],
@@ -71,7 +73,8 @@ class PhoneController(Controller):
     ) -> PhoneDetail:
         instance = await proxy.instance(instance_id)
         check_text(e164, "e164")
-        detail = await phones.get(instance, e164) if len(e164) <= E164_MAX else None
+        unmasked = sees_secrets(request)
+        detail = await phones.get(instance, e164, unmasked=unmasked) if len(e164) <= E164_MAX else None
         if detail is None:
             raise NotFoundException(detail=f"no phone {e164!r} on instance {instance_id}")
         return detail
@@ -94,14 +97,16 @@ class PhoneController(Controller):
     @get(
         "/suites",
         summary="Suites (套餐) of an instance",
-        description="From the suites table, as the newest GetSuite listed them.",
+        description="From the suites table, as the newest GetSuite listed them (`raw_data`: secrets"
+        " masked unless admin).",
         operation_id="listSuites",
         responses=error_responses(401, 404),
     )
     async def suites(
         self,
+        request: Request[Any, Any, Any],
         phones: NamedDependency[PhoneService],
         proxy: NamedDependency[ProxyService],
         instance_id: FromPath[int],
     ) -> SuiteList:
-        return await phones.suites(await proxy.instance(instance_id))
+        return await phones.suites(await proxy.instance(instance_id), unmasked=sees_secrets(request))

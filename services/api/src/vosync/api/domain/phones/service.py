@@ -20,6 +20,7 @@ from vosync.api.domain.phones.schemas import (
     SuiteList,
 )
 from vosync.api.lib.directory import InstanceInfo
+from vosync.api.lib.redact import redact
 from vosync.shared.cache_key import cache_key
 from vosync.shared.catalogue import API_PATH_PREFIX
 from vosync.shared.db.models import FeeRateGroup, Phone, Suite, VosDataCache
@@ -62,6 +63,11 @@ def _item(row: Any, listed_at: datetime | None) -> PhoneItem:
         product_id=row.product_id,
         last_seen_at=_last_seen(row, listed_at),
     )
+
+
+def _raw(value: Any, unmasked: bool) -> dict[str, Any]:
+    raw = value if isinstance(value, dict) else {}
+    return raw if unmasked else redact(raw)
 
 
 class PhoneService:
@@ -118,7 +124,7 @@ class PhoneService:
             items=[_item(row, listed_at) for row in rows],
         )
 
-    async def get(self, instance: InstanceInfo, e164: str) -> PhoneDetail | None:
+    async def get(self, instance: InstanceInfo, e164: str, *, unmasked: bool) -> PhoneDetail | None:
         stmt = select(_P).where(_P.c.vos_instance_id == instance.id, _P.c.e164 == e164)
         async with self._engine.connect() as conn:
             row = (await conn.execute(stmt)).first()
@@ -136,7 +142,7 @@ class PhoneService:
             crypto_type=row.crypto_type,
             online_changed_at=row.online_changed_at,
             details_synced_at=row.detail_synced_at,
-            raw_data=raw,
+            raw_data=raw if unmasked else redact(raw),
             created_at=row.created_at,
             updated_at=row.updated_at,
         )
@@ -148,7 +154,7 @@ class PhoneService:
         items = [FeeRateGroupItem(name=r.name, memo=r.memo, synced_at=r.synced_at) for r in rows]
         return FeeRateGroupList(instance.id, instance.name, len(items), items)
 
-    async def suites(self, instance: InstanceInfo) -> SuiteList:
+    async def suites(self, instance: InstanceInfo, *, unmasked: bool) -> SuiteList:
         stmt = select(_S).where(_S.c.vos_instance_id == instance.id).order_by(_S.c.suite_id)
         async with self._engine.connect() as conn:
             rows = (await conn.execute(stmt)).all()
@@ -164,7 +170,7 @@ class PhoneService:
                 gift_money=r.gift_money,
                 nonholonomic_order=r.nonholonomic_order,
                 memo=r.memo,
-                raw_data=r.raw_data if isinstance(r.raw_data, dict) else {},
+                raw_data=_raw(r.raw_data, unmasked),
                 synced_at=r.synced_at,
             )
             for r in rows
