@@ -45,7 +45,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from benchmarks.common import record
 from benchmarks.harness import Stack, plain_pg_url, stack
-from tests.unit.writer.vos_replies import mapping_item, mapping_online_item, names, ok, reply
 from vosync.shared import bus
 from vosync.shared.codec import decode, encode
 from vosync.shared.db.engine import make_engine
@@ -53,6 +52,7 @@ from vosync.shared.db.models import Gateway, VosDataCache
 from vosync.shared.gc_pause import gc_paused
 from vosync.shared.messages import CacheChanged, FetchResult
 from vosync.shared.settings import Settings
+from vosync.sim.replies import mapping_item, mapping_online_item, names, ok, reply
 from vosync.writer.apply import BatchApplier
 from vosync.writer.db import create_pool
 
@@ -80,7 +80,7 @@ async def add_bench_instance(conn: asyncpg.Connection) -> None:
 
 
 async def empty_tables(conn: asyncpg.Connection) -> None:
-    await conn.execute("TRUNCATE gateway_event_outbox, gateways, vos_data_cache")
+    await conn.execute("TRUNCATE gateway_event_outbox, gateway_rows, vos_data_cache")
 
 
 async def outbox_published(conn: asyncpg.Connection, timeout_s: float = COMMIT_TIMEOUT_S) -> None:
@@ -152,7 +152,8 @@ async def jsonb_floor(conn: asyncpg.Connection, count: int, fetched_at: datetime
 
 async def check_committed(conn: asyncpg.Connection, count: int) -> None:
     rows = await conn.fetchrow(
-        "SELECT count(*) AS total, count(*) FILTER (WHERE is_online AND in_config) AS online FROM gateways"
+        "SELECT count(*) AS total, count(*) FILTER (WHERE is_online AND in_config) AS online"
+        " FROM gateway_rows"
     )
     events = await conn.fetchval("SELECT count(*) FROM gateway_event_outbox")
     if rows["total"] != count or rows["online"] != count or events != count:
@@ -289,7 +290,7 @@ async def measure(s: Stack, count: int, runs: int) -> dict[str, float | int | st
         await empty_tables(conn)
         per_row = await per_row_run(engine, count, base + timedelta(minutes=2 * runs))
         print(f"  per-row run: {per_row:.3f} s", flush=True)
-        total = await conn.fetchval("SELECT count(*) FROM gateways")
+        total = await conn.fetchval("SELECT count(*) FROM gateway_rows")
         if total != count:
             raise AssertionError(f"per-row baseline wrote {total} gateways")
     finally:

@@ -23,6 +23,7 @@ import pytest
 
 from tests.fixtures.api import RunApi
 from tests.fixtures.sim import MakeVosSim
+from tests.support.waiting import wait_until
 from vosync.api.service import ApiService
 from vosync.poller.service import PollerService
 from vosync.shared.settings import Settings
@@ -76,15 +77,6 @@ class Stack:
             api_name,
         )
         return row is not None
-
-
-async def wait_until(check: Callable[[], Awaitable[bool]], timeout_s: float, what: str) -> float:
-    started = time.monotonic()
-    while not await check():
-        if time.monotonic() - started > timeout_s:
-            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
-        await asyncio.sleep(0.05)
-    return time.monotonic() - started
 
 
 @pytest.fixture

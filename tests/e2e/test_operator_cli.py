@@ -9,7 +9,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
+import urllib.request
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +69,18 @@ def test_status_shows_each_instance(stack: Launched) -> None:
     data = ok_json("status", "--api", stack.api)
     assert {i["name"] for i in data["instances"]} == {"sim-1", "sim-2"}
     assert all(i["gateways_total"] == 120 for i in data["instances"])
+
+
+def test_status_services_are_numbers(stack: Launched) -> None:
+    services = ok_json("status", "--api", stack.api)["services"]
+    assert services["api"] == "ok" and services["problems"] == []
+    assert services["pollers"]["up"] == 1 and len(services["pollers"]["ids"]) == 1
+    writers = services["writers"]
+    assert writers["up"] is True
+    for field in ("consumer_lag", "ack_pending", "outbox_backlog", "pulls_waiting"):
+        assert isinstance(writers[field], int) and writers[field] >= 0, (field, writers)
+    table = vosync("status", "--api", stack.api).stdout
+    assert "CONSUMER LAG" in table and "OUTBOX BACKLOG" in table and "writers" in table
 
 
 def test_instances_add_edit_list_remove(stack: Launched) -> None:
@@ -126,3 +141,67 @@ def test_version_and_help() -> None:
     for command in (["status"], ["instances", "add"], ["sync"], ["gateways"], ["migrate"], ["up"]):
         done = vosync(*command, "--help")
         assert done.returncode == 0 and done.stdout.startswith("usage: vosync"), command
+
+
+def _sim_faults(base_url: str, method: str, rule: dict[str, Any] | None = None) -> None:
+    body = json.dumps(rule).encode() if rule is not None else None
+    request = urllib.request.Request(f"{base_url}/_sim/faults", data=body, method=method)
+    with urllib.request.urlopen(request, timeout=10) as resp:
+        assert resp.status == 200
+
+
+def _wait_for_state(stack: Launched, name: str, state: str, timeout_s: float) -> dict[str, Any]:
+    """The instance's status once it is in `state` by the poller's heartbeat and its failed calls
+    reached the database too (the heartbeat can be ahead of the writer)."""
+    deadline = time.monotonic() + timeout_s
+    seen: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        seen = next(i for i in ok_json("status", "--api", stack.api)["instances"] if i["name"] == name)
+        if seen["vos_state"] == state and set(seen["failing_apis"]) & set(ONLINE_APIS):
+            return seen
+        time.sleep(0.5)
+    raise AssertionError(f"{name} never became {state} within {timeout_s} s; last: {seen}")
+
+
+ONLINE_APIS = ("GetGatewayMappingOnline", "GetGatewayRoutingOnline")  # polled every 2 s here
+
+
+def test_status_shows_a_failing_vos_then_its_backoff_then_ok(stack: Launched) -> None:
+    # Last in the module: it breaks sim-2 for a while (and mends it before it ends).
+    sim2 = next(i for i in ok_json("instances", "list", "--api", stack.api)["items"] if i["name"] == "sim-2")
+    url = sim2["base_url"]
+    before = time.time()
+    try:
+        for api in ONLINE_APIS:  # a retCode error: VOS answers, so no backoff
+            _sim_faults(url, "POST", {"api": api, "mode": "ret_code"})
+        failing = _wait_for_state(stack, "sim-2", "failing", 30)
+        assert failing["state_source"] == "poller" and failing["poller_id"]
+        since = datetime.fromisoformat(failing["failing_since"]).timestamp()
+        assert before - 1 <= since <= time.time()
+        assert "retCode" in failing["last_error"]
+        table = vosync("status", "--api", stack.api).stdout
+        row = next(line for line in table.splitlines() if line.startswith("sim-2"))
+        assert "failing since" in row, table
+        sim1_row = next(line for line in table.splitlines() if line.startswith("sim-1"))
+        assert " ok " in sim1_row, table
+
+        for api in ONLINE_APIS:  # HTTP 500 is a transport failure: three in a row start the backoff
+            _sim_faults(url, "POST", {"api": api, "mode": "http_500"})
+        backing_off = _wait_for_state(stack, "sim-2", "backing_off", 30)
+        assert backing_off["failing_since"] == failing["failing_since"]  # the same failure run
+        row = next(
+            line for line in vosync("status", "--api", stack.api).stdout.splitlines() if "sim-2" in line
+        )
+        assert "backing off (failing since" in row, row
+    finally:
+        _sim_faults(url, "DELETE")
+    # The backoff's next probe succeeds; the slower APIs polled during the fault are retried later,
+    # so only the online ones are sure to be mended: wait for them.
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        now = next(i for i in ok_json("status", "--api", stack.api)["instances"] if i["name"] == "sim-2")
+        if now["vos_state"] != "backing_off" and not set(now["failing_apis"]) & set(ONLINE_APIS):
+            break
+        time.sleep(0.5)
+    else:
+        raise AssertionError(f"sim-2 did not recover: {now}")

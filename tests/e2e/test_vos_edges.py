@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +21,7 @@ import pytest
 
 from tests.fixtures.api import RunApi
 from tests.fixtures.sim import MakeVosSim
+from tests.support.waiting import wait_until
 from vosync.deploy.embedded import EmbeddedNats
 from vosync.poller.service import PollerService
 from vosync.shared.settings import Settings, SettingsError
@@ -79,14 +79,6 @@ class Edges:
     async def events(self) -> int:
         count: int = await self.pg.fetchval("SELECT count(*) FROM gateway_event_outbox")
         return count
-
-
-async def wait_until(check: Callable[[], Awaitable[bool]], timeout_s: float, what: str) -> None:
-    started = time.monotonic()
-    while not await check():
-        if time.monotonic() - started > timeout_s:
-            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
-        await asyncio.sleep(0.1)
 
 
 def sim_truth(vos: SimInstance) -> set[tuple[str, str, bool]]:

@@ -18,8 +18,8 @@ from typing import Any
 import asyncpg
 import httpx
 
-from tests.faults.procs import ServiceProc
 from tests.faults.system import ADMIN, plain_pg_url, service_env
+from tests.support.processes import ServiceProc
 from vosync.deploy.embedded import EmbeddedNats
 from vosync.shared.cache_key import cache_key
 from vosync.shared.catalogue import API_PATH_PREFIX
@@ -120,7 +120,7 @@ async def _seed_rows(database_url: str, instance_id: int) -> None:
         item = MAPPING_REPLY["infoGatewayMappings"][0]  # type: ignore[index]
         sources = {"config": {"api": "GetGatewayMapping", "synced_at": now.isoformat()}, "online": None}
         await conn.execute(
-            """INSERT INTO gateways (vos_instance_id, gateway_type, gateway_name, in_config, ip_address,
+            """INSERT INTO gateway_rows (vos_instance_id, gateway_type, gateway_name, in_config, ip_address,
                    config_data, data_sources, synced_at)
                VALUES ($1, 'mapping', $2, true, '10.0.0.1', $3::jsonb, $4::jsonb, $5)""",
             instance_id,

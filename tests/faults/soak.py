@@ -49,7 +49,7 @@ from tests.faults.invariants import (
     wait_gateways_match,
 )
 from tests.faults.load import ApiLoad, routes_for
-from tests.faults.procs import clean_environ, metric_sum, parse_metrics, script_path
+from tests.support.processes import clean_environ, metric_sum, parse_metrics, script_path
 from vosync.deploy.processes import free_port
 from vosync.shared import bus
 

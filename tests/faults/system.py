@@ -32,7 +32,7 @@ from tests.faults.invariants import (
     poll_until,
     wait_gateways_match,
 )
-from tests.faults.procs import ServiceProc
+from tests.support.processes import ServiceProc
 from vosync.shared import bus
 from vosync.shared.instances import InstanceRecord
 from vosync.shared.settings import Settings

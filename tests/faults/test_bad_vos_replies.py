@@ -20,8 +20,8 @@ from aiohttp import web
 from tests.faults.conftest import MakeSystem
 from tests.faults.invariants import poll_until
 from tests.faults.system import FaultSystem, register_instances
-from tests.unit.writer.vos_replies import mapping_item, mapping_online_item
 from vosync.shared.catalogue import API_PATH_PREFIX
+from vosync.sim.replies import mapping_item, mapping_online_item
 
 pytestmark = pytest.mark.slow
 

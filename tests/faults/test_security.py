@@ -17,8 +17,8 @@ import nats
 import pytest
 
 from tests.faults.api_stack import GATEWAY, SECRETS, ApiUnderTest, fill_path, openapi_operations
-from tests.faults.procs import clean_environ, script_path
 from tests.faults.system import ADMIN, READ
+from tests.support.processes import clean_environ, script_path
 from vosync.shared import bus
 
 pytestmark = pytest.mark.slow

@@ -53,6 +53,11 @@ ALLOWED: dict[tuple[str, str], str] = {
         "_RAW_DATA",
     ): "DDL from the migration's own constant expression and VIRTUAL/STORED chosen by server version",
     (
+        "shared/src/vosync/shared/db/migrations/versions/0006_retention_and_seed_shapes.py",
+        "{expression}",
+    ): "DDL from the migration's own constant expressions (_RAW_DATA, _RAW_DATA_0003) and VIRTUAL/STORED"
+    " chosen by server version",
+    (
         "deploy/src/vosync/deploy/embedded.py",
         "self.database",
     ): "the database name is checked to be a plain identifier in EmbeddedPostgres.__init__"

@@ -21,8 +21,8 @@ import pytest
 from tests.faults.conftest import MakeSystem
 from tests.faults.invariants import poll_until
 from tests.faults.load import ApiLoad, routes_for
-from tests.faults.procs import metric_sum
 from tests.faults.system import API_ANSWER_LIMIT_S, READ, READ_KEY, VOS_TIMEOUT_S, FaultSystem
+from tests.support.processes import metric_sum
 
 pytestmark = pytest.mark.slow
 

@@ -14,8 +14,9 @@ from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 
 from tests.fixtures.sim import MakeVosSim
-from tests.integration.poller.conftest import FAST_INTERVALS, put_instances, sim_records, wait_until
+from tests.integration.poller.conftest import FAST_INTERVALS, put_instances, sim_records
 from tests.integration.writer.helpers import add_instance, stream_messages
+from tests.support.waiting import wait_until
 from vosync.poller.service import PollerService
 from vosync.shared import bus
 from vosync.shared.channels import PHONE_ONLINE

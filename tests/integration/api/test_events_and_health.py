@@ -111,11 +111,15 @@ async def test_probes_metrics_page_and_schema(api: httpx.AsyncClient, pg_conn: o
         "/api/v1/instances/{instance_id}/cache",
         "/api/v1/instances/{instance_id}/sync",
         "/api/v1/events/gateway-online",
+        "/api/v1/status",
         "/health/live",
         "/health/ready",
         "/metrics",
     ):
         assert path in paths, path
+    status_reply = paths["/api/v1/status"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    assert status_reply["$ref"].endswith("/StatusReply")
+    assert {"instances", "services"} <= set(schema["components"]["schemas"]["StatusReply"]["properties"])
     assert schema["components"]["securitySchemes"]["ApiKey"]["name"] == "X-API-Key"
     assert (await api.get("/schema/swagger")).status_code == 200
 

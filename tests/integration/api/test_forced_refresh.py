@@ -76,3 +76,45 @@ async def test_forced_refreshes_beyond_the_client_rate_are_429_with_retry_after(
         assert "too many forced refreshes" in refused.json()["detail"]
         plain = await api.post(path, json={}, headers=READ)  # plain reads are never limited
         assert plain.status_code == 200
+
+
+async def test_the_429_answer_is_in_the_openapi_document_with_retry_after(
+    make_settings: Callable[..., Settings],
+    run_api: RunApi,
+    pg_conn: asyncpg.Connection,
+    start_test_poller: StartTestPoller,
+) -> None:
+    """The rate-limited operations (forced proxy reads and syncs) document the 429 the limiter
+    answers, with its Retry-After header and the error body it really sends."""
+    service = await run_api(
+        make_settings(
+            auth="required", api_keys={ADMIN_KEY: "admin", READ_KEY: "read"}, api_refresh_rate_per_minute=1
+        )
+    )
+    iid = await insert_instance(pg_conn)
+    await start_test_poller(lambda req: ok_result(req, SUITES))
+    async with httpx.AsyncClient(base_url=service.url, timeout=30) as api:
+        schema = (await api.get("/schema/openapi.json")).json()
+        path = f"/api/v1/vos-api/instances/{iid}/GetSuite?refresh=true"
+        answers = [await api.post(path, json={}, headers=READ) for _ in range(2)]
+    limited = {
+        "/api/v1/vos-api/instances/{instance_id}/{api_name}": "post",
+        "/api/v1/instances/{instance_id}/sync": "post",
+    }
+    for route, method in limited.items():
+        responses = schema["paths"][route][method]["responses"]
+        assert "429" in responses, route
+        spec = responses["429"]
+        assert spec["headers"]["Retry-After"]["schema"]["type"] == "integer", route
+        assert spec["headers"]["Retry-After"]["required"] is True
+        body_schema = spec["content"]["application/json"]["schema"]
+        ref = body_schema["$ref"].rsplit("/", 1)[-1]
+        fields = schema["components"]["schemas"][ref]
+        assert set(fields["required"]) == {"status_code", "detail"}, route
+    # What is documented is what is sent.
+    assert [a.status_code for a in answers] == [200, 429]
+    refused = answers[1]
+    assert int(refused.headers["Retry-After"]) >= 1
+    assert set(refused.json()) <= set(fields["properties"]) and refused.json()["status_code"] == 429
+    # Operations the limiter never answers do not claim a 429.
+    assert "429" not in schema["paths"]["/api/v1/instances/{instance_id}/gateways"]["get"]["responses"]

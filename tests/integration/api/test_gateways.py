@@ -51,7 +51,7 @@ async def insert_gateway(
     online_synced_at: datetime | None = None,
 ) -> None:
     await conn.execute(
-        """INSERT INTO gateways (vos_instance_id, gateway_type, gateway_name, in_config, ip_address,
+        """INSERT INTO gateway_rows (vos_instance_id, gateway_type, gateway_name, in_config, ip_address,
                remote_ips, is_online, asr, acd, concurrent_calls, config_data, synced_at, online_synced_at)
            VALUES ($1, $2, $3, true, $4, $5, $6, $7, $8, $9, $10::jsonb, $11, $12)""",
         instance_id,
@@ -220,9 +220,10 @@ async def test_one_gateway_with_secrets_masked_for_read(
     path = f"/api/v1/instances/{a}/gateways/mapping/cust-alpha"
     read = (await api.get(path, headers=READ)).json()
     assert read["gateway_name"] == "cust-alpha" and read["instance_name"] == "vos-a"
-    sources = {"config": None, "online": None}  # seeded directly, not by the writer
     masked: dict[str, object] = {"name": "cust-alpha", "password": "***", "customerPassword": "***"}
-    masked |= {"memo": "m", "_data_sources": sources}
+    masked |= {"memo": "m"}
+    # The raw items (migration 0006), masked too: the config item, no online item (offline).
+    masked |= {"_data_sources": {"config": dict(masked), "online": None}}
     assert read["raw_data"] == masked
     admin = (await api.get(path, headers=ADMIN)).json()
     assert admin["raw_data"]["password"] == "pw" and admin["raw_data"]["customerPassword"] == "cpw"

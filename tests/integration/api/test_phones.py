@@ -23,11 +23,11 @@ from tests.integration.writer.test_phone_projection import (
     suite,
     suites_reply,
 )
-from tests.unit.writer.vos_replies import at
 from vosync.shared import bus
 from vosync.shared.channels import PHONE_ONLINE
 from vosync.shared.messages import FetchResult, PhoneOnlineEvent
 from vosync.shared.settings import Settings
+from vosync.sim.replies import at
 from vosync.writer.apply import BatchApplier
 from vosync.writer.db import create_pool
 

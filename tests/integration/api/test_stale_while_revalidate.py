@@ -19,6 +19,7 @@ import pytest
 
 from tests.fixtures.api import RunApi
 from tests.fixtures.sim import MakeVosSim
+from tests.support.waiting import wait_for
 from vosync.poller.service import PollerService
 from vosync.shared.settings import Settings
 from vosync.sim.instance import SimInstance
@@ -32,14 +33,6 @@ VOS_LATENCY_MS = 600  # a reader that waited for VOS would take at least this lo
 
 def names(body: dict[str, Any]) -> set[str]:
     return {g["name"] for g in body["data"]["infoGatewayMappings"]}
-
-
-async def wait_for(check: Callable[[], Awaitable[bool]], timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not await check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 async def sleep_past(expires_at: str, margin_s: float = 0.2) -> None:

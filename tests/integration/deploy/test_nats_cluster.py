@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,7 +17,7 @@ from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 
 from tests.integration.deploy.deployed_nats import JS_TIMEOUT_S, PASSWORDS, DeployedNats
-from tests.integration.deploy.service_processes import ServiceProcess, stop_all
+from tests.support.processes import ServiceProc, stop_all
 from vosync.shared import bus
 from vosync.shared.codec import decode
 from vosync.shared.instances import InstanceRecord
@@ -60,10 +60,10 @@ async def admin(nats_cluster: DeployedNats) -> AsyncIterator[NatsClient]:
 
 
 @pytest.fixture
-def processes() -> Iterator[list[ServiceProcess]]:
-    started: list[ServiceProcess] = []
+async def processes() -> AsyncIterator[list[ServiceProc]]:
+    started: list[ServiceProc] = []
     yield started
-    stop_all(started)
+    await stop_all(started)
 
 
 async def _register_instances(
@@ -120,7 +120,7 @@ async def _stream_results(js: JetStreamContext) -> list[FetchResult]:
 async def test_every_result_is_applied_when_a_nats_node_dies(
     nats_cluster: DeployedNats,
     admin: NatsClient,
-    processes: list[ServiceProcess],
+    processes: list[ServiceProc],
     pg_conn: asyncpg.Connection,
     database_url: str,
     vos_sim: SimCluster,
@@ -131,9 +131,9 @@ async def test_every_result_is_applied_when_a_nats_node_dies(
     every_key = len(instance_ids) * len(SCHEDULED_APIS)
     intervals = json.dumps(dict.fromkeys(SCHEDULED_APIS, POLL_INTERVAL_S))
     writer_env = _service_env(nats_cluster, "writer", VOSYNC_DATABASE_URL=database_url)
-    writers = [ServiceProcess(f"writer-{i}", "vosync-writer", writer_env, tmp_path) for i in (1, 2)]
+    writers = [ServiceProc(f"writer-{i}", "vosync-writer", writer_env, tmp_path) for i in (1, 2)]
     pollers = [
-        ServiceProcess(
+        ServiceProc(
             f"poller-{i}",
             "vosync-poller",
             _service_env(nats_cluster, "poller", VOSYNC_POLL_INTERVALS=intervals, VOSYNC_POLLER_ID=f"p{i}"),
@@ -145,7 +145,7 @@ async def test_every_result_is_applied_when_a_nats_node_dies(
         processes.append(proc)
         proc.start()
     for proc in processes:
-        await asyncio.to_thread(proc.wait_ready)
+        await proc.wait_ready()
 
     # -- the run: every scheduled API of every instance applied, on three replicas -----------------
     async def all_keys_applied() -> bool:
@@ -177,11 +177,11 @@ async def test_every_result_is_applied_when_a_nats_node_dies(
     assert new_leader is not None and new_leader.leader not in (None, victim)
     for proc in processes:
         assert proc.alive(), f"{proc.name} died:\n{proc.log_tail()}"
-        assert proc.ready(), f"{proc.name} is not ready after the node died:\n{proc.log_tail()}"
+        assert await proc.ready(), f"{proc.name} is not ready after the node died:\n{proc.log_tail()}"
 
     # -- stop producing; the writers drain; every result in the stream is in PostgreSQL ----------
     for proc in pollers:
-        proc.stop()
+        await proc.stop()
 
     async def drained() -> bool:
         info = await js.consumer_info(bus.RESULTS_STREAM, bus.WRITER_DURABLE)
@@ -204,7 +204,7 @@ async def test_every_result_is_applied_when_a_nats_node_dies(
         (instance_id, kind, 50) for instance_id in instance_ids for kind in ("mapping", "routing")
     ]
     for proc in writers:
-        assert proc.ready(), f"{proc.name}:\n{proc.log_tail()}"
+        assert await proc.ready(), f"{proc.name}:\n{proc.log_tail()}"
 
     # -- the node comes back and catches up: three current replicas again --------------------------
     await asyncio.to_thread(nats_cluster.restart, victim)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from tests.integration.deploy.deployed_nats import PASSWORDS, DeployedNats
-from tests.integration.deploy.service_processes import ServiceProcess, stop_all
+from tests.support.processes import ServiceProc, stop_all
 from vosync.sim.cluster import SimCluster
 
 pytestmark = pytest.mark.slow  # three service processes: ~15 s
@@ -26,10 +26,10 @@ DEADLINE_S = 45.0
 
 
 @pytest.fixture
-def processes() -> Iterator[list[ServiceProcess]]:
-    started: list[ServiceProcess] = []
+async def processes() -> AsyncIterator[list[ServiceProc]]:
+    started: list[ServiceProc] = []
     yield started
-    stop_all(started)
+    await stop_all(started)
 
 
 def _env(deployed_nats: DeployedNats, user: str, **extra: str) -> dict[str, str]:
@@ -43,7 +43,7 @@ def _env(deployed_nats: DeployedNats, user: str, **extra: str) -> dict[str, str]
 
 async def test_all_services_work_through_their_permissions(
     deployed_nats: DeployedNats,
-    processes: list[ServiceProcess],
+    processes: list[ServiceProc],
     database_url: str,
     vos_sim: SimCluster,
     tmp_path: Path,
@@ -51,8 +51,8 @@ async def test_all_services_work_through_their_permissions(
     fast = json.dumps(dict.fromkeys(["GetGatewayMapping", "GetGatewayRouting"], 2.0))
     writer_env = _env(deployed_nats, "writer", VOSYNC_DATABASE_URL=database_url)
     services = [
-        ServiceProcess("writer", "vosync-writer", writer_env, tmp_path),
-        ServiceProcess(
+        ServiceProc("writer", "vosync-writer", writer_env, tmp_path),
+        ServiceProc(
             "api",
             "vosync-api",
             _env(
@@ -64,7 +64,7 @@ async def test_all_services_work_through_their_permissions(
             ),
             tmp_path,
         ),
-        ServiceProcess(
+        ServiceProc(
             "poller", "vosync-poller", _env(deployed_nats, "poller", VOSYNC_POLL_INTERVALS=fast), tmp_path
         ),
     ]
@@ -72,7 +72,7 @@ async def test_all_services_work_through_their_permissions(
         processes.append(proc)
         proc.start()
     for proc in services:
-        await asyncio.to_thread(proc.wait_ready)
+        await proc.wait_ready()
     api = services[1]
 
     headers = {"X-API-Key": ADMIN_KEY}
@@ -108,12 +108,23 @@ async def test_all_services_work_through_their_permissions(
         assert fetched.status_code == 200, fetched.text
         assert fetched.json()["success"] is True and fetched.json()["data_source"] == "vos_api"
 
+        # the operator's status: the api reads the pollers' heartbeats and leases (KV vosync_leases)
+        # and the writers' consumer, read only, through its own user
+        status = await http.get("/status")
+        assert status.status_code == 200, status.text
+        services_status = status.json()["services"]
+        assert services_status["problems"] == [], services_status
+        assert services_status["pollers"]["up"] == 1
+        assert isinstance(services_status["writers"]["consumer_lag"], int)
+        [inst] = status.json()["instances"]
+        assert inst["name"] == "sim-1" and inst["poller_id"] is not None
+
         # an invalidation, announced to the other api replicas on vos.cache.changed.<id>
         invalidated = await http.delete(f"/instances/{instance_id}/cache")
         assert invalidated.status_code == 200, invalidated.text
         assert invalidated.json()["invalidated"] > 0
 
     for proc in services:
-        assert proc.ready(), f"{proc.name}:\n{proc.log_tail()}"
+        assert await proc.ready(), f"{proc.name}:\n{proc.log_tail()}"
         log = proc.log_text().lower()
         assert "permissions violation" not in log and "authorization violation" not in log, proc.log_tail()

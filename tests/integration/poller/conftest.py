@@ -5,9 +5,8 @@ The poller needs no database, so these tests build Settings from `nats_url` alon
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,22 +33,6 @@ FAST_INTERVALS: dict[str, float] = {
     "GetFeeRateGroup": 1.5,
     "GetSuite": 1.5,
 }
-
-
-async def wait_until(
-    predicate: Callable[[], bool | Awaitable[bool]], timeout_s: float, what: str, step_s: float = 0.05
-) -> float:
-    """Poll until the predicate holds; returns the seconds it took, fails the test at the deadline."""
-    started = time.monotonic()
-    while True:
-        value = predicate()
-        if isinstance(value, Awaitable):
-            value = await value
-        if value:
-            return time.monotonic() - started
-        if time.monotonic() - started > timeout_s:
-            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
-        await asyncio.sleep(step_s)
 
 
 @pytest.fixture

@@ -17,8 +17,8 @@ from tests.integration.poller.conftest import (
     set_fault,
     sim_calls,
     sim_records,
-    wait_until,
 )
+from tests.support.waiting import wait_until
 from vosync.poller.service import PollerService
 from vosync.shared.instances import InstanceRecord
 from vosync.shared.messages import ErrorKind

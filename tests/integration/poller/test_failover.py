@@ -16,8 +16,8 @@ from tests.integration.poller.conftest import (
     Seen,
     put_instances,
     sim_records,
-    wait_until,
 )
+from tests.support.waiting import wait_until
 from vosync.poller.service import PollerService
 from vosync.shared.settings import Settings
 

@@ -15,8 +15,8 @@ from tests.integration.poller.conftest import (
     set_fault,
     sim_control,
     sim_records,
-    wait_until,
 )
+from tests.support.waiting import wait_until
 from vosync.poller.service import PollerService
 from vosync.shared.settings import Settings
 from vosync.sim.cluster import SimCluster

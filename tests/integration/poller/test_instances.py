@@ -10,7 +10,13 @@ from nats.aio.client import Client as NatsClient
 from nats.js.errors import NoKeysError
 
 from tests.fixtures.sim import MakeVosSim
-from tests.integration.poller.conftest import ResultTap, put_instances, sim_calls, sim_records, wait_until
+from tests.integration.poller.conftest import (
+    ResultTap,
+    put_instances,
+    sim_calls,
+    sim_records,
+)
+from tests.support.waiting import wait_until
 from vosync.poller.service import PollerService
 from vosync.shared import bus
 from vosync.shared.settings import Settings

@@ -11,7 +11,12 @@ from nats.js.errors import KeyNotFoundError
 from nats.js.kv import KeyValue
 
 from tests.fixtures.sim import MakeVosSim
-from tests.integration.poller.conftest import ResultTap, put_instances, sim_records, wait_until
+from tests.integration.poller.conftest import (
+    ResultTap,
+    put_instances,
+    sim_records,
+)
+from tests.support.waiting import wait_until
 from vosync.poller.service import PollerService
 from vosync.shared import bus
 from vosync.shared.settings import Settings
@@ -51,7 +56,11 @@ async def test_renewals_advance_the_fencing_token(
     entry = await kv.get(bus.lease_key(1))
     assert entry.value == b"p" and entry.revision == poller.leases.revision(1)
     heartbeat = await kv.get(bus.heartbeat_key("p"))
-    assert heartbeat.value == b'{"poller_id": "p", "pinned": null}'
+    # With the poller's view of the instance it holds (vosync.shared.heartbeat): answering, no backoff.
+    assert heartbeat.value == (
+        b'{"poller_id": "p", "pinned": null, "vos": {"1": {"backing_off": false, "failing_since": null,'
+        b' "transport_failures": 0}}}'
+    )
     await wait_until(lambda: len({r.lease_revision for r in tap.results(1)}) >= 2, 5, "results with 2 tokens")
 
 

@@ -12,7 +12,11 @@ import httpx
 import pytest
 
 from tests.fixtures.services import poller_running
-from tests.integration.poller.conftest import put_instances, sim_records, wait_until
+from tests.integration.poller.conftest import (
+    put_instances,
+    sim_records,
+)
+from tests.support.waiting import wait_until
 from vosync.deploy.embedded import EmbeddedNats
 from vosync.poller.service import PollerService
 from vosync.shared import bus

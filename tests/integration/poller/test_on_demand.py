@@ -17,8 +17,8 @@ from tests.integration.poller.conftest import (
     set_fault,
     sim_calls,
     sim_records,
-    wait_until,
 )
+from tests.support.waiting import wait_until
 from vosync.poller.service import PollerService
 from vosync.shared import bus
 from vosync.shared.cache_key import cache_key
@@ -49,7 +49,8 @@ async def on_demand_only(
     sim1: SimCluster, nc: NatsClient, poller_settings: Callable[..., Settings], run_poller: RunPoller
 ) -> PollerService:
     """A poller that owns no instance (pinned to one that does not exist): no scheduled calls."""
-    settings = poller_settings(poller_id="od", poller_instances=[999])
+    # A patient VOS timeout: the coalescing test holds its VOS call for seconds.
+    settings = poller_settings(poller_id="od", poller_instances=[999], vos_timeout_s=10.0)
     await put_instances(
         nc,
         settings,
@@ -63,8 +64,9 @@ async def test_200_concurrent_requests_one_vos_call(
     sim1: SimCluster, nc: NatsClient, tap: ResultTap, on_demand_only: PollerService
 ) -> None:
     url = sim1.urls[0]
-    # The call stays in flight while all 200 arrive, also when a loaded CI machine spreads them out.
-    await set_fault(url, "GetGatewayMapping", latency_ms=1200)  # under vos_timeout_s 2
+    # The call stays in flight while all 200 arrive, also when a loaded CI machine spreads them out
+    # (at 400 ms, then at 1.2 s, a machine at load 9 made two VOS calls of it).
+    await set_fault(url, "GetGatewayMapping", latency_ms=4000)
     replies = await asyncio.gather(*(_request(nc, 1, _ask(1, "GetGatewayMapping")) for _ in range(200)))
 
     results = [decode(FetchResult, r.data, r.headers) for r in replies]

@@ -8,7 +8,8 @@ from collections.abc import Awaitable, Callable
 
 from nats.aio.client import Client as NatsClient
 
-from tests.integration.poller.conftest import ResultTap, put_instances, set_fault, sim_records, wait_until
+from tests.integration.poller.conftest import ResultTap, put_instances, set_fault, sim_records
+from tests.support.waiting import wait_until
 from vosync.poller.service import PollerService
 from vosync.shared.messages import FetchReason
 from vosync.shared.settings import Settings

@@ -16,7 +16,11 @@ import httpx
 from nats.aio.client import Client as NatsClient
 from nats.js.errors import KeyNotFoundError
 
-from tests.integration.poller.conftest import put_instances, sim_records, wait_until
+from tests.integration.poller.conftest import (
+    put_instances,
+    sim_records,
+)
+from tests.support.waiting import wait_until
 from vosync.deploy.processes import free_port
 from vosync.shared import bus
 from vosync.shared.settings import Settings

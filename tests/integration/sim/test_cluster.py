@@ -14,7 +14,7 @@ import pytest
 
 from tests.fixtures.sim import MakeVosSim
 from tests.integration.sim.conftest import vos
-from vosync.shared.vos_models import GatewayMappingReply, GatewayRoutingOnlineReply
+from tests.support.vos_models import GatewayMappingReply, GatewayRoutingOnlineReply
 from vosync.sim.cluster import SimCluster
 
 

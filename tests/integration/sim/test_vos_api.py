@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from tests.integration.sim.conftest import vos
-from vosync.shared.vos_models import REPLY_MODELS
+from tests.support.vos_models import REPLY_MODELS
 from vosync.sim.cluster import SimCluster
 
 API_BODIES: dict[str, dict[str, Any] | None] = {

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
-from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import asyncpg
@@ -35,22 +32,6 @@ async def publish(js: JetStreamContext, result: FetchResult, *, dedup: bool = Tr
         headers["Nats-Msg-Id"] = result.msg_id
     ack = await js.publish(bus.result_subject(result.instance_id, result.api_name), body, headers=headers)
     assert ack.stream == bus.RESULTS_STREAM
-
-
-async def wait_for(
-    check: Callable[[], Awaitable[T | None]], timeout: float = 10.0, what: str = "condition"
-) -> T:
-    """Poll `check` until it returns something truthy, or fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    delay = 0.02
-    while True:
-        value = await check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what} (last: {value!r})")
-        await asyncio.sleep(delay)
-        delay = min(delay * 1.5, 0.2)
 
 
 async def consumer_idle(js: JetStreamContext) -> bool:
@@ -93,7 +74,7 @@ async def gateways(conn: asyncpg.Connection, instance_id: int = 1) -> dict[tuple
     out = {}
     for row in rows:
         record = dict(row)
-        for column in ("config_data", "online_data", "raw_data"):
+        for column in ("config_data", "online_data", "data_sources", "raw_data"):
             if isinstance(record[column], str):
                 record[column] = json.loads(record[column])
         out[(record["gateway_type"], record["gateway_name"])] = record

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncpg
 
 from tests.integration.writer.helpers import cache_row
-from tests.unit.writer.vos_replies import at, failed, ok
 from vosync.shared.messages import ErrorKind
-from vosync.writer.apply import BatchApplier, Outcome
+from vosync.sim.replies import at, failed, ok
+from vosync.writer.apply import BatchApplier, Disposition
 
 SUITES = "GetSuite"
 
@@ -25,7 +25,7 @@ async def test_success_then_failure_keeps_data_and_records_the_error(
 ) -> None:
     good = ok(SUITES, suites("basic"), fetched_at=10)
     report = await applier.apply([good])
-    assert [o for _, o in report.outcomes] == [Outcome.APPLIED]
+    assert [o for _, o in report.outcomes] == [Disposition.APPLIED]
     row = await cache_row(pg_conn, good)
     assert row is not None
     assert row["response_data"] == good.response and row["is_valid"]
@@ -36,7 +36,7 @@ async def test_success_then_failure_keeps_data_and_records_the_error(
 
     bad = failed(SUITES, fetched_at=20, kind=ErrorKind.TIMEOUT, ret_code=None, error="timed out after 10 s")
     report = await applier.apply([bad])
-    assert [o for _, o in report.outcomes] == [Outcome.FAILURE]
+    assert [o for _, o in report.outcomes] == [Disposition.FAILURE]
     after = await cache_row(pg_conn, bad)
     assert after is not None
     assert after["response_data"] == good.response and after["content_hash"] == row["content_hash"]
@@ -74,7 +74,7 @@ async def test_an_older_result_changes_nothing(
     before = await cache_row(pg_conn, newer)
     for older in (ok(SUITES, suites("old"), fetched_at=50), failed(SUITES, fetched_at=60)):
         report = await applier.apply([older])
-        assert [o for _, o in report.outcomes] == [Outcome.STALE]
+        assert [o for _, o in report.outcomes] == [Disposition.STALE]
         assert report.changed_keys == {}
         assert await cache_row(pg_conn, older) == before
 
@@ -87,7 +87,7 @@ async def test_an_unchanged_reply_rewrites_only_timestamps(
     before = await cache_row(pg_conn, first)
     second = ok(SUITES, suites("a", "b"), fetched_at=40)  # the same reply, fetched again
     report = await applier.apply([second])
-    assert [o for _, o in report.outcomes] == [Outcome.UNCHANGED] and report.changed_keys == {}
+    assert [o for _, o in report.outcomes] == [Disposition.UNCHANGED] and report.changed_keys == {}
     assert report.synced_keys == {instance: {second.cache_key}}  # for caches that show synced_at
     after = await cache_row(pg_conn, second)
     assert before is not None and after is not None
@@ -113,7 +113,7 @@ async def test_the_same_items_in_another_key_order_are_stored_as_a_new_reply(
     }
     second = ok(SUITES, reordered, fetched_at=40)
     report = await applier.apply([second])
-    assert [o for _, o in report.outcomes] == [Outcome.APPLIED]
+    assert [o for _, o in report.outcomes] == [Disposition.APPLIED]
     after = await cache_row(pg_conn, second)
     assert before is not None and after is not None
     assert after["content_hash"] != before["content_hash"] and after["response_data"] == reordered
@@ -130,7 +130,11 @@ async def test_a_batch_keeps_the_newest_result_per_key(
     ]
     report = await applier.apply(results)
     outcomes = {r.fetched_at: o for r, o in report.outcomes}
-    assert outcomes == {at(30): Outcome.APPLIED, at(10): Outcome.SUPERSEDED, at(20): Outcome.SUPERSEDED}
+    assert outcomes == {
+        at(30): Disposition.APPLIED,
+        at(10): Disposition.SUPERSEDED,
+        at(20): Disposition.SUPERSEDED,
+    }
     row = await cache_row(pg_conn, results[0])
     assert row is not None
     assert row["response_data"] == results[0].response and row["synced_at"] == at(30)

@@ -25,9 +25,13 @@ from tests.integration.writer.helpers import (
     gateways,
     publish,
     stream_messages,
-    wait_for,
 )
-from tests.unit.writer.vos_replies import (
+from tests.support.waiting import wait_for
+from vosync.shared import bus, channels
+from vosync.shared.codec import decode, encode
+from vosync.shared.messages import CacheChanged, GatewayOnlineEvent
+from vosync.shared.settings import Settings
+from vosync.sim.replies import (
     failed,
     mapping_item,
     mapping_online_item,
@@ -36,10 +40,6 @@ from tests.unit.writer.vos_replies import (
     routing_item,
     routing_online_item,
 )
-from vosync.shared import bus, channels
-from vosync.shared.codec import decode, encode
-from vosync.shared.messages import CacheChanged, GatewayOnlineEvent
-from vosync.shared.settings import Settings
 from vosync.writer.apply import BatchApplier
 from vosync.writer.service import WriterService
 

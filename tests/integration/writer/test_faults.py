@@ -22,13 +22,20 @@ import nats
 import pytest
 from nats.aio.client import Client as NatsClient
 
-from tests.integration.writer.helpers import add_instance, drained, events, gateways, publish, wait_for
-from tests.unit.writer.vos_replies import T0, mapping_item, mapping_online_item, ok, reply
+from tests.integration.writer.helpers import (
+    add_instance,
+    drained,
+    events,
+    gateways,
+    publish,
+)
+from tests.support.waiting import wait_for
 from vosync.deploy.embedded import EmbeddedNats, EmbeddedPostgres
 from vosync.shared import bus
 from vosync.shared.db.migrate import upgrade
 from vosync.shared.messages import FetchResult
 from vosync.shared.settings import Settings
+from vosync.sim.replies import T0, mapping_item, mapping_online_item, ok, reply
 from vosync.writer.apply import BatchApplier
 from vosync.writer.db import create_pool
 from vosync.writer.service import WriterService

@@ -10,7 +10,8 @@ import asyncpg
 import pytest
 
 from tests.integration.writer.helpers import gateways
-from tests.unit.writer.vos_replies import (
+from vosync.shared.settings import Settings
+from vosync.sim.replies import (
     at,
     failed,
     mapping_item,
@@ -20,7 +21,6 @@ from tests.unit.writer.vos_replies import (
     routing_item,
     routing_online_item,
 )
-from vosync.shared.settings import Settings
 from vosync.writer import apply, gateway_rows
 from vosync.writer.apply import BatchApplier
 from vosync.writer.db import create_pool
@@ -84,7 +84,11 @@ async def test_columns_come_from_the_real_vos_fields(
     raw = mapping["raw_data"]
     assert raw["accountName"] == "客户3" and raw["currentCall"] == 7 and raw["dtmfSendMethodSip"] == 1
     assert raw["remoteIps"] == "10.0.0.3"  # the online item's value wins in raw_data
-    assert raw["_data_sources"] == {
+    # The seed's shape: the raw items (migration 0006); which API and when, in data_sources.
+    assert raw["_data_sources"] == {"config": mapping["config_data"], "online": mapping["online_data"]}
+    assert raw["_data_sources"]["config"]["remoteIps"] == "10.1.1.1, 10.1.1.2"
+    assert raw["_data_sources"]["online"]["currentCall"] == 7
+    assert mapping["data_sources"] == {
         "config": {"api": MAP, "synced_at": "2026-03-01T12:00:01+00:00"},
         "online": {"api": MAP_ON, "synced_at": "2026-03-01T12:00:02+00:00"},
     }
@@ -92,10 +96,11 @@ async def test_columns_come_from_the_real_vos_fields(
     assert routing["ip_address"] == "172.16.0.9" and routing["remote_ips"] == ["172.16.0.9"]
     assert routing["port"] == 5080 and routing["protocol"] == "SIP" and routing["prefix"] == "86,0086"
     assert not routing["is_online"] and routing["online_synced_at"] == at(2)
-    assert routing["raw_data"]["_data_sources"]["online"] == {
+    assert routing["data_sources"]["online"] == {
         "api": ROUTE_ON,
         "synced_at": "2026-03-01T12:00:02+00:00",
     }
+    assert routing["raw_data"]["_data_sources"] == {"config": routing["config_data"], "online": None}
     assert await outbox(pg_conn) == [("mapping", "cust-a", True, None)]  # first seen online: an event
 
 
@@ -283,7 +288,7 @@ async def test_a_status_change_leaves_the_stored_config_item_in_place(
     """The config item lives out of line (migration 0003): an online update copies a pointer to it
     instead of writing it again, and raw_data still shows the merged, current values."""
     await applier.apply([ok(MAP, reply(MAP, [mapping_item("big", 1)]), fetched_at=1)])
-    chunk = "SELECT pg_column_toast_chunk_id(config_data) FROM gateways WHERE gateway_name = 'big'"
+    chunk = "SELECT pg_column_toast_chunk_id(config_data) FROM gateway_rows WHERE gateway_name = 'big'"
     stored = await pg_conn.fetchval(chunk)
     assert stored is not None  # the ~2.5 kB item is in the TOAST table, not in the row
     for second, calls in ((2, 5), (3, 9)):
@@ -294,7 +299,8 @@ async def test_a_status_change_leaves_the_stored_config_item_in_place(
     assert row["concurrent_calls"] == 9 and row["raw_data"]["currentCall"] == 9
     assert (
         row["raw_data"]["accountName"] == "客户1"
-        and row["raw_data"]["_data_sources"]["online"]["api"] == MAP_ON
+        and row["data_sources"]["online"]["api"] == MAP_ON
+        and row["raw_data"]["_data_sources"]["online"]["currentCall"] == 9
     )
 
 

@@ -8,10 +8,10 @@ import asyncpg
 import pytest
 
 from tests.integration.writer.helpers import gateways
-from tests.unit.writer.vos_replies import mapping_item, ok, reply
 from vosync.shared.codec import decode_result_lazily, encode
 from vosync.shared.messages import FetchResult
-from vosync.writer.apply import BatchApplier, Outcome
+from vosync.sim.replies import mapping_item, ok, reply
+from vosync.writer.apply import BatchApplier, Disposition
 from vosync.writer.db import is_transient
 
 MAP = "GetGatewayMapping"
@@ -33,7 +33,7 @@ async def test_the_reply_text_is_stored_and_projected_without_a_parsed_copy(
 ) -> None:
     result = ok(MAP, reply(MAP, [mapping_item("a", 1), mapping_item("b", 2)]), fetched_at=1)
     report = await applier.apply([lazily(result)])
-    assert [o for _, o in report.outcomes] == [Outcome.APPLIED]
+    assert [o for _, o in report.outcomes] == [Disposition.APPLIED]
     assert await stored(pg_conn) == result.response
     rows = await gateways(pg_conn)
     assert set(rows) == {("mapping", "a"), ("mapping", "b")}
@@ -41,7 +41,7 @@ async def test_the_reply_text_is_stored_and_projected_without_a_parsed_copy(
     # The same reply again, decoded lazily too: unchanged (same text, same hash).
     again = ok(MAP, reply(MAP, [mapping_item("a", 1), mapping_item("b", 2)]), fetched_at=2)
     report = await applier.apply([lazily(again)])
-    assert [o for _, o in report.outcomes] == [Outcome.UNCHANGED]
+    assert [o for _, o in report.outcomes] == [Disposition.UNCHANGED]
 
 
 async def test_manual_sip_spellings_in_a_lazy_reply_are_stored_canonical(

@@ -7,8 +7,8 @@ from typing import Any
 
 import asyncpg
 
-from tests.unit.writer.vos_replies import at, failed, ok
 from vosync.shared.messages import FetchReason, FetchResult
+from vosync.sim.replies import at, failed, ok
 from vosync.writer.apply import BatchApplier
 
 ALL_ON, DETAIL = "GetAllPhoneOnline", "GetPhoneOnline"

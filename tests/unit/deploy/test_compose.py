@@ -25,6 +25,7 @@ from tests.unit.deploy.deploy_files import (
     settings_from_env,
 )
 from vosync.shared.bus import MAX_MESSAGE_BYTES
+from vosync.shared.settings import Settings
 
 VOSYNC_IMAGE_SERVICES = ("migrate", "poller", "writer", "api", "vos-sim")
 
@@ -174,6 +175,31 @@ def test_poll_intervals_and_cache_ttls_are_set_once_and_reach_every_service(serv
         assert settings.poll_intervals == {"GetGatewayMapping": 77}, name
         assert settings.cache_ttls == {"GetGatewayMapping": 99}, name
         assert settings_from_env(_environment(services[name])).cache_ttls == {}, "empty: catalogue defaults"
+
+
+def test_retention_defaults_are_the_settings_and_writer_and_api_agree_on_the_cache_one(
+    services: dict[str, Any],
+) -> None:
+    """Issue #17 item 10: the writer deletes by the retention settings; the api marks cache rows read
+    by the same cache retention, so both read it from one place."""
+    defaults = Settings()
+    writer = settings_from_env(_environment(services["writer"]))
+    api = settings_from_env(_environment(services["api"]))
+    bare = {
+        k: interpolate(str(v), {}) for k, v in services["writer"]["environment"].items() if "RETENTION" in k
+    }
+    assert settings_from_env(bare).outbox_retention_s == defaults.outbox_retention_s
+    assert settings_from_env(bare).outbox_dead_retention_s == defaults.outbox_dead_retention_s
+    assert settings_from_env(bare).cache_retention_s == defaults.cache_retention_s
+    assert writer.cache_retention_s == api.cache_retention_s == defaults.cache_retention_s
+    assert writer.writer_cleanup_interval_s == defaults.writer_cleanup_interval_s
+    changed = {**env_example(), "VOSYNC_CACHE_RETENTION_S": "86400"}
+    for name in ("writer", "api"):
+        raw = services[name]["environment"]["VOSYNC_CACHE_RETENTION_S"]
+        assert (
+            settings_from_env({"VOSYNC_CACHE_RETENTION_S": interpolate(str(raw), changed)}).cache_retention_s
+            == 86400
+        )
 
 
 def test_clients_reach_every_nats_node_with_matching_replicas(services: dict[str, Any]) -> None:

@@ -7,7 +7,7 @@ import json
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from vosync.shared.vos_models import (
+from tests.support.vos_models import (
     REPLY_MODELS,
     AllPhoneOnlineReply,
     GatewayMappingOnlineReply,

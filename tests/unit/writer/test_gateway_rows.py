@@ -1,13 +1,13 @@
 from typing import Any
 
-from tests.unit.writer.vos_replies import (
+from vosync.shared.catalogue import GatewayType
+from vosync.sim.replies import (
     mapping_item,
     mapping_online_item,
     reply,
     routing_item,
     routing_online_item,
 )
-from vosync.shared.catalogue import GatewayType
 from vosync.writer.gateway_rows import parse_config, parse_online
 
 MAPPING, ROUTING = GatewayType.MAPPING, GatewayType.ROUTING

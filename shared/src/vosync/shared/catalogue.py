@@ -190,5 +190,14 @@ class Catalogue:
         return self.spec(api_path.removeprefix(API_PATH_PREFIX))
 
 
+def gateway_apis(projection: Projection) -> dict[GatewayType, ApiSpec]:
+    """The API feeding `projection` for each gateway type (e.g. the two online lists)."""
+    return {
+        spec.gateway_type: spec
+        for spec in _SCHEDULED
+        if spec.projection is projection and spec.gateway_type is not None
+    }
+
+
 def known_api_names() -> frozenset[str]:
     return frozenset({s.name for s in _SCHEDULED} | set(_ON_DEMAND_NAMES))

@@ -110,6 +110,31 @@ class Settings(BaseSettings):
     metrics_gateway_series: bool = Field(
         False, description="vosync_gateway_online per gateway on the writer's /metrics (one series each)"
     )
+    # Retention, enforced by the writer's periodic cleanup (writer/cleanup.py). The api reads
+    # cache_retention_s too: it marks a cache row it serves without a fetch (last_read_at) often
+    # enough that the cleanup never takes a row a reader still uses.
+    writer_cleanup_interval_s: float = Field(
+        3600.0, gt=0, description="how often the writer deletes rows past their retention"
+    )
+    writer_cleanup_batch_rows: int = Field(
+        1000, ge=1, le=100_000, description="rows deleted per statement (short locks, whatever the backlog)"
+    )
+    outbox_retention_s: float = Field(
+        7 * 86400.0, gt=0, description="published gateway_event_outbox rows are deleted this long after"
+    )
+    outbox_dead_retention_s: float = Field(
+        30 * 86400.0,
+        gt=0,
+        description="outbox rows set aside as dead (never published) are deleted this long after",
+    )
+    cache_retention_s: float = Field(
+        7 * 86400.0,
+        ge=60,
+        description=(
+            "a vos_data_cache row of a non-scheduled request nobody fetched, read or kept fresh for"
+            " this long is deleted; rows of the scheduled (unfiltered) requests are never deleted"
+        ),
+    )
 
     # -- catalogue overrides -------------------------------------------------------------------
     poll_intervals: Annotated[dict[str, float], NoDecode] = Field(default_factory=dict)
@@ -217,6 +242,13 @@ class Settings(BaseSettings):
         if self.backoff_max_s < self.backoff_base_s:
             raise ValueError("VOSYNC_BACKOFF_MAX_S must be >= VOSYNC_BACKOFF_BASE_S")
         return self
+
+    @property
+    def cache_read_touch_s(self) -> float:
+        """How often the api may mark one cache row as read (last_read_at): far inside the cache
+        retention, so a row in use is marked within it, and at most once an hour, so a read is
+        never a write."""
+        return min(3600.0, self.cache_retention_s / 10)
 
     @cached_property
     def catalogue(self) -> Catalogue:

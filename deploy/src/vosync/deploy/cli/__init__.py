@@ -88,7 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
         cmd.set_defaults(run=run, needs_api=True)
         return cmd
 
-    add("status", commands.status, "each instance's data and gateways, and whether the api is ready")
+    add("status", commands.status, "each instance's VOS state, data ages and gateways; each service's state")
     instances = sub.add_parser("instances", help="list, add, edit or remove VOS instances")
     isub = instances.add_subparsers(dest="action", required=True, metavar="ACTION")
     add("list", commands.instances_list, "the registered VOS instances", isub)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from datetime import UTC, datetime
 from typing import Any
 
 from vosync.deploy.cli.client import ApiClient, CliError
@@ -22,45 +23,84 @@ def find_instance(api: ApiClient, ref: str) -> dict[str, Any]:
 
 
 def status(args: argparse.Namespace, api: ApiClient) -> None:
-    try:
-        ready: Any = api.get("/health/ready")
-    except CliError as exc:  # a 503 from readiness is an answer, not a failure to report alone
-        ready = {"status": "not ready", "detail": str(exc)}
-    rows = []
-    for inst in api.get(f"{PREFIX}/instances")["items"]:
-        page = api.get(f"{PREFIX}/instances/{inst['id']}/gateways", limit=1)
-        counts = page["counts"]
-        online = counts["mapping"]["online"] + counts["routing"]["online"]
-        total = counts["mapping"]["total"] + counts["routing"]["total"]
-        rows.append(
-            {
-                "name": inst["name"],
-                "enabled": inst["enabled"],
-                "synced_at": page["synced_at"],
-                "online_synced_at": page["online_synced_at"],
-                "online_age_s": page["age_s"],
-                "gateways_online": online,
-                "gateways_total": total,
-            }
-        )
+    reply: dict[str, Any] = api.get(f"{PREFIX}/status")
     if args.json:
-        emit_json({"api": ready, "instances": rows})
+        emit_json(reply)
         return
-    print(f"api {api.base_url}: {ready.get('status', ready) if isinstance(ready, dict) else ready}")
-    print(
+    print(render_status(reply, api.base_url))
+
+
+def render_status(reply: dict[str, Any], base_url: str) -> str:
+    """The reply of GET /api/v1/status as two tables (instances, services) and the errors below."""
+    checked = _parse_time(reply["checked_at"])
+    instances = reply["instances"]
+    lines = [
         table(
-            ["instance", "enabled", "online data age", "gateways online/total"],
+            ["instance", "enabled", "vos", "config age", "online age", "gateways online/total", "poller"],
             [
                 [
-                    r["name"],
-                    r["enabled"],
-                    age(r["online_age_s"]),
-                    f"{r['gateways_online']}/{r['gateways_total']}",
+                    i["name"],
+                    i["enabled"],
+                    vos_state(i, checked),
+                    age(i["config_age_s"]),
+                    age(i["online_age_s"]),
+                    f"{i['gateways_online']}/{i['gateways_total']}",
+                    i["poller_id"],
                 ]
-                for r in rows
+                for i in instances
             ],
         )
-    )
+        if instances
+        else "no instances: add one with `vosync instances add`"
+    ]
+    lines += [f"  {i['name']}: {i['last_error']}" for i in instances if i["last_error"]]
+    services = reply["services"]
+    checks = ", ".join(f"{k} {'ok' if up else 'DOWN'}" for k, up in services["api_checks"].items())
+    pollers = services["pollers"]
+    writers = services["writers"]
+    lines += [
+        "",
+        table(
+            ["service", "up", "consumer lag", "ack pending", "outbox backlog", "detail"],
+            [
+                ["api", services["api"], None, None, None, f"{base_url} ({checks})"],
+                [
+                    "pollers",
+                    pollers["up"] if pollers else None,
+                    None,
+                    None,
+                    None,
+                    ", ".join(pollers["ids"]) if pollers else "unknown",
+                ],
+                [
+                    "writers",
+                    writers["up"],
+                    writers["consumer_lag"],
+                    writers["ack_pending"],
+                    writers["outbox_backlog"],
+                    f"{writers['pulls_waiting']} pulls waiting" if writers["pulls_waiting"] else None,
+                ],
+            ],
+        ),
+    ]
+    lines += [f"  {problem}" for problem in services["problems"]]
+    return "\n".join(lines)
+
+
+def vos_state(inst: dict[str, Any], now: datetime) -> str:
+    state = str(inst["vos_state"])
+    since = inst["failing_since"]
+    if state not in ("failing", "backing_off") or since is None:
+        return state.replace("_", " ")
+    at = _parse_time(since)
+    # Only the poller knows when a failure run began; the database knows the last success.
+    since_text = "failing since" if inst["state_source"] == "poller" else "no success since"
+    text = f"{since_text} {at:%H:%M:%S} UTC ({age((now - at).total_seconds())} ago)"
+    return text if state == "failing" else f"backing off ({text})"
+
+
+def _parse_time(value: str) -> datetime:
+    return datetime.fromisoformat(value).astimezone(UTC)
 
 
 def _instance_rows(items: list[dict[str, Any]]) -> str:

@@ -20,6 +20,7 @@ from vosync.api.domain.instances.controller import InstanceController
 from vosync.api.domain.page.controller import page_routers
 from vosync.api.domain.phones.controller import PhoneController
 from vosync.api.domain.proxy.controller import ProxyController
+from vosync.api.domain.status.controller import StatusController
 from vosync.api.domain.sync.controller import SyncController
 from vosync.api.lib.auth import auth_middleware
 from vosync.api.lib.errors import handle_exception
@@ -30,7 +31,7 @@ from vosync.api.resources import ApiResources
 from vosync.shared.settings import Settings
 
 API_VERSION = "1.0.0"
-_SERVICES = ("proxy", "gateways", "phones", "instances", "cache", "sync", "events", "health")
+_SERVICES = ("proxy", "gateways", "phones", "instances", "cache", "sync", "events", "health", "status")
 
 
 def _provider(resources: ApiResources, name: str) -> Provide:
@@ -55,6 +56,7 @@ def create_app(settings: Settings, resources: ApiResources | None = None) -> Lit
             CacheController,
             SyncController,
             EventController,
+            StatusController,
         ],
         security=[{API_KEY_SCHEME: []}],
     )

@@ -5,13 +5,7 @@ from __future__ import annotations
 import asyncio
 import sys
 
-import uvloop
-
-from vosync.api.service import ApiService
 from vosync.shared.cli_args import parse_service_args
-from vosync.shared.lifecycle import run_main
-from vosync.shared.logs import configure_logging
-from vosync.shared.settings import SettingsError, load_settings
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -21,6 +15,15 @@ def main(argv: list[str] | None = None) -> None:
         "vosync-api",
         argv,
     )
+    # Imported after the command line is read: `--help` / `--version` answer at once, also on a
+    # loaded machine, instead of first importing the whole service (seconds under load).
+    import uvloop
+
+    from vosync.api.service import ApiService
+    from vosync.shared.lifecycle import run_main
+    from vosync.shared.logs import configure_logging
+    from vosync.shared.settings import SettingsError, load_settings
+
     try:
         settings = load_settings()
     except SettingsError as exc:

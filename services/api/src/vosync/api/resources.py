@@ -19,8 +19,9 @@ from vosync.api.domain.health.service import HealthService
 from vosync.api.domain.instances.service import InstanceService
 from vosync.api.domain.phones.service import PhoneService
 from vosync.api.domain.proxy.service import ProxyService
+from vosync.api.domain.status.service import StatusService
 from vosync.api.domain.sync.service import SyncService
-from vosync.api.lib.directory import InstanceDirectory
+from vosync.api.lib.directory import CachedInstances
 from vosync.api.lib.fetcher import Fetcher
 from vosync.api.lib.hot_cache import HotCache
 from vosync.api.lib.list_cache import ListCache
@@ -44,7 +45,7 @@ class ApiResources:
         self.started = False
         self._engine: AsyncEngine | None = None
         self._broker: VosyncBroker | None = None
-        self._directory: InstanceDirectory | None = None
+        self._directory: CachedInstances | None = None
         self._services: dict[str, Any] = {}
 
     # -- the services, for dependency injection --------------------------------------------------
@@ -93,9 +94,12 @@ class ApiResources:
             js = broker.client.jetstream()
             config = next(c for c in bus.bucket_configs(settings) if c.bucket == bus.INSTANCES_BUCKET)
             kv = await bus.ensure_bucket(js, config)
-            self._directory = directory = InstanceDirectory(engine)
+            self._directory = directory = CachedInstances(engine)
             await directory.load()
             fetcher = Fetcher(broker, settings.api_fetch_timeout_s)
+            health = HealthService(
+                engine, broker, hot_entries=lambda: len(self.hot), on_checked=self.metrics.dependencies.update
+            )
             catalogue = settings.catalogue
             instances = InstanceService(engine, kv, directory, self.hot)
             await instances.reconcile()
@@ -110,6 +114,7 @@ class ApiResources:
                     failure_backoff_s=settings.api_failure_backoff_s,
                     refresh_cooldown_s=settings.api_refresh_cooldown_s,
                     grace_s=settings.stale_while_revalidate_s,
+                    read_touch_s=settings.cache_read_touch_s,
                 ),
                 "gateways": GatewayService(engine, self.lists),
                 "phones": PhoneService(engine),
@@ -119,12 +124,8 @@ class ApiResources:
                     catalogue, fetcher, self.hot, self.metrics, cooldown_s=settings.api_refresh_cooldown_s
                 ),
                 "events": events,
-                "health": HealthService(
-                    engine,
-                    broker,
-                    hot_entries=lambda: len(self.hot),
-                    on_checked=self.metrics.dependencies.update,
-                ),
+                "health": health,
+                "status": StatusService(engine, broker, health),
             }
             directory.start()
         except BaseException:

@@ -22,8 +22,8 @@ from nats.errors import Error as NatsError
 from nats.js.kv import KeyValue
 from pydantic import ValidationError
 
-from vosync.poller.kv import is_removal, snapshot
 from vosync.shared.instances import InstanceRecord
+from vosync.shared.kv import is_removal, snapshot
 from vosync.shared.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
@@ -56,7 +56,7 @@ def parse_entry(key: str, value: bytes | None) -> InstanceRecord | None:
     return record
 
 
-class InstanceDirectory:
+class WatchedInstances:
     def __init__(self, kv: KeyValue) -> None:
         self._kv = kv
         self._records: dict[int, InstanceRecord] = {}

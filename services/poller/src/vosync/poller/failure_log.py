@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from vosync.shared.messages import FetchResult
@@ -21,12 +22,31 @@ MAX_TRACKED_KEYS = 10_000  # on-demand params can make many keys: forget the old
 class _Failing:
     since: float  # monotonic
     polls: int
+    since_unix: float  # the same moment as wall time, for the heartbeat (vosync status)
+    scheduled: bool  # the API's default params: what the schedule polls, not an on-demand query
 
 
 class FailureLog:
-    def __init__(self, poller_id: str) -> None:
+    def __init__(self, poller_id: str, on_edge: Callable[[], None] | None = None) -> None:
         self._poller_id = poller_id
+        self._on_edge = on_edge  # a scheduled key started failing or recovered
         self._failing: dict[tuple[int, str, str], _Failing] = {}
+
+    def failing_since(self, instance_id: int) -> float | None:
+        """Unix time the oldest failing scheduled call of the instance started failing, if any.
+
+        On-demand keys do not count: a query with bad params failing says nothing about VOS."""
+        starts = [
+            f.since_unix
+            for (inst, _api, _key), f in self._failing.items()
+            if inst == instance_id and f.scheduled
+        ]
+        return min(starts, default=None)
+
+    def forget(self, instance_id: int) -> None:
+        """The instance went to another poller, or away: its failures are no longer ours to report."""
+        for key in [k for k, f in self._failing.items() if k[0] == instance_id and f.scheduled]:
+            del self._failing[key]
 
     def observe(self, result: FetchResult) -> None:
         key = (result.instance_id, result.api_name, result.cache_key)
@@ -34,6 +54,8 @@ class FailureLog:
         if result.ok:
             if failing is not None:
                 del self._failing[key]
+                if failing.scheduled and self._on_edge is not None:
+                    self._on_edge()
                 log.info(
                     "VOS call recovered",
                     extra={
@@ -49,9 +71,11 @@ class FailureLog:
         if failing is not None:
             failing.polls += 1
             return
-        self._failing[key] = _Failing(time.monotonic(), 1)
+        self._failing[key] = _Failing(time.monotonic(), 1, time.time(), not result.params)
         while len(self._failing) > MAX_TRACKED_KEYS:
             del self._failing[next(iter(self._failing))]
+        if not result.params and self._on_edge is not None:
+            self._on_edge()
         log.warning(
             "VOS call failing",
             extra={

@@ -1,7 +1,8 @@
 """Instance ownership through leases in the KV bucket `vosync_leases`.
 
 Keys: `instance.<id>` → the owner's poller id (a lease); `poller.<id>` → a heartbeat
-`{"poller_id": …, "pinned": [ids] | null}` telling the others this poller is alive. Every key
+`{"poller_id": …, "pinned": [ids] | null}` telling the others this poller is alive, plus what the
+poller service adds (`vos`: its view of the instances it polls, vosync.shared.heartbeat). Every key
 expires with the bucket's max age (the lease TTL) unless rewritten.
 
 - acquire: `create` (succeeds only when nobody holds the key);
@@ -27,14 +28,15 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from nats.errors import Error as NatsError
 from nats.js.errors import KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
-from vosync.poller.kv import snapshot
 from vosync.poller.ownership import plan
 from vosync.shared.bus import heartbeat_key, lease_key
+from vosync.shared.kv import snapshot
 from vosync.shared.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
@@ -86,8 +88,11 @@ class LeaseManager:
         on_acquired: Acquired,
         on_released: Released,
         pinned: Sequence[int] | None = None,
+        heartbeat_extra: Callable[[], dict[str, Any]] | None = None,
     ) -> None:
         self._kv = kv
+        self._heartbeat_extra = heartbeat_extra
+        self._heartbeat_due = False
         self.poller_id = poller_id
         self.ttl_s = ttl_s
         self._pinned = list(pinned) if pinned is not None else None
@@ -121,6 +126,11 @@ class LeaseManager:
     def poke(self) -> None:
         """Sweep now (an instance appeared, changed or went away)."""
         self._poke.set()
+
+    def heartbeat_soon(self) -> None:
+        """Write the heartbeat at the next loop turn (what it reports changed), not only every TTL/3."""
+        self._heartbeat_due = True
+        self.poke()
 
     def request_release(self, instance_id: int) -> None:
         if instance_id in self._owned:
@@ -161,6 +171,8 @@ class LeaseManager:
                 next_renew = time.monotonic() + renew_every
                 await self._heartbeat()
                 await self._renew_all()
+            elif self._heartbeat_due:
+                await self._heartbeat()
             self._fence()
             for instance_id in sorted(self._release_requests):
                 await self._release(instance_id, "released")
@@ -174,7 +186,11 @@ class LeaseManager:
                 self.last_sweep_ok = False
 
     async def _heartbeat(self) -> None:
-        value = json.dumps({"poller_id": self.poller_id, "pinned": self._pinned}).encode()
+        self._heartbeat_due = False
+        data: dict[str, Any] = {"poller_id": self.poller_id, "pinned": self._pinned}
+        if self._heartbeat_extra is not None:
+            data.update(self._heartbeat_extra())
+        value = json.dumps(data).encode()
         with contextlib.suppress(*_KV_ERRORS):
             async with asyncio.timeout(self._op_timeout_s):
                 await self._kv.put(heartbeat_key(self.poller_id), value)

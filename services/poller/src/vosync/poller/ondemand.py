@@ -35,7 +35,7 @@ from faststream.nats.subscriber.usecases import ConcurrentCoreSubscriber
 from nats.errors import Error as NatsError
 from pydantic import ValidationError
 
-from vosync.poller.directory import InstanceDirectory
+from vosync.poller.directory import WatchedInstances
 from vosync.poller.metrics import PollerMetrics
 from vosync.shared import channels
 from vosync.shared.catalogue import ApiSpec, Catalogue, UnknownApiError, WriteApiError
@@ -74,7 +74,7 @@ class OnDemandServer:
         broker: NatsBroker,
         *,
         catalogue: Catalogue,
-        directory: InstanceDirectory,
+        directory: WatchedInstances,
         fetch: Fetch,
         metrics: PollerMetrics,
         is_stopping: Callable[[], bool],

@@ -1,7 +1,7 @@
 """The poller: keeps every scheduled VOS API of the instances it leases fresh, and serves on-demand
 fetches for any instance. The only part of vosync that talks to VOS.
 
-Pieces: InstanceDirectory (instances from KV), LeaseManager (which instances this poller polls),
+Pieces: WatchedInstances (instances from KV), LeaseManager (which instances this poller polls),
 one schedule task per (owned instance, scheduled API), VosClient/Backoff/semaphore per instance,
 a singleflight shared by scheduled and on-demand fetches (one VOS call per key at a time),
 ResultPublisher (every outcome to VOS_RESULTS, retried until acked) and OnDemandServer.
@@ -22,7 +22,7 @@ from typing import Any
 from nats.aio.client import Client as NatsClient
 
 from vosync.poller.backoff import Backoff, BackoffPolicy
-from vosync.poller.directory import InstanceDirectory
+from vosync.poller.directory import WatchedInstances
 from vosync.poller.failure_log import FailureLog
 from vosync.poller.leases import LeaseManager
 from vosync.poller.metrics import PollerMetrics
@@ -35,6 +35,7 @@ from vosync.shared import bus
 from vosync.shared.broker import VosyncBroker, make_broker
 from vosync.shared.cache_key import cache_key, normalise_params
 from vosync.shared.catalogue import ApiSpec, Projection
+from vosync.shared.heartbeat import VosView, vos_views_json
 from vosync.shared.instances import InstanceRecord
 from vosync.shared.messages import FetchReason, FetchResult
 from vosync.shared.ops_http import OpsServer
@@ -49,7 +50,7 @@ MIN_BACKOFF_RECHECK_S = 0.25
 STOP_GRACE_S = 1.0
 
 FlightKey = tuple[int, str]  # (instance_id, cache_key)
-Outcome = FetchResult | Refusal
+FetchAnswer = FetchResult | Refusal
 
 
 @dataclass(slots=True)
@@ -107,7 +108,7 @@ class PollerService:
         self._runtimes: dict[int, InstanceRuntime] = {}
         self._schedules: dict[int, Schedules] = {}
         self._ending: set[asyncio.Task[None]] = set()  # cancelled schedule tasks not yet finished
-        self._flights: SingleFlight[FlightKey, Outcome] = SingleFlight(cancel_when_abandoned=True)
+        self._flights: SingleFlight[FlightKey, FetchAnswer] = SingleFlight(cancel_when_abandoned=True)
         self._background: set[asyncio.Task[Any]] = set()
         self._retired: set[VosClient] = set()  # replaced clients, closed after their calls' timeout
         self._ssl = ssl.create_default_context()  # one CA load, shared by every instance's client
@@ -115,9 +116,10 @@ class PollerService:
             settings.backoff_after_failures, settings.backoff_base_s, settings.backoff_max_s
         )
         self._rng = random.Random()
-        self._failure_log = FailureLog(self.poller_id)  # edges of each key's failures, not every poll
+        # Edges of each key's failures, not every poll; an edge also refreshes the heartbeat.
+        self._failure_log = FailureLog(self.poller_id, on_edge=self._vos_view_changed)
         self._broker: VosyncBroker | None = None
-        self._directory: InstanceDirectory | None = None
+        self._directory: WatchedInstances | None = None
         self._leases: LeaseManager | None = None
         self._publisher: ResultPublisher | None = None
         self._on_demand: OnDemandServer | None = None
@@ -132,7 +134,7 @@ class PollerService:
         return self._leases
 
     @property
-    def directory(self) -> InstanceDirectory:
+    def directory(self) -> WatchedInstances:
         assert self._directory is not None, "start() first"
         return self._directory
 
@@ -145,6 +147,18 @@ class PollerService:
     def ops_port(self) -> int:
         assert self._ops is not None, "start() first"
         return self._ops.port
+
+    def vos_views(self) -> dict[int, VosView]:
+        """What this poller sees of each instance it holds the lease of (for its heartbeat)."""
+        views: dict[int, VosView] = {}
+        for instance_id in self._leases.owned_ids() if self._leases else set():
+            runtime = self._runtimes.get(instance_id)
+            views[instance_id] = VosView(
+                backing_off=runtime is not None and runtime.backoff.backing_off,
+                failing_since=self._failure_log.failing_since(instance_id),
+                transport_failures=runtime.backoff.failures if runtime else 0,
+            )
+        return views
 
     def polling(self) -> set[int]:
         """Instances whose schedules run in this poller right now."""
@@ -199,7 +213,7 @@ class PollerService:
         )
         self._publisher.start()
         self.metrics.publish_backlog.set_function(lambda: self.publisher.pending)
-        self._directory = InstanceDirectory(instances_kv)
+        self._directory = WatchedInstances(instances_kv)
         self._directory.subscribe(self._instance_changed)
         await self._directory.start()
         self._leases = LeaseManager(
@@ -210,6 +224,7 @@ class PollerService:
             on_acquired=self._lease_acquired,
             on_released=self._lease_released,
             pinned=settings.poller_instances,
+            heartbeat_extra=lambda: {"vos": vos_views_json(self.vos_views())},
         )
         self._on_demand = OnDemandServer(
             broker,
@@ -394,6 +409,11 @@ class PollerService:
     def _backoff_changed(self, instance_id: int, backing_off: bool) -> None:
         self.metrics.backing_off.inc() if backing_off else self.metrics.backing_off.dec()
         self.metrics.vos.backing_off(instance_id, backing_off)
+        self._vos_view_changed()
+
+    def _vos_view_changed(self) -> None:
+        if self._leases is not None:
+            self._leases.heartbeat_soon()  # `vosync status` learns of the edge within a sweep
 
     # -- leases and schedules ------------------------------------------------------------------
     def _lease_acquired(self, instance_id: int, revision: int) -> None:
@@ -414,6 +434,7 @@ class PollerService:
 
     def _lease_released(self, instance_id: int, reason: str) -> None:
         self._stop_schedules(instance_id)
+        self._failure_log.forget(instance_id)
         self._phone_trackers.pop(instance_id, None)  # its next owner starts from its own memory
         self.metrics.vos.forget(instance_id)
         self.metrics.lease_changes.labels(reason).inc()
@@ -503,7 +524,7 @@ class PollerService:
     # -- one VOS call ----------------------------------------------------------------------------
     async def _fetch(
         self, instance_id: int, spec: ApiSpec, params: dict[str, Any], reason: FetchReason
-    ) -> tuple[Outcome, bool]:
+    ) -> tuple[FetchAnswer, bool]:
         """The outcome of the VOS call for this key, shared with any call of the key in flight."""
         # Empty list filters dropped before keying and calling VOS (a `vos.fetch` may come from any
         # client, not only the api, which normalises too).
@@ -513,7 +534,7 @@ class PollerService:
 
     async def _call(
         self, instance_id: int, spec: ApiSpec, params: dict[str, Any], reason: FetchReason
-    ) -> Outcome:
+    ) -> FetchAnswer:
         runtime = self._runtime(instance_id)
         if runtime is None:
             return Refusal(404, f"instance {instance_id} is unknown or disabled")

@@ -40,7 +40,7 @@ _MAX_ERROR_CHARS = 300
 
 
 @dataclass(frozen=True, slots=True)
-class ReplyOutcome:
+class ReplyReading:
     """What an HTTP answer means, before it is stamped with who fetched it and when."""
 
     ok: bool
@@ -62,27 +62,27 @@ def _parse_json(body: bytes) -> Any:
     return pydantic_core.from_json(body.removeprefix(codecs.BOM_UTF8))
 
 
-def classify_reply(status: int, body: bytes) -> ReplyOutcome:
+def classify_reply(status: int, body: bytes) -> ReplyReading:
     """Read one VOS HTTP answer (status and raw body) into an outcome."""
     if not 200 <= status < 300:
-        return ReplyOutcome(False, ErrorKind.HTTP_STATUS, f"HTTP {status}")
+        return ReplyReading(False, ErrorKind.HTTP_STATUS, f"HTTP {status}")
     if not body.strip():
-        return ReplyOutcome(False, ErrorKind.EMPTY_BODY, "VOS answered with an empty body")
+        return ReplyReading(False, ErrorKind.EMPTY_BODY, "VOS answered with an empty body")
     try:
         reply = _parse_json(body)
     except (ValueError, RecursionError) as exc:
-        return ReplyOutcome(False, ErrorKind.BAD_JSON, _short(f"not JSON: {exc}"))
+        return ReplyReading(False, ErrorKind.BAD_JSON, _short(f"not JSON: {exc}"))
     if not isinstance(reply, dict):
         kind = type(reply).__name__
-        return ReplyOutcome(False, ErrorKind.BAD_JSON, f"reply is a JSON {kind}, not an object")
+        return ReplyReading(False, ErrorKind.BAD_JSON, f"reply is a JSON {kind}, not an object")
     code = reply.get("retCode")
     if isinstance(code, bool) or not isinstance(code, int):
-        return ReplyOutcome(False, ErrorKind.BAD_JSON, "reply has no integer retCode")
+        return ReplyReading(False, ErrorKind.BAD_JSON, "reply has no integer retCode")
     if code != 0:
         exception = reply.get("exception")
         text = f"retCode {code}" + (f": {exception}" if exception else "")
-        return ReplyOutcome(False, ErrorKind.RET_CODE, _short(text), ret_code=code, response=reply)
-    return ReplyOutcome(True, ret_code=0, response=reply)
+        return ReplyReading(False, ErrorKind.RET_CODE, _short(text), ret_code=code, response=reply)
+    return ReplyReading(True, ret_code=0, response=reply)
 
 
 def normalise_reply(spec: ApiSpec, reply: dict[str, Any]) -> dict[str, Any]:
@@ -154,8 +154,8 @@ class VosClient:
             chunks.append(chunk)
         return b"".join(chunks)
 
-    def _too_large(self) -> ReplyOutcome:
-        return ReplyOutcome(
+    def _too_large(self) -> ReplyReading:
+        return ReplyReading(
             False,
             ErrorKind.TOO_LARGE,
             f"VOS reply larger than {self.max_reply_bytes} bytes (VOSYNC_VOS_MAX_REPLY_BYTES)",
@@ -185,11 +185,11 @@ class VosClient:
                     content = await self._read_capped(response)
             outcome = classify_reply(status, content) if content is not None else self._too_large()
         except TimeoutError:  # asyncio's and aiohttp's timeouts alike
-            outcome = ReplyOutcome(False, ErrorKind.TIMEOUT, f"no answer within {self.timeout_s:g} s")
+            outcome = ReplyReading(False, ErrorKind.TIMEOUT, f"no answer within {self.timeout_s:g} s")
         except aiohttp.ClientError as exc:
-            outcome = ReplyOutcome(False, ErrorKind.CONNECT, _short(f"{type(exc).__name__}: {exc}"))
+            outcome = ReplyReading(False, ErrorKind.CONNECT, _short(f"{type(exc).__name__}: {exc}"))
         except OSError as exc:  # a socket error aiohttp did not wrap
-            outcome = ReplyOutcome(False, ErrorKind.CONNECT, _short(f"{type(exc).__name__}: {exc}"))
+            outcome = ReplyReading(False, ErrorKind.CONNECT, _short(f"{type(exc).__name__}: {exc}"))
         response_data = outcome.response
         if outcome.ok and response_data is not None:
             response_data = normalise_reply(spec, response_data)

@@ -9,8 +9,6 @@ import signal
 import sys
 from importlib import metadata
 
-from vosync.sim.cluster import SimCluster
-
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="vos-sim", description="Simulated VOS3000 web API instances.")
@@ -31,6 +29,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 async def serve(args: argparse.Namespace) -> None:
+    # Imported here, not at the top: `--help` / `--version` answer without loading the simulator.
+    from vosync.sim.cluster import SimCluster
+
     cluster = SimCluster(
         host=args.host,
         base_port=args.port,

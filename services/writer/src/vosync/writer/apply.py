@@ -73,7 +73,7 @@ PHONE_ENTITY = "phone"
 _LISTED_PROJECTIONS = (Projection.PHONE_ONLINE, Projection.FEE_RATE_GROUPS, Projection.SUITES)
 
 
-class Outcome:
+class Disposition:
     APPLIED = "applied"  # a success whose content is new
     UNCHANGED = "unchanged"  # a success with the same content: timestamps only
     FAILURE = "failure_recorded"
@@ -167,7 +167,7 @@ class _Transaction:
         for key in keys:
             folded = cache_rows.fold(key, groups[key], old.get(key), self._ttl(groups[key][0].api_name))
             if folded is None:
-                self.report.outcomes.extend((r, Outcome.STALE) for r in groups[key])
+                self.report.outcomes.extend((r, Disposition.STALE) for r in groups[key])
             else:
                 folds.append(folded)
         new: dict[CacheKey, CacheState] = {}
@@ -183,7 +183,7 @@ class _Transaction:
         ]
         await self._project_details(details + [r for r in detail_batches if r.ok])
         for result in detail_batches:
-            self.report.outcomes.append((result, Outcome.APPLIED if result.ok else Outcome.FAILURE))
+            self.report.outcomes.append((result, Disposition.APPLIED if result.ok else Disposition.FAILURE))
         await self._write_outbox(transitions)
         await self._write_phone_outbox(phone_transitions)
         return self.report
@@ -328,7 +328,7 @@ class _Transaction:
                 live.append(result)
             else:
                 self.report.unknown_instances[result.instance_id] += 1
-                self.report.outcomes.append((result, Outcome.UNKNOWN_INSTANCE))
+                self.report.outcomes.append((result, Disposition.UNKNOWN_INSTANCE))
         return live
 
     def _canonical(self, result: FetchResult) -> FetchResult:
@@ -381,7 +381,7 @@ class _Transaction:
     ) -> list[_Step]:
         """Outcomes and changed keys of one cache row; the projection steps it calls for."""
         if new is None:  # another writer stored a newer attempt in the meantime
-            self.report.outcomes.extend((r, Outcome.STALE) for r in group)
+            self.report.outcomes.extend((r, Disposition.STALE) for r in group)
             return []
         content_changed = old is None or new.content_hash != old.content_hash
         if old is None or new.visible() != old.visible():
@@ -392,13 +392,13 @@ class _Transaction:
         last = folded.last
         for result in group:
             if id(result) not in accepted:
-                outcome = Outcome.STALE
+                outcome = Disposition.STALE
             elif result is not last:
-                outcome = Outcome.SUPERSEDED
+                outcome = Disposition.SUPERSEDED
             elif not result.ok:
-                outcome = Outcome.FAILURE
+                outcome = Disposition.FAILURE
             else:
-                outcome = Outcome.APPLIED if content_changed else Outcome.UNCHANGED
+                outcome = Disposition.APPLIED if content_changed else Disposition.UNCHANGED
             self.report.outcomes.append((result, outcome))
         return self._steps(folded, new, content_changed)
 

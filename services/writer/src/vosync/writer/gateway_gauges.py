@@ -25,14 +25,14 @@ REFRESH_ALL_S = 15.0  # every writer's gauges follow the table, also for what ot
 
 COUNTS_SQL = """
 SELECT vos_instance_id, gateway_type, count(*) AS total, count(*) FILTER (WHERE is_online) AS online
-FROM gateways
+FROM gateway_rows
 WHERE $1::bigint[] IS NULL OR vos_instance_id = ANY($1::bigint[])
 GROUP BY vos_instance_id, gateway_type
 """
 
 STATES_SQL = """
 SELECT vos_instance_id, gateway_type, gateway_name, is_online
-FROM gateways
+FROM gateway_rows
 WHERE $1::bigint[] IS NULL OR vos_instance_id = ANY($1::bigint[])
 """
 

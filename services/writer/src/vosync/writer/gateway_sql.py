@@ -1,4 +1,5 @@
-"""Set-based SQL for the `gateways` table: per batch, one DELETE, one COPY, one UPDATE and one INSERT.
+"""Set-based SQL for `gateway_rows` (`gateways` is a view of it, migration 0006): per batch, one
+DELETE, one COPY, one UPDATE and one INSERT.
 
 The batch's rows go to PostgreSQL by a binary COPY into a temporary staging table (created by the
 first transaction of a session that needs it, emptied at every commit) that the UPDATE and the
@@ -7,7 +8,8 @@ INSERT read: for 10,000 rows of ~30 columns, asyncpg's encoding of one array per
 Every row the batch changes is written once, whatever number of snapshots touched it. Config rows
 take their raw item straight from the reply just stored in vos_data_cache (by position in its list),
 so a 10,000-gateway reply is parsed by PostgreSQL once, not twice. `raw_data` is a generated column
-(config item || online item || {"_data_sources": data_sources}); the writer sets `data_sources`. The
+(config item || online item || {"_data_sources": {"config": item, "online": item}}); the writer sets
+`data_sources` (which API each item came from, and when). The
 UPDATE skips rows whose values do not change, so an unchanged gateway is not rewritten, and an
 online-only change leaves the (out-of-line) config item where it is.
 """
@@ -25,12 +27,12 @@ _TYPES = {kind.value: kind for kind in GatewayType}  # a dict lookup: Enum(value
 READ_STATE = """
     SELECT g.id, g.vos_instance_id, g.gateway_type, g.gateway_name, g.is_online, g.in_config,
            g.online_synced_at IS NOT NULL AS status_known
-    FROM gateways g
+    FROM gateway_rows g
     JOIN unnest($1::int[], $2::text[]) AS s(instance_id, gateway_type)
       ON g.vos_instance_id = s.instance_id AND g.gateway_type = s.gateway_type
 """
 
-DELETE = "DELETE FROM gateways WHERE id = ANY($1::bigint[])"
+DELETE = "DELETE FROM gateway_rows WHERE id = ANY($1::bigint[])"
 
 # The raw config items of the cache rows named by $1 (ids) and $2 (list keys), with their position.
 _ITEMS = """
@@ -236,7 +238,7 @@ def _changed(g: str) -> str:
 # rewritten.
 UPDATE = f"""
     WITH {_ITEMS.strip()}
-    UPDATE gateways AS g SET
+    UPDATE gateway_rows AS g SET
         {", ".join(f"{c} = {_new(c, 'g')}" for c in _SET)},
         data_sources = {_data_sources(lambda c: _new(c, "g"))},
         updated_at = now()
@@ -250,11 +252,11 @@ UPDATE = f"""
 # an SQL sort would copy every config item through a tuple sort.
 INSERT = f"""
     WITH {_ITEMS.strip()}
-    INSERT INTO gateways (vos_instance_id, gateway_type, gateway_name, {", ".join(_SET)}, data_sources)
+    INSERT INTO gateway_rows (vos_instance_id, gateway_type, gateway_name, {", ".join(_SET)}, data_sources)
     SELECT n.instance_id, n.gateway_type, n.name, {", ".join(_new(c, "g0") for c in _SET)},
            {_data_sources(lambda c: _new(c, "g0"))}
     FROM {STAGE_TABLE} n
-    LEFT JOIN gateways g0 ON false
+    LEFT JOIN gateway_rows g0 ON false
     LEFT JOIN items i ON i.cache_id = n.cache_id AND i.ord = n.ord
     WHERE n.id IS NULL
 """  # noqa: S608 (only constants of this module are interpolated; values are bind parameters)

@@ -5,10 +5,6 @@ from __future__ import annotations
 import os
 
 from vosync.shared.cli_args import parse_service_args
-from vosync.shared.lifecycle import run_main
-from vosync.shared.logs import configure_logging
-from vosync.shared.settings import load_settings
-from vosync.writer.service import WriterService
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -18,6 +14,13 @@ def main(argv: list[str] | None = None) -> None:
         "vosync-writer",
         argv,
     )
+    # Imported after the command line is read: `--help` / `--version` answer at once, also on a
+    # loaded machine, instead of first importing the whole service (seconds under load).
+    from vosync.shared.lifecycle import run_main
+    from vosync.shared.logs import configure_logging
+    from vosync.shared.settings import load_settings
+    from vosync.writer.service import WriterService
+
     # Logging first, from the raw variables, so that a bad setting is reported through it too.
     configure_logging(
         "writer",

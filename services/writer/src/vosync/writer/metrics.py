@@ -76,6 +76,13 @@ class WriterMetrics:
             ["stage"],
             registry=r,
         )
+        self.cleanup_deleted = Counter(
+            "vosync_writer_cleanup_deleted",
+            "Rows the periodic cleanup deleted past their retention, by table (gateway_event_outbox:"
+            " published events; gateway_event_outbox_dead: rows set aside; vos_data_cache: unused rows)",
+            ["table"],
+            registry=r,
+        )
         self.naks = Counter(
             "vosync_writer_naks", "Messages handed back for a delayed redelivery after a failure", registry=r
         )

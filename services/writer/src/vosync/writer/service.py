@@ -1,4 +1,4 @@
-"""WriterService: the consumer, the outbox relay, the consumer-lag probe and the ops endpoint."""
+"""WriterService: the consumer, the outbox relay, the consumer-lag probe, the cleanup and the ops endpoint."""
 
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ from vosync.shared.messages import CacheChanged
 from vosync.shared.ops_http import OpsServer
 from vosync.shared.settings import Settings
 from vosync.writer.apply import BatchApplier, BatchReport
+from vosync.writer.cleanup import Cleanup
+from vosync.writer.cleanup_plan import RetentionPolicy
 from vosync.writer.consumer import ResultConsumer
 from vosync.writer.db import create_pool
 from vosync.writer.dead_letter import DeadLetters
@@ -72,11 +74,18 @@ class WriterService:
             asyncio.create_task(self._relay.run(self._stop), name="writer-relay"),
             asyncio.create_task(self._probe_lag(), name="writer-lag"),
             asyncio.create_task(self._gauges.run(self._stop), name="writer-gateway-gauges"),
+            asyncio.create_task(self._cleanup_loop(settings), name="writer-cleanup"),
         ]
         log.info(
             "writer started",
             extra={"batch_size": settings.writer_batch_size, "max_deliver": settings.writer_max_deliver},
         )
+
+    async def _cleanup_loop(self, settings: Settings) -> None:
+        assert self._pool is not None
+        policy = RetentionPolicy.from_settings(settings)
+        cleanup = Cleanup(self._pool, policy, self.metrics, settings.writer_cleanup_interval_s)
+        await cleanup.run(self._stop)
 
     async def stop(self) -> None:
         """Finish the batch in hand, stop fetching, publish nothing half-way; within 5 s."""

@@ -34,12 +34,14 @@ NAMING = {
 }
 
 
-# gateways.raw_data = config item || online item || {"_data_sources": data_sources}; immutable
-# functions only, as a generated column requires.
+# gateway_rows.raw_data = config item || online item || {"_data_sources": {"config": config item,
+# "online": online item}} (the seed's shape; migration 0006); immutable functions only, as a
+# generated column requires.
 GATEWAY_RAW_DATA_SQL = (
     "coalesce(config_data, '{}'::jsonb) || coalesce(online_data, '{}'::jsonb)"
-    " || jsonb_set('{}'::jsonb, '{_data_sources}',"
-    ' coalesce(data_sources, \'{"config": null, "online": null}\'::jsonb))'
+    " || jsonb_set(jsonb_set('{\"_data_sources\": {}}'::jsonb,"
+    " '{_data_sources,config}', coalesce(config_data, 'null'::jsonb)),"
+    " '{_data_sources,online}', coalesce(online_data, 'null'::jsonb))"
 )
 
 
@@ -102,14 +104,24 @@ class VosDataCache(Base):
     last_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     last_error_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     fetch_ms: Mapped[float | None] = mapped_column(Float)
+    # Set by the api when it serves the row without a fetch, at most once per touch interval
+    # (migration 0006): the writer's cleanup never deletes a row a reader still uses.
+    last_read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = _now()
     updated_at: Mapped[datetime] = _now()
 
 
 class Gateway(Base):
-    """One mapping (对接) or routing (落地) gateway: config merged with online status."""
+    """One mapping (对接) or routing (落地) gateway: config merged with online status.
 
-    __tablename__ = "gateways"
+    The table is `gateway_rows`, where the writer writes and the api reads. `gateways` is a view of
+    it (migration 0006) for SQL readers, the seed's `SELECT … FROM gateways ORDER BY synced_at`:
+    the same columns, with synced_at / online_synced_at the scope's last confirmed sync (the newer
+    of the row's own time and the last successful unfiltered fetch of its config / online API), so
+    an unchanged snapshot confirms every row without writing one.
+    """
+
+    __tablename__ = "gateway_rows"
     __table_args__ = (
         UniqueConstraint(
             "vos_instance_id", "gateway_type", "gateway_name", name="uq_gateways_instance_type_name"
@@ -144,10 +156,13 @@ class Gateway(Base):
     # online update copies a pointer to it, not the ~3 kB item.
     config_data: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     online_data: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
-    # {"config": {"api", "synced_at"} | null, "online": {…} | null}, set by the writer
+    # {"config": {"api", "synced_at"} | null, "online": {…} | null}, set by the writer when it
+    # writes the row: which API each item came from (raw_data's _data_sources holds the items)
     data_sources: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     # Computed when read (VIRTUAL on PostgreSQL 18+, STORED before): never a third stored copy.
     raw_data: Mapped[dict[str, Any]] = mapped_column(JSONB, Computed(GATEWAY_RAW_DATA_SQL))
+    # When the writer last wrote the config / online values; the view `gateways` shows the newer of
+    # these and the scope's last confirmed sync.
     synced_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # config
     online_synced_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = _now()
@@ -266,7 +281,7 @@ TABLES_IN_TRUNCATE_ORDER = (
     "phones",
     "fee_rate_groups",
     "suites",
-    "gateways",
+    "gateway_rows",
     "vos_data_cache",
     "vos_instances",
 )

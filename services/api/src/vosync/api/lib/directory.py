@@ -29,7 +29,7 @@ class InstanceInfo:
     enabled: bool
 
 
-class InstanceDirectory:
+class CachedInstances:
     def __init__(self, engine: AsyncEngine, refresh_s: float = 5.0) -> None:
         self._engine = engine
         self._refresh_s = refresh_s

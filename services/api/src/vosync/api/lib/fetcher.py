@@ -34,7 +34,7 @@ class FetchFailure(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
-class FetchOutcome:
+class PollerAnswer:
     result: FetchResult | None
     failure: FetchFailure | None
     message: str
@@ -67,7 +67,7 @@ class Fetcher:
         self._broker = broker
         self.timeout_s = timeout_s
 
-    async def fetch(self, request: FetchRequest) -> FetchOutcome:
+    async def fetch(self, request: FetchRequest) -> PollerAnswer:
         started = time.perf_counter()
 
         def outcome(
@@ -75,9 +75,9 @@ class Fetcher:
             failure: FetchFailure | None,
             message: str,
             refusal_status: int | None = None,
-        ) -> FetchOutcome:
+        ) -> PollerAnswer:
             elapsed = (time.perf_counter() - started) * 1000
-            return FetchOutcome(result, failure, message, round(elapsed, 2), refusal_status)
+            return PollerAnswer(result, failure, message, round(elapsed, 2), refusal_status)
 
         body, headers = channels.FETCH.encode(request)
         subject = channels.FETCH.subject(instance_id=request.instance_id)

@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from litestar.openapi import ResponseSpec
-from litestar.openapi.spec import Components, SecurityScheme
+from litestar.openapi.spec import (
+    Components,
+    OpenAPIHeader,
+    OpenAPIResponse,
+    OpenAPIType,
+    Operation,
+    Schema,
+    SecurityScheme,
+)
 
 from vosync.api.lib.errors import ErrorBody
 
@@ -13,6 +23,8 @@ _MEANINGS = {
     403: "The key's role does not allow this, or a VOS write API",
     404: "Unknown instance, API or record",
     409: "Conflicts with an existing record",
+    429: "Too many forced refreshes or syncs from this client (VOSYNC_API_REFRESH_RATE_PER_MINUTE); "
+    "Retry-After says when to try again",
     502: "VOS answered with an error and nothing is cached",
     503: "Pollers, database or message bus unreachable and nothing is cached",
 }
@@ -35,3 +47,21 @@ def error_responses(*codes: int) -> dict[int, ResponseSpec]:
         code: ResponseSpec(data_container=ErrorBody, description=_MEANINGS.get(code, "Error"))
         for code in codes
     }
+
+
+RETRY_AFTER = OpenAPIHeader(
+    schema=Schema(type=OpenAPIType.INTEGER, minimum=1),
+    description="seconds until the client may force a refresh again",
+    required=True,
+)
+
+
+@dataclass
+class RateLimitedOperation(Operation):
+    """An operation the refresh rate limit covers: its 429 reply carries Retry-After (ResponseSpec
+    cannot declare response headers, so the operation adds it)."""
+
+    def __post_init__(self) -> None:
+        limited = (self.responses or {}).get("429")
+        if isinstance(limited, OpenAPIResponse):
+            limited.headers = {**(limited.headers or {}), "Retry-After": RETRY_AFTER}

@@ -27,23 +27,23 @@ from vosync.api.lib.jsonutil import dumps
 from vosync.api.lib.list_cache import CachedList, ListCache, ListKey
 from vosync.api.lib.redact import redact
 from vosync.shared.cache_key import cache_key
-from vosync.shared.catalogue import API_PATH_PREFIX
+from vosync.shared.catalogue import Projection, gateway_apis
 from vosync.shared.db.models import Gateway, VosDataCache, VosInstance
 
 _G = cast(Table, Gateway.__table__)
 _I = cast(Table, VosInstance.__table__)
 _C = cast(Table, VosDataCache.__table__)
 
-# The full-list fetches whose success says how fresh the table is. The gateway rows' own timestamps
-# move only when a gateway changes, so they cannot tell when VOS was last asked.
-_CONFIG_KEYS = {
-    t: cache_key(API_PATH_PREFIX + api, {})
-    for t, api in (("mapping", "GetGatewayMapping"), ("routing", "GetGatewayRouting"))
-}
-_ONLINE_KEYS = {
-    t: cache_key(API_PATH_PREFIX + api, {})
-    for t, api in (("mapping", "GetGatewayMappingOnline"), ("routing", "GetGatewayRoutingOnline"))
-}
+
+def _full_list_keys(projection: Projection) -> dict[str, str]:
+    """The cache keys of the unfiltered fetches feeding `projection`, per gateway type: their
+    success says how fresh the table is (the rows' own timestamps move only when a gateway
+    changes, so they cannot tell when VOS was last asked)."""
+    return {t.value: cache_key(spec.path, {}) for t, spec in gateway_apis(projection).items()}
+
+
+_CONFIG_KEYS = _full_list_keys(Projection.GATEWAY_CONFIG)
+_ONLINE_KEYS = _full_list_keys(Projection.GATEWAY_ONLINE)
 
 ITEM_COLUMNS = (
     _G.c.gateway_type,

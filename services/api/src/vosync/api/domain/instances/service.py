@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from vosync.api.domain.instances.schemas import Instance, InstanceCreate, InstanceList, InstancePatch
-from vosync.api.lib.directory import InstanceDirectory, InstanceInfo
+from vosync.api.lib.directory import CachedInstances, InstanceInfo
 from vosync.api.lib.errors import ConflictException
 from vosync.api.lib.hot_cache import HotCache
 from vosync.api.lib.validate import check_instance_id, check_text
@@ -85,9 +85,7 @@ def _record(row: Any) -> InstanceRecord:
 
 
 class InstanceService:
-    def __init__(
-        self, engine: AsyncEngine, kv: KeyValue, directory: InstanceDirectory, hot: HotCache
-    ) -> None:
+    def __init__(self, engine: AsyncEngine, kv: KeyValue, directory: CachedInstances, hot: HotCache) -> None:
         self._engine = engine
         self._kv = kv
         self._directory = directory

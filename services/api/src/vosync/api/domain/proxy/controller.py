@@ -17,7 +17,7 @@ from vosync.api.lib.auth import READ, sees_secrets
 from vosync.api.lib.errors import error_response
 from vosync.api.lib.gzip_parts import MIN_GZIP_BYTES, accepts_gzip, etag_matches
 from vosync.api.lib.jsonutil import JsonParts, dumps, json_response
-from vosync.api.lib.openapi import error_responses
+from vosync.api.lib.openapi import RateLimitedOperation, error_responses
 from vosync.shared.catalogue import known_api_names
 
 _DESCRIPTION = """
@@ -52,7 +52,8 @@ class ProxyController(Controller):
         summary="Cached VOS API call",
         description=_DESCRIPTION,
         operation_id="proxyVosApi",
-        responses=error_responses(400, 401, 403, 404, 502, 503),
+        responses=error_responses(400, 401, 403, 404, 429, 502, 503),
+        operation_class=RateLimitedOperation,
     )
     async def call(
         self,

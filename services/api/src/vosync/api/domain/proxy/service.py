@@ -15,14 +15,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 from litestar.exceptions import ClientException, NotFoundException, PermissionDeniedException
-from sqlalchemy import Table, Text, select
+from sqlalchemy import Table, Text, func, or_, select, update
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from vosync.api.domain.proxy.schemas import DataSource
-from vosync.api.lib.directory import InstanceDirectory, InstanceInfo
+from vosync.api.lib.directory import CachedInstances, InstanceInfo
 from vosync.api.lib.errors import database_unavailable
-from vosync.api.lib.fetcher import Fetcher, FetchFailure, FetchOutcome
+from vosync.api.lib.fetcher import Fetcher, FetchFailure, PollerAnswer
 from vosync.api.lib.hot_cache import CachedReply, CacheKey, HotCache
 from vosync.api.lib.jsonutil import dumps
 from vosync.api.lib.metrics import ApiMetrics
@@ -117,12 +117,13 @@ class ProxyService:
         catalogue: Catalogue,
         engine: AsyncEngine,
         hot: HotCache,
-        directory: InstanceDirectory,
+        directory: CachedInstances,
         fetcher: Fetcher,
         metrics: ApiMetrics,
         failure_backoff_s: float,
         refresh_cooldown_s: float = 0.0,
         grace_s: Callable[[str], float] = lambda _api_name: 0.0,
+        read_touch_s: float = 0.0,
     ) -> None:
         self._catalogue = catalogue
         self._engine = engine
@@ -137,6 +138,13 @@ class ProxyService:
         self._refresh_cooldown_s = refresh_cooldown_s
         self._refreshed: OrderedDict[CacheKey, tuple[float, Resolved]] = OrderedDict()
         self._grace_s = grace_s  # api name → stale-while-revalidate seconds
+        # A stored reply served without a successful fetch (stale, or inside the grace window) is
+        # marked read (last_read_at) at most once per key per read_touch_s, so that the writer's
+        # cleanup keeps it; a fresh row is kept by its expires_at, a fetched one by last_attempt_at.
+        self._read_touch_s = read_touch_s
+        self._touched: OrderedDict[CacheKey, float] = OrderedDict()
+        # The cleanup never deletes the scheduled (unfiltered) keys' rows: no need to mark them.
+        self._never_deleted = {(spec.path, cache_key(spec.path, {})) for spec in catalogue.scheduled()}
         self._revalidating: set[CacheKey] = set()
         self._background: set[asyncio.Task[None]] = set()  # referenced, so none is collected mid-run
         self._flights: SingleFlight[tuple[CacheKey, bool], Resolved] = SingleFlight()
@@ -146,7 +154,7 @@ class ProxyService:
         self._database_failing = False
         # Keys whose last fetch failed, until when: readers get stale data (or the error) at once
         # instead of each waiting for another failing fetch.
-        self._failed: OrderedDict[CacheKey, tuple[float, FetchOutcome]] = OrderedDict()
+        self._failed: OrderedDict[CacheKey, tuple[float, PollerAnswer]] = OrderedDict()
 
     async def instance(self, instance_id: int) -> InstanceInfo:
         info = await self._directory.get(check_instance_id(instance_id))
@@ -218,6 +226,7 @@ class ProxyService:
         self, spec: ApiSpec, key: CacheKey, params: dict[str, Any], reply: CachedReply
     ) -> Resolved:
         """An expired reply inside its grace window: served now, refreshed behind the reader."""
+        self._touch(key)
         failed = self._failed.get(key)
         if failed is not None and failed[0] > time.monotonic():
             # The last fetch failed moments ago: no new one yet, say why the data is old.
@@ -296,9 +305,10 @@ class ProxyService:
         return self._fallback(key, row, outcome, database_ok)
 
     def _fallback(
-        self, key: CacheKey, row: _StoredRow | None, outcome: FetchOutcome, database_ok: bool
+        self, key: CacheKey, row: _StoredRow | None, outcome: PollerAnswer, database_ok: bool
     ) -> Resolved:
         if row is not None and row.data is not None:
+            self._touch(key)
             return Resolved("stale", _reply(key, row), error=outcome.error)
         if not database_ok:
             return Resolved(
@@ -322,13 +332,44 @@ class ProxyService:
             },
         )
 
-    def _remember_failure(self, key: CacheKey, outcome: FetchOutcome) -> None:
+    def _remember_failure(self, key: CacheKey, outcome: PollerAnswer) -> None:
         if self._failure_backoff_s <= 0:
             return
         self._failed[key] = (time.monotonic() + self._failure_backoff_s, outcome)
         self._failed.move_to_end(key)
         while len(self._failed) > _MAX_REMEMBERED_FAILURES:
             self._failed.popitem(last=False)
+
+    def _touch(self, key: CacheKey) -> None:
+        """Mark the row read, in the background, unless this process did within read_touch_s."""
+        if self._read_touch_s <= 0 or (key[1], key[2]) in self._never_deleted:
+            return
+        now = time.monotonic()
+        last = self._touched.get(key)
+        if last is not None and now - last < self._read_touch_s:
+            return
+        self._touched[key] = now
+        self._touched.move_to_end(key)
+        while len(self._touched) > _MAX_REMEMBERED_FAILURES:
+            self._touched.popitem(last=False)
+        task = asyncio.create_task(self._mark_read(key))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _mark_read(self, key: CacheKey) -> None:
+        # Another api process may have marked it already: then nothing is written.
+        recent = func.now() - timedelta(seconds=self._read_touch_s)
+        stmt = (
+            update(_C)
+            .where(_C.c.vos_instance_id == key[0], _C.c.api_path == key[1], _C.c.cache_key == key[2])
+            .where(or_(_C.c.last_read_at.is_(None), _C.c.last_read_at < recent))
+            .values(last_read_at=func.now())
+        )
+        try:
+            async with self._engine.begin() as conn:
+                await conn.execute(stmt)
+        except Exception as exc:  # the database away: the next touch interval tries again
+            log.debug("cache row not marked read", extra={"api_path": key[1], "error": repr(exc)})
 
     async def _read_row(self, key: CacheKey) -> tuple[_StoredRow | None, bool]:
         """The stored row (or None) and whether the database answered: with PostgreSQL away the
@@ -379,7 +420,7 @@ def _reply(key: CacheKey, row: _StoredRow) -> CachedReply:
     )
 
 
-def _outcome_label(outcome: FetchOutcome) -> str:
+def _outcome_label(outcome: PollerAnswer) -> str:
     if outcome.ok:
         return "ok"
     return outcome.failure.value if outcome.failure is not None else "vos_error"

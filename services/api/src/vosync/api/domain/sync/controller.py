@@ -13,7 +13,7 @@ from vosync.api.domain.proxy.service import ProxyService
 from vosync.api.domain.sync.schemas import SyncReply, SyncRequest
 from vosync.api.domain.sync.service import SyncService
 from vosync.api.lib.auth import ADMIN
-from vosync.api.lib.openapi import error_responses
+from vosync.api.lib.openapi import RateLimitedOperation, error_responses
 
 
 class SyncController(Controller):
@@ -32,7 +32,8 @@ class SyncController(Controller):
             " (a poller would not fetch it)."
         ),
         operation_id="syncInstance",
-        responses=error_responses(400, 401, 403, 404),
+        responses=error_responses(400, 401, 403, 404, 429),
+        operation_class=RateLimitedOperation,
     )
     async def sync_now(
         self,

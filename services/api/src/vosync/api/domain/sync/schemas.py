@@ -14,7 +14,7 @@ class SyncRequest(msgspec.Struct, forbid_unknown_fields=True):
     apis: Annotated[list[ApiName], Meta(max_length=64)] | None = None
 
 
-class SyncOutcome(msgspec.Struct):
+class SyncApiResult(msgspec.Struct):
     api_name: str
     ok: bool
     error_kind: str | None
@@ -25,4 +25,4 @@ class SyncOutcome(msgspec.Struct):
 
 class SyncReply(msgspec.Struct):
     instance_id: int
-    results: list[SyncOutcome]
+    results: list[SyncApiResult]

@@ -12,7 +12,7 @@ import time
 from datetime import timedelta
 
 from vosync.api.domain.proxy.service import params_key, resolve_spec
-from vosync.api.domain.sync.schemas import SyncOutcome, SyncReply
+from vosync.api.domain.sync.schemas import SyncApiResult, SyncReply
 from vosync.api.lib.directory import InstanceInfo
 from vosync.api.lib.fetcher import Fetcher
 from vosync.api.lib.hot_cache import CachedReply, HotCache
@@ -40,7 +40,7 @@ class SyncService:
         # A sync of an (instance, API) within the cooldown of the last one shares its outcome: repeated
         # POST /sync reach VOS at most once per cooldown (bounded: instances x catalogue APIs).
         self._cooldown_s = cooldown_s
-        self._recent: dict[tuple[int, str], tuple[float, SyncOutcome]] = {}
+        self._recent: dict[tuple[int, str], tuple[float, SyncApiResult]] = {}
 
     def specs(self, names: list[str] | None) -> list[ApiSpec]:
         """The APIs to sync (default: the scheduled ones); 403/404 for a write or unknown name."""
@@ -56,7 +56,7 @@ class SyncService:
         )
         return SyncReply(instance_id=instance.id, results=list(outcomes))
 
-    async def _one(self, instance: InstanceInfo, spec: ApiSpec) -> SyncOutcome:
+    async def _one(self, instance: InstanceInfo, spec: ApiSpec) -> SyncApiResult:
         recent = self._recent.get((instance.id, spec.name))
         if recent is not None and recent[0] > time.monotonic():
             return recent[1]
@@ -65,7 +65,7 @@ class SyncService:
             self._recent[(instance.id, spec.name)] = (time.monotonic() + self._cooldown_s, outcome)
         return outcome
 
-    async def _fetch(self, instance: InstanceInfo, spec: ApiSpec) -> SyncOutcome:
+    async def _fetch(self, instance: InstanceInfo, spec: ApiSpec) -> SyncApiResult:
         generation = self._hot.generation(instance.id)
         outcome = await self._fetcher.fetch(
             FetchRequest(instance_id=instance.id, api_name=spec.name, params={}, reason=FetchReason.SYNC)
@@ -85,7 +85,7 @@ class SyncService:
                 ),
                 generation,
             )
-        return SyncOutcome(
+        return SyncApiResult(
             api_name=spec.name,
             ok=outcome.ok,
             error_kind=outcome.error_kind,

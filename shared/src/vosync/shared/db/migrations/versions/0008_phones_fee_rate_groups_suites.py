@@ -6,7 +6,7 @@ phone that drops out stays, offline, with `last_seen_at`. Details (GetPhoneOnlin
 `gateway_event_outbox.entity`: 'gateway' (the rows so far) or 'phone' (gateway_name = e164).
 
 Revision ID: 0008
-Revises: 0005
+Revises: 0006
 Create Date: 2026-12-03 15:30:00
 """
 
@@ -17,7 +17,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0008"
-down_revision = "0005"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 

@@ -82,27 +82,36 @@ class ServiceProc:
         )
         self.starts += 1
 
+    async def ready(self) -> bool:
+        """GET /health/ready answers 200 (NATS connected, the database reachable where used)."""
+        try:
+            async with httpx.AsyncClient(timeout=2.0) as client:
+                return (await client.get(f"{self.url}/health/ready")).status_code == 200
+        except httpx.HTTPError:
+            return False
+
     async def wait_ready(self, timeout_s: float = 60.0) -> float:
         """Until GET /health/ready answers 200; returns the seconds it took."""
         started = time.monotonic()
-        async with httpx.AsyncClient(timeout=2.0) as client:
-            while True:
-                if not self.alive():
-                    raise AssertionError(f"{self.name} exited while starting:\n{self.log_tail()}")
-                try:
-                    if (await client.get(f"{self.url}/health/ready")).status_code == 200:
-                        return time.monotonic() - started
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() - started > timeout_s:
-                    raise AssertionError(f"{self.name} not ready after {timeout_s:.0f} s:\n{self.log_tail()}")
-                await asyncio.sleep(0.1)
+        while True:
+            if not self.alive():
+                raise AssertionError(f"{self.name} exited while starting:\n{self.log_tail()}")
+            if await self.ready():
+                return time.monotonic() - started
+            if time.monotonic() - started > timeout_s:
+                raise AssertionError(f"{self.name} not ready after {timeout_s:.0f} s:\n{self.log_tail()}")
+            await asyncio.sleep(0.1)
 
     def kill(self) -> None:
         """SIGKILL: no shutdown code runs (no lease release, no flush, no ack of the batch in hand)."""
         assert self.proc is not None and self.alive(), f"{self.name} is not running"
         self.proc.kill()
         self.proc.wait(10)
+
+    def terminate(self) -> None:
+        """SIGTERM without waiting (stop() then waits)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
 
     async def stop(self, timeout_s: float = 10.0) -> int | None:
         """SIGTERM and wait (SIGKILL after the deadline); the exit code."""
@@ -135,6 +144,14 @@ class ServiceProc:
 
     def log_tail(self, lines: int = 60) -> str:
         return "\n".join(self.log_text().splitlines()[-lines:]) or "(no log)"
+
+
+async def stop_all(processes: list[ServiceProc]) -> None:
+    """SIGTERM to all first, so that they stop side by side, then wait for each."""
+    for proc in processes:
+        proc.terminate()
+    for proc in processes:
+        await proc.stop()
 
 
 def parse_metrics(text: str) -> dict[str, float]:

@@ -1,4 +1,8 @@
-"""VOS3000-shaped replies and FetchResults for the writer's tests and benchmark.
+"""VOS3000-shaped replies and FetchResults, built by hand, for the tests and the benchmarks.
+
+Index-based and fixed (no randomness, unlike `datagen`, which feeds the running simulator), so a
+test can say which field it expects. It lives with the simulator so that tests/ and benchmarks/
+share it without importing each other.
 
 Field names follow the reference (§3.1–3.4): config items of GetGatewayMapping/GetGatewayRouting with
 their real keys (`remoteIps`, `remoteIp`, `signalPort`, `protocol` 0/1, …) and the online lists

@@ -1,0 +1,1 @@
+"""The status domain of the api: what `vosync status` shows."""

@@ -1,0 +1,1 @@
+"""What many tests need and none owns: waiting for a condition, the documented VOS reply models."""
