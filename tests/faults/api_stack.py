@@ -36,6 +36,7 @@ SECRETS = {
     "userpassword": "SECRET-deep-6",
 }
 GATEWAY = "gw-secret"
+PHONE = "8613800000000"
 MAPPING_REPLY = {
     "retCode": 0,
     "infoGatewayMappings": [
@@ -128,6 +129,23 @@ async def _seed_rows(database_url: str, instance_id: int) -> None:
             json.dumps(sources),
             now,
         )
+        # A phone and a suite whose raw items carry secrets (issue 22's routes mask them too).
+        await conn.execute(
+            "INSERT INTO phones (vos_instance_id, e164, is_online, detail_data, detail_synced_at)"
+            " VALUES ($1, $2, true, $3::jsonb, $4)",
+            instance_id,
+            PHONE,
+            json.dumps({"e164": PHONE, "password": SECRETS["password"]}),
+            now,
+        )
+        suite = SUITE_REPLY["infoSuites"][0]  # type: ignore[index]
+        await conn.execute(
+            "INSERT INTO suites (vos_instance_id, suite_id, raw_data, synced_at)"
+            " VALUES ($1, 1, $2::jsonb, $3)",
+            instance_id,
+            json.dumps(suite),
+            now,
+        )
     finally:
         await conn.close()
 
@@ -176,6 +194,7 @@ def fill_path(template: str, api: ApiUnderTest, *, instance_id: int | None = Non
         "api_name": "GetSuite",
         "gateway_type": "mapping",
         "gateway_name": GATEWAY,
+        "e164": PHONE,
     }
     for name, value in values.items():
         template = template.replace("{" + name + "}", value)

@@ -3,13 +3,15 @@
 1. `check_results_accounted`: every message on VOS_RESULTS was applied (the vos_data_cache row of
    its key reflects the newest result of that key: last_attempt_at, synced_at, response_data, error),
    or is in VOS_DEAD_LETTER with a reason (matched by stream sequence), or belongs to an instance
-   that does not exist; and the writer's consumer has nothing pending or unacknowledged.
+   that does not exist; the poller's scheduled GetPhoneOnline batches, which are projected but not
+   cached, are reflected by the phones rows (each number's newest successful details); and the
+   writer's consumer has nothing pending or unacknowledged.
 2. `wait_gateways_match` / `gateway_diff`: the gateways table equals the simulator's truth
    (`GET /_sim/gateways`): the names of each type and their online flags.
-3. `check_events_exactly_once`: every outbox row is published exactly once on GATEWAY_EVENTS (no
-   duplicate event_id, Nats-Msg-Id or (instance, type, name, changed_at); count = outbox rows), and
-   each gateway's events alternate on/off with `previous` = the state before, ending in the state
-   the gateways table holds.
+3. `check_events_exactly_once`: every outbox row (gateways' and phones') is published exactly once
+   on GATEWAY_EVENTS (no duplicate event_id, Nats-Msg-Id or (instance, type, name, changed_at);
+   count = outbox rows), and each gateway's (phone's) events alternate on/off with `previous` = the
+   state before, ending in the state the gateways (phones) table holds.
 4. `check_api_answers`: every request to the api was answered in time with data (200 JSON) or a
    documented JSON error (400/403/404/502/503), never a 500 or a hang; connection failures only
    while the api process was down.
@@ -34,7 +36,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from vosync.shared import bus
 from vosync.shared.catalogue import Catalogue, Projection, UnknownApiError, WriteApiError
 from vosync.shared.codec import decode
-from vosync.shared.messages import FetchResult, GatewayOnlineEvent
+from vosync.shared.messages import FetchResult, GatewayOnlineEvent, PhoneOnlineEvent
 from vosync.writer.jsontext import pg_json
 from vosync.writer.results import InvalidResult, checked, with_canonical_fields
 
@@ -96,8 +98,10 @@ async def iter_stream(js: JetStreamContext, stream: str) -> AsyncIterator[Stream
         inactive_threshold=30.0,
         max_ack_pending=-1,
     )
-    subject = (info.config.subjects or [">"])[0]
-    sub = await js.pull_subscribe(subject, stream=stream, config=config)
+    subjects = info.config.subjects or [">"]
+    if len(subjects) > 1:  # GATEWAY_EVENTS: gateway.online.> and phone.online.>
+        config.filter_subjects = list(subjects)
+    sub = await js.pull_subscribe(subjects[0], stream=stream, config=config)
     try:
         seq = 0
         while seq < last:
@@ -211,6 +215,9 @@ async def check_results_accounted(
         dead[seq] = msg
     known = {r["id"] for r in await conn.fetch("SELECT id FROM vos_instances")}
     folds: dict[tuple[int, str, str], _KeyFold] = defaultdict(_KeyFold)
+    # The poller's scheduled GetPhoneOnline batches are projected into `phones`, not cached (issue
+    # 22): each number's newest successful details must be what its row holds.
+    details: dict[tuple[int, str], tuple[datetime, dict[str, Any]]] = {}
     async for msg in iter_stream(js, bus.RESULTS_STREAM):
         report.messages += 1
         if msg.seq in dead:
@@ -230,8 +237,12 @@ async def check_results_accounted(
         report.applied += 1
         if result.error_kind is not None:
             report.error_kinds[result.error_kind.value] += 1
+        if _detail_batch(result, catalogue):
+            _note_details(details, result)
+            continue
         folds[(result.instance_id, result.api_path, result.cache_key)].add(result)
     report.keys = len(folds)
+    problems.extend(await _check_details(conn, details))
     rows = {
         (r["vos_instance_id"], r["api_path"], r["cache_key"]): r
         for r in await conn.fetch(
@@ -244,6 +255,51 @@ async def check_results_accounted(
         problems.extend(_check_row(key, fold, rows.get(key), catalogue))
     _fail("results neither applied nor dead-lettered", problems)
     return report
+
+
+def _detail_batch(result: FetchResult, catalogue: Catalogue) -> bool:
+    try:
+        spec = catalogue.spec(result.api_name)
+    except (UnknownApiError, WriteApiError):
+        return False
+    return spec.projection is Projection.PHONE_DETAIL and result.reason.value == "schedule"
+
+
+def _note_details(
+    details: dict[tuple[int, str], tuple[datetime, dict[str, Any]]], result: FetchResult
+) -> None:
+    if not result.ok or not isinstance(result.response, dict):
+        return
+    for item in result.response.get("infoPhoneOnlines") or []:
+        if isinstance(item, dict) and isinstance(item.get("e164"), str):
+            key = (result.instance_id, item["e164"])
+            if key not in details or details[key][0] <= result.fetched_at:
+                details[key] = (result.fetched_at, item)
+
+
+async def _check_details(
+    conn: asyncpg.Connection, details: dict[tuple[int, str], tuple[datetime, dict[str, Any]]]
+) -> list[str]:
+    if not details:
+        return []
+    rows = {
+        (r["vos_instance_id"], r["e164"]): r
+        for r in await conn.fetch(
+            "SELECT vos_instance_id, e164, remote_ip, product_id, detail_synced_at FROM phones"
+        )
+    }
+    problems = []
+    for key, (at, item) in sorted(details.items()):
+        row = rows.get(key)
+        if row is None:
+            problems.append(f"{key}: details fetched at {at}, no phones row")
+        elif (row["remote_ip"], row["product_id"]) != (item.get("remoteIp"), item.get("productId")):
+            problems.append(f"{key}: the row's details are not the newest reply's (fetched at {at})")
+        elif row["detail_synced_at"] is None or row["detail_synced_at"] > at:
+            problems.append(
+                f"{key}: detail_synced_at {row['detail_synced_at']} is after the newest reply {at}"
+            )
+    return problems
 
 
 def _check_row(key: tuple[int, str, str], fold: _KeyFold, row: Any, catalogue: Catalogue) -> list[str]:
@@ -344,7 +400,7 @@ async def check_events_exactly_once(
     outbox = {
         r["id"]: r
         for r in await conn.fetch(
-            "SELECT id, vos_instance_id, gateway_type, gateway_name, is_online, changed_at"
+            "SELECT id, entity, vos_instance_id, gateway_type, gateway_name, is_online, changed_at"
             " FROM gateway_event_outbox"
         )
     }
@@ -352,24 +408,30 @@ async def check_events_exactly_once(
     ids: Counter[int] = Counter()
     msg_ids: Counter[str] = Counter()
     transitions: Counter[tuple[int, str, str, datetime]] = Counter()
-    history: dict[tuple[int, str, str], list[GatewayOnlineEvent]] = defaultdict(list)
+    history: dict[tuple[int, str, str], list[GatewayOnlineEvent | PhoneOnlineEvent]] = defaultdict(list)
     for msg in messages:
-        event = decode(GatewayOnlineEvent, msg.data, msg.headers)
+        # Phones share the outbox and the stream (issue 22): keyed (instance, "phone", e164).
+        event: GatewayOnlineEvent | PhoneOnlineEvent
+        if msg.subject.startswith("phone.online."):
+            event = decode(PhoneOnlineEvent, msg.data, msg.headers)
+            gateway, entity = (event.instance_id, "phone", event.e164), "phone"
+        else:
+            event = decode(GatewayOnlineEvent, msg.data, msg.headers)
+            gateway, entity = (event.instance_id, event.gateway_type.value, event.gateway_name), "gateway"
         if event.event_id is None:
             problems.append(f"event at seq {msg.seq} has no event_id")
             continue
         ids[event.event_id] += 1
         msg_ids[msg.headers.get("Nats-Msg-Id", "")] += 1
-        gateway = (event.instance_id, event.gateway_type.value, event.gateway_name)
         transitions[(*gateway, event.changed_at)] += 1
         history[gateway].append(event)
         row = outbox.get(event.event_id)
         if row is None:
             problems.append(f"event {event.event_id} has no outbox row")
-        elif (row["vos_instance_id"], row["gateway_type"], row["gateway_name"], row["is_online"]) != (
-            *gateway,
-            event.is_online,
-        ):
+            continue
+        row_type = "phone" if row["entity"] == "phone" else row["gateway_type"]
+        row_key = (row["entity"], row["vos_instance_id"], row_type, row["gateway_name"], row["is_online"])
+        if row_key != (entity, *gateway, event.is_online):
             problems.append(f"event {event.event_id} differs from its outbox row")
     problems += [f"event_id {i} published {n} times" for i, n in ids.items() if n > 1]
     problems += [f"Nats-Msg-Id {i!r} published {n} times" for i, n in msg_ids.items() if n > 1]
@@ -381,6 +443,7 @@ async def check_events_exactly_once(
         (r["vos_instance_id"], r["gateway_type"], r["gateway_name"]): r["is_online"]
         for r in await conn.fetch(
             "SELECT vos_instance_id, gateway_type, gateway_name, is_online FROM gateways"
+            " UNION ALL SELECT vos_instance_id, 'phone', e164, is_online FROM phones"
         )
     }
     for gateway, events in history.items():
@@ -393,7 +456,9 @@ async def check_events_exactly_once(
 
 
 def _check_alternation(
-    gateway: tuple[int, str, str], events: list[GatewayOnlineEvent], table: dict[tuple[int, str, str], bool]
+    gateway: tuple[int, str, str],
+    events: list[GatewayOnlineEvent | PhoneOnlineEvent],
+    table: dict[tuple[int, str, str], bool],
 ) -> list[str]:
     state: bool | None = None
     problems = []

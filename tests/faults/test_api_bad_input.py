@@ -27,7 +27,11 @@ pytestmark = pytest.mark.slow
 
 DEADLINE_S = 10.0
 NO_SUCH_INSTANCE = 987_654  # deletes aim here, so hostile input cannot remove seeded data
-STREAMS = {"gatewayOnlineEvents"}  # answers with an endless stream when the request is good
+STREAMS = {
+    "gatewayOnlineEvents",
+    "phoneOnlineEvents",
+    "gatewayChangeEvents",
+}  # answer with an endless stream when the request is good
 UVICORN_REFUSAL = b"Invalid HTTP request received."
 refused_by_http_server: list[str] = []
 

@@ -30,6 +30,7 @@ async def test_upgrade_downgrade_upgrade_on_a_fresh_database(pg_server_url: str)
     await upgrade(url)
     tables = await _tables(url)
     assert {"vos_instances", "vos_data_cache", "gateway_rows", "gateway_event_outbox"} <= tables
+    assert {"phones", "fee_rate_groups", "suites"} <= tables
     await downgrade(url, "base")
     assert await _tables(url) == {"alembic_version"}
     await upgrade(url)

@@ -151,6 +151,7 @@ async def test_each_service_does_its_job_with_its_own_user(deployed_nats: Deploy
         # -- the writer consumes it, nak-with-delay then ack, and tells the api ---------------------
         events: asyncio.Queue[Msg] = asyncio.Queue()
         await api.subscribe("gateway.>", cb=events.put)
+        await api.subscribe("phone.>", cb=events.put)
         await api.subscribe(bus.CACHE_CHANGED_SUBJECTS, cb=events.put)
         await api.flush()
         pull = await writer_js.pull_subscribe_bind(bus.WRITER_DURABLE, bus.RESULTS_STREAM)
@@ -163,13 +164,16 @@ async def test_each_service_does_its_job_with_its_own_user(deployed_nats: Deploy
         event_subject = bus.event_subject(7, "mapping")
         event_ack = await writer_js.publish(event_subject, b"{}", headers={"Nats-Msg-Id": "1"})
         assert event_ack.stream == bus.EVENTS_STREAM
+        phone_ack = await writer_js.publish("phone.online.7", b"{}", headers={"Nats-Msg-Id": "2"})
+        assert phone_ack.stream == bus.EVENTS_STREAM
         dead_ack = await writer_js.publish(bus.dead_letter_subject(again.subject), again.data)
         assert dead_ack.stream == bus.DEAD_LETTER_STREAM
         await writer.publish(bus.cache_changed_subject(7), b'["key-7"]')
         await api.publish(bus.cache_changed_subject(8), b'["key-8"]')  # an invalidation, to other replicas
-        received = {(await asyncio.wait_for(events.get(), DEADLINE_S)).subject for _ in range(3)}
+        received = {(await asyncio.wait_for(events.get(), DEADLINE_S)).subject for _ in range(4)}
         assert received == {
             bus.event_subject(7, "mapping"),
+            "phone.online.7",
             bus.cache_changed_subject(7),
             bus.cache_changed_subject(8),
         }
@@ -192,6 +196,8 @@ PUBLISH_REFUSED = [
     ("writer", "vos.result.1.GetSuite"),
     ("poller", "gateway.online.1.mapping"),  # only writers announce gateway changes
     ("api", "gateway.online.1.mapping"),
+    ("poller", "phone.online.1"),  # only writers announce phone changes
+    ("api", "phone.online.1"),
     ("poller", "vos.cache.changed.1"),
     ("writer", "vos.fetch.1"),  # only the api asks pollers to fetch
     ("poller", "_INBOX.someone.else"),  # a poller answers the requests it received, nothing more

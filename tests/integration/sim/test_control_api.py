@@ -235,3 +235,29 @@ async def test_info(vos_sim: SimCluster, http: httpx.AsyncClient) -> None:
     assert info["index"] == 1
     assert info["gateways"]["mapping"]["total"] == 50
     assert 0 < info["gateways"]["routing"]["online"] < 50
+
+
+async def test_register_and_drop_a_phone(vos_sim: SimCluster, http: httpx.AsyncClient) -> None:
+    base = vos_sim.urls[0]
+    listed = (await vos(http, base, "GetAllPhoneOnline")).json()["e164s"]
+    truth = (await http.get(f"{base}/_sim/phones")).json()
+    assert [p["e164"] for p in truth["online"]] == listed
+    assert truth["fee_rate_groups"] == (await vos(http, base, "GetFeeRateGroup")).json()["infoFeeRateGroups"]
+    assert truth["suites"] == (await vos(http, base, "GetSuite")).json()["infoSuites"]
+
+    dropped = await http.post(f"{base}/_sim/phones/{listed[0]}/online", json={"online": False})
+    assert dropped.status_code == 200 and dropped.json() == {
+        "e164": listed[0],
+        "online": False,
+        "entry": None,
+    }
+    added = await http.post(f"{base}/_sim/phones/8613700000000/online", json={"online": True})
+    assert added.status_code == 200 and added.json()["entry"]["e164"] == "8613700000000"
+    now = (await vos(http, base, "GetAllPhoneOnline")).json()["e164s"]
+    assert listed[0] not in now and "8613700000000" in now
+    details = (await vos(http, base, "GetPhoneOnline", {"e164s": ["8613700000000"]})).json()
+    assert details["infoPhoneOnlines"] == [added.json()["entry"]]
+
+    bad = await http.post(f"{base}/_sim/phones/86-1/online", json={"online": True})
+    assert bad.status_code == 400 and "digits" in bad.json()["error"]
+    assert (await http.post(f"{base}/_sim/phones/861/online", json={"online": "yes"})).status_code == 400

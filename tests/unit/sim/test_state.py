@@ -138,3 +138,57 @@ def test_fee_group_and_suite_filters(state: InstanceState) -> None:
     assert json.loads(state.fee_rate_group_reply([first]))["infoFeeRateGroups"] == [groups[0]]
     suites = json.loads(state.suite_reply([2]))["infoSuites"]
     assert [s["id"] for s in suites] == [2]
+
+
+def test_drift_registers_and_drops_phones_and_moves_their_details(state: InstanceState) -> None:
+    before = set(json.loads(state.all_phone_online_reply())["e164s"])
+    details = {
+        item["e164"]: (item["currentCall"], item["updateTime"])
+        for item in json.loads(state.phone_online_reply(sorted(before)))["infoPhoneOnlines"]
+    }
+    state.drift(0.1)
+    after = set(json.loads(state.all_phone_online_reply())["e164s"])
+    assert before - after and after - before  # some dropped, some registered
+    kept = sorted(before & after)
+    moved = [
+        item["e164"]
+        for item in json.loads(state.phone_online_reply(kept))["infoPhoneOnlines"]
+        if (item["currentCall"], item["updateTime"]) != details[item["e164"]]
+    ]
+    assert moved
+
+
+def test_phone_details_carry_the_documented_fields(state: InstanceState) -> None:
+    online = json.loads(state.all_phone_online_reply())["e164s"]
+    item = json.loads(state.phone_online_reply(online[:1]))["infoPhoneOnlines"][0]
+    assert set(item) == {
+        *("e164", "currentCall", "remoteIp", "localIp", "registerTime"),
+        *("updateTime", "protocol", "cryptoType", "productId"),
+    }
+    assert item["protocol"] in (0, 1) and item["updateTime"] > 10**12  # ms
+
+
+def test_fee_groups_and_suites_change_under_drift(state: InstanceState) -> None:
+    groups, suites = state.fee_rate_group_reply(None), state.suite_reply(None)
+    for _ in range(40):
+        state.drift(0.05)
+    assert state.fee_rate_group_reply(None) != groups
+    assert state.suite_reply(None) != suites
+    names = [g["name"] for g in json.loads(state.fee_rate_group_reply(None))["infoFeeRateGroups"]]
+    assert len(names) == len(set(names))
+    ids = [s["id"] for s in json.loads(state.suite_reply(None))["infoSuites"]]
+    assert len(ids) == len(set(ids))
+
+
+def test_control_of_phones_groups_and_suites(state: InstanceState) -> None:
+    number = state.online_phones()[0]
+    assert state.set_phone_online(number, False) is None
+    assert number not in json.loads(state.all_phone_online_reply())["e164s"]
+    assert json.loads(state.phone_online_reply([number]))["infoPhoneOnlines"] == []
+    entry = state.set_phone_online("8613800000000", True)
+    assert entry is not None and entry["e164"] == "8613800000000"
+    assert "8613800000000" in json.loads(state.all_phone_online_reply())["e164s"]
+    state.set_fee_rate_groups([{"name": "only", "memo": ""}])
+    assert json.loads(state.fee_rate_group_reply(None))["infoFeeRateGroups"] == [{"name": "only", "memo": ""}]
+    state.set_suites([])
+    assert json.loads(state.suite_reply(None))["infoSuites"] == []

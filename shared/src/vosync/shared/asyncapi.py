@@ -27,6 +27,7 @@ SIDES: dict[str, tuple[str, str]] = {
     channels.RESULTS.name: ("poller", "writer"),
     channels.FETCH.name: ("api", "poller"),
     channels.GATEWAY_ONLINE.name: ("writer", "api"),
+    channels.PHONE_ONLINE.name: ("writer", "api"),
     channels.CACHE_CHANGED.name: ("writer", "api"),
     channels.DEAD_LETTER.name: ("writer", "operator"),
 }

@@ -37,6 +37,7 @@ from vosync.shared.channels import (
     FETCH_ERROR_STATUS_HEADER,
     FETCH_QUEUE,
     GATEWAY_ONLINE,
+    PHONE_ONLINE,
     RESULTS,
     RESULTS_STREAM,
     WRITER_DURABLE,
@@ -50,6 +51,7 @@ log = logging.getLogger(__name__)
 RESULT_SUBJECTS = RESULTS.stream_subject
 FETCH_SUBJECTS = FETCH.wildcard
 EVENT_SUBJECTS = GATEWAY_ONLINE.stream_subject
+PHONE_EVENT_SUBJECTS = PHONE_ONLINE.stream_subject
 DEAD_LETTER_SUBJECTS = "vos.dead.>"
 CACHE_CHANGED_SUBJECTS = CACHE_CHANGED.wildcard
 
@@ -97,8 +99,8 @@ def stream_configs(replicas: int = 1) -> list[StreamConfig]:
         ),
         StreamConfig(
             name=EVENTS_STREAM,
-            description="gateway.online transitions, published from the writer's outbox",
-            subjects=[EVENT_SUBJECTS],
+            description="gateway.online and phone.online transitions, published from the writer's outbox",
+            subjects=[EVENT_SUBJECTS, PHONE_EVENT_SUBJECTS],
             retention=RetentionPolicy.LIMITS,
             storage=StorageType.FILE,
             max_age=7 * DAY_S,

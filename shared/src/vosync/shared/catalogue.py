@@ -20,6 +20,10 @@ class Projection(StrEnum):
     NONE = "none"
     GATEWAY_CONFIG = "gateway_config"
     GATEWAY_ONLINE = "gateway_online"
+    PHONE_ONLINE = "phone_online"  # GetAllPhoneOnline: the listed numbers are online, others not
+    PHONE_DETAIL = "phone_detail"  # GetPhoneOnline: the details of the numbers asked for
+    FEE_RATE_GROUPS = "fee_rate_groups"
+    SUITES = "suites"
 
 
 class GatewayType(StrEnum):
@@ -68,9 +72,15 @@ _SCHEDULED: tuple[ApiSpec, ...] = (
     ApiSpec(
         "GetGatewayRouting", 3600, 60, Projection.GATEWAY_CONFIG, GatewayType.ROUTING, "infoGatewayRoutings"
     ),
-    ApiSpec("GetAllPhoneOnline", 300, 120),
-    ApiSpec("GetFeeRateGroup", 300, 120),
-    ApiSpec("GetSuite", 300, 120),
+    # The poller follows each scheduled GetAllPhoneOnline with GetPhoneOnline batches (phone_details).
+    ApiSpec("GetAllPhoneOnline", 300, 120, Projection.PHONE_ONLINE, None, "e164s"),
+    ApiSpec("GetFeeRateGroup", 300, 120, Projection.FEE_RATE_GROUPS, None, "infoFeeRateGroups"),
+    ApiSpec("GetSuite", 300, 120, Projection.SUITES, None, "infoSuites"),
+)
+
+# Fetched on demand, and by the poller in batches after GetAllPhoneOnline; not on its own schedule.
+_PROJECTED_ON_DEMAND: tuple[ApiSpec, ...] = (
+    ApiSpec("GetPhoneOnline", 30, None, Projection.PHONE_DETAIL, None, "infoPhoneOnlines"),
 )
 
 # Read-only APIs of the VOS inventory (reference §3.10): fetched on demand through the proxy only.
@@ -145,7 +155,7 @@ class Catalogue:
         poll_intervals: Mapping[str, float] | None = None,
         cache_ttls: Mapping[str, float] | None = None,
     ) -> None:
-        specs = {spec.name: spec for spec in _SCHEDULED}
+        specs = {spec.name: spec for spec in (*_SCHEDULED, *_PROJECTED_ON_DEMAND)}
         for name in _ON_DEMAND_NAMES:
             specs.setdefault(name, ApiSpec(name))
         for name, interval in (poll_intervals or {}).items():
@@ -171,6 +181,10 @@ class Catalogue:
 
     def names(self) -> Iterable[str]:
         return self._specs.keys()
+
+    def by_projection(self, projection: Projection) -> ApiSpec | None:
+        """The API whose replies project to this table (the first, for the gateway projections)."""
+        return next((spec for spec in self._specs.values() if spec.projection is projection), None)
 
     def by_path(self, api_path: str) -> ApiSpec:
         return self.spec(api_path.removeprefix(API_PATH_PREFIX))

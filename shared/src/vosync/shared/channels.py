@@ -20,7 +20,13 @@ from faststream.nats import JStream
 from pydantic import BaseModel, ValidationError
 
 from vosync.shared import codec
-from vosync.shared.messages import CacheChanged, FetchRequest, FetchResult, GatewayOnlineEvent
+from vosync.shared.messages import (
+    CacheChanged,
+    FetchRequest,
+    FetchResult,
+    GatewayOnlineEvent,
+    PhoneOnlineEvent,
+)
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -169,6 +175,19 @@ GATEWAY_ONLINE: Channel[GatewayOnlineEvent] = Channel(
     headers={MSG_ID_HEADER: "the outbox id (= `event_id`)", **_CODEC_HEADERS},
 )
 
+PHONE_ONLINE: Channel[PhoneOnlineEvent] = Channel(
+    name="phone.online",
+    pattern="phone.online.{instance_id}",
+    model=PhoneOnlineEvent,
+    stream=EVENTS_STREAM,
+    description=(
+        "A phone registered or dropped (`is_online`, `previous`): online = listed by GetAllPhoneOnline. "
+        "Published by the writer's outbox relay (the gateways' outbox) after the commit that saw the "
+        "transition, in order per phone; exactly one event per transition."
+    ),
+    headers={MSG_ID_HEADER: "the outbox id (= `event_id`)", **_CODEC_HEADERS},
+)
+
 CACHE_CHANGED: Channel[CacheChanged] = Channel(
     name="vos.cache.changed",
     pattern="vos.cache.changed.{instance_id}",
@@ -201,7 +220,7 @@ DEAD_LETTER: Channel[FetchResult] = Channel(
     },
 )
 
-ALL: tuple[Channel[Any], ...] = (RESULTS, FETCH, GATEWAY_ONLINE, CACHE_CHANGED, DEAD_LETTER)
+ALL: tuple[Channel[Any], ...] = (RESULTS, FETCH, GATEWAY_ONLINE, PHONE_ONLINE, CACHE_CHANGED, DEAD_LETTER)
 
 
 INBOX_PREFIX = "_INBOX."

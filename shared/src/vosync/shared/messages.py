@@ -99,6 +99,19 @@ class GatewayOnlineEvent(_Message):
     concurrent_calls: int | None = None
 
 
+class PhoneOnlineEvent(_Message):
+    """A phone registered (went online) or dropped out of GetAllPhoneOnline (one event per transition)."""
+
+    event_id: int | None = None
+    instance_id: int
+    e164: str
+    is_online: bool
+    previous: bool | None = None  # None: the phone's first observed status
+    changed_at: datetime
+    remote_ip: str | None = None
+    concurrent_calls: int | None = None
+
+
 class CacheChanged(_Message):
     """Cache keys of one instance whose data a commit changed (core NATS, for in-process caches).
 

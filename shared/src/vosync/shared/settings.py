@@ -85,6 +85,23 @@ class Settings(BaseSettings):
         ),
     )
 
+    phone_detail_batch_size: int = Field(
+        200, ge=1, le=5000, description="numbers per GetPhoneOnline call (its `e164s`)"
+    )
+    phone_detail_max_per_poll: int = Field(
+        2000,
+        ge=0,
+        description=(
+            "the most numbers whose details one GetAllPhoneOnline poll asks for (new ones first, then"
+            " the round-robin refresh); 0 turns detail fetching off"
+        ),
+    )
+    phone_detail_refresh_per_poll: int = Field(
+        200,
+        ge=0,
+        description="of those, already known online numbers refreshed per poll, in round-robin order",
+    )
+
     # -- writer --------------------------------------------------------------------------------
     writer_batch_size: int = Field(256, ge=1, le=10_000)
     writer_max_deliver: int = Field(5, ge=2)

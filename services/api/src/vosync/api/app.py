@@ -20,6 +20,7 @@ from vosync.api.domain.health.controller import HealthController
 from vosync.api.domain.history.controller import HistoryController
 from vosync.api.domain.instances.controller import InstanceController
 from vosync.api.domain.page.controller import page_routers
+from vosync.api.domain.phones.controller import PhoneController
 from vosync.api.domain.proxy.controller import ProxyController
 from vosync.api.domain.status.controller import StatusController
 from vosync.api.domain.sync.controller import SyncController
@@ -35,6 +36,7 @@ API_VERSION = "1.0.0"
 _SERVICES = (
     "proxy",
     "gateways",
+    "phones",
     "instances",
     "cache",
     "sync",
@@ -65,6 +67,7 @@ def create_app(settings: Settings, resources: ApiResources | None = None) -> Lit
             ProxyController,
             GatewayController,
             HistoryController,
+            PhoneController,
             InstanceController,
             CacheController,
             SyncController,

@@ -20,6 +20,7 @@ from vosync.api.domain.gateways.service import GatewayService
 from vosync.api.domain.health.service import HealthService
 from vosync.api.domain.history.service import HistoryService
 from vosync.api.domain.instances.service import InstanceService
+from vosync.api.domain.phones.service import PhoneService
 from vosync.api.domain.proxy.service import ProxyService
 from vosync.api.domain.status.service import StatusService
 from vosync.api.domain.sync.service import SyncService
@@ -125,6 +126,7 @@ class ApiResources:
                     read_touch_s=settings.cache_read_touch_s,
                 ),
                 "gateways": GatewayService(engine, self.lists),
+                "phones": PhoneService(engine),
                 "instances": instances,
                 "cache": CacheService(engine, broker, self.hot),
                 "sync": SyncService(

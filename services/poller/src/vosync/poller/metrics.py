@@ -72,6 +72,12 @@ class PollerMetrics:
             ["api"],
             registry=r,
         )
+        self.phone_details = Counter(
+            "vosync_poller_phone_details",
+            "Numbers asked for with GetPhoneOnline after GetAllPhoneOnline: new, or refreshed (round-robin)",
+            ["source"],
+            registry=r,
+        )
         self.published = Counter("vosync_poller_results_published", "Results acked by JetStream", registry=r)
         self.publish_dropped = Counter(
             "vosync_poller_results_dropped",

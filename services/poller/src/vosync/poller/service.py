@@ -27,13 +27,14 @@ from vosync.poller.failure_log import FailureLog
 from vosync.poller.leases import LeaseManager
 from vosync.poller.metrics import PollerMetrics
 from vosync.poller.ondemand import OnDemandServer, Refusal
+from vosync.poller.phone_details import DetailLimits, PhoneDetailTracker
 from vosync.poller.publisher import ResultPublisher
 from vosync.poller.schedule import first_delay, next_delay
 from vosync.poller.vos_client import VosClient
 from vosync.shared import bus
 from vosync.shared.broker import VosyncBroker, make_broker
 from vosync.shared.cache_key import cache_key, normalise_params
-from vosync.shared.catalogue import ApiSpec
+from vosync.shared.catalogue import ApiSpec, Projection
 from vosync.shared.heartbeat import VosView, vos_views_json
 from vosync.shared.instances import InstanceRecord
 from vosync.shared.messages import FetchReason, FetchResult
@@ -96,6 +97,13 @@ class PollerService:
         self.poller_id = settings.poller_id
         self.metrics = PollerMetrics()
         self._specs: list[ApiSpec] = settings.catalogue.scheduled()
+        self._detail_spec = settings.catalogue.by_projection(Projection.PHONE_DETAIL)
+        self._detail_limits = DetailLimits(
+            settings.phone_detail_batch_size,
+            settings.phone_detail_max_per_poll,
+            settings.phone_detail_refresh_per_poll,
+        )
+        self._phone_trackers: dict[int, PhoneDetailTracker] = {}
         self.metrics.vos.schedule({s.name: s.poll_interval_s or 0.0 for s in self._specs})
         self._runtimes: dict[int, InstanceRuntime] = {}
         self._schedules: dict[int, Schedules] = {}
@@ -427,6 +435,7 @@ class PollerService:
     def _lease_released(self, instance_id: int, reason: str) -> None:
         self._stop_schedules(instance_id)
         self._failure_log.forget(instance_id)
+        self._phone_trackers.pop(instance_id, None)  # its next owner starts from its own memory
         self.metrics.vos.forget(instance_id)
         self.metrics.lease_changes.labels(reason).inc()
         self.metrics.owned_instances.set(len(self.leases.owned_ids()))
@@ -455,6 +464,8 @@ class PollerService:
                 return
             self.metrics.schedule_lateness.observe(max(0.0, loop.time() - due))
             outcome, _joined = await self._fetch(instance_id, spec, {}, FetchReason.SCHEDULE)
+            if spec.projection is Projection.PHONE_ONLINE and isinstance(outcome, FetchResult) and outcome.ok:
+                await self._fetch_phone_details(instance_id, outcome, group)
             if isinstance(outcome, Refusal):
                 if outcome.status == 404:
                     return  # the instance is gone; the lease goes with it
@@ -465,6 +476,50 @@ class PollerService:
                 delay *= 1 + self._rng.uniform(0, self.settings.poll_jitter)
             else:
                 delay = next_delay(interval, self.settings.poll_jitter, self._rng)
+
+    async def _fetch_phone_details(self, instance_id: int, listing: FetchResult, group: Schedules) -> None:
+        """GetPhoneOnline for the new numbers and a bounded round-robin of known ones (phone_details),
+        batch after batch (never more than one at a time per instance from here); every batch result
+        is published like any other and projected by the writer."""
+        spec = self._detail_spec
+        if spec is None or self._detail_limits.max_per_poll == 0:
+            return
+        listed = (listing.response or {}).get("e164s")
+        if not isinstance(listed, list):
+            return
+        tracker = self._phone_trackers.get(instance_id)
+        if tracker is None:
+            tracker = self._phone_trackers[instance_id] = PhoneDetailTracker(self._detail_limits)
+        plan = tracker.plan(n for n in listed if isinstance(n, str) and n)
+        failed = 0
+        for batch in plan.batches:
+            if group.stopped:
+                return
+            outcome, _joined = await self._fetch(instance_id, spec, {"e164s": batch}, FetchReason.SCHEDULE)
+            if isinstance(outcome, FetchResult) and outcome.ok:
+                tracker.answered(batch)
+            else:
+                failed += 1
+                if isinstance(outcome, Refusal):
+                    break  # backing off or gone: the rest waits for the next poll
+        self.metrics.phone_details.labels("new").inc(plan.new)
+        self.metrics.phone_details.labels("refreshed").inc(plan.refreshed)
+        if plan.batches:
+            # A routine refresh is not an event; new numbers, a backlog or failures are.
+            level = logging.INFO if plan.new or plan.waiting or failed else logging.DEBUG
+            log.log(
+                level,
+                "phone details fetched",
+                extra={
+                    "instance_id": instance_id,
+                    "online": len(listed),
+                    "new": plan.new,
+                    "refreshed": plan.refreshed,
+                    "waiting": plan.waiting,
+                    "calls": len(plan.batches),
+                    "failed_calls": failed,
+                },
+            )
 
     # -- one VOS call ----------------------------------------------------------------------------
     async def _fetch(

@@ -87,7 +87,7 @@ def classify_reply(status: int, body: bytes) -> ReplyReading:
 
 def normalise_reply(spec: ApiSpec, reply: dict[str, Any]) -> dict[str, Any]:
     """Canonical field spellings in the item lists of gateway replies; other replies as they came."""
-    if spec.projection is Projection.NONE or spec.list_key is None:
+    if spec.projection is Projection.NONE or spec.gateway_type is None or spec.list_key is None:
         return reply
     return normalise_list_items(reply, spec.list_key)
 

@@ -105,6 +105,8 @@ class ControlApi:
             ("POST", "/gateways/{type}/{name:.+}/online", self.set_online),
             ("POST", "/gateways/{type}/{name:.+}/stats", self.set_stats),
             ("DELETE", "/gateways/{type}/{name:.+}", self.remove_gateway),
+            ("GET", "/phones", self.phones),
+            ("POST", "/phones/{e164}/online", self.set_phone_online),
             ("GET", "/changes", self.changes),
             ("POST", "/changes", self.set_changes),
             ("POST", "/changes/tick", self.tick),
@@ -188,6 +190,20 @@ class ControlApi:
         kind, name = _kind(request), request.match_info["name"]
         self.instance.state.remove_gateway(kind, name)
         return _json({"removed": name, "type": kind})
+
+    async def phones(self, request: web.Request) -> web.Response:
+        """The online phones (as GetPhoneOnline lists them), the fee rate groups and the suites."""
+        state = self.instance.state
+        online = [state.phone_entry(e164) for e164 in state.online_phones()]
+        return _json({"online": online, "fee_rate_groups": state.fee_rate_groups(), "suites": state.suites()})
+
+    async def set_phone_online(self, request: web.Request) -> web.Response:
+        """Register a phone (a new number too) or drop it: `{"online": true|false}`."""
+        e164, body = request.match_info["e164"], await _body(request)
+        if not e164.isdigit() or len(e164) > 32:
+            raise ControlError(400, "e164 must be digits only, at most 32 of them")
+        entry = self.instance.state.set_phone_online(e164, _bool(body, "online"))
+        return _json({"e164": e164, "online": entry is not None, "entry": entry})
 
     async def changes(self, request: web.Request) -> web.Response:
         return _json(self.instance.changes_json())

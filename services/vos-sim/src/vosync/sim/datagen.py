@@ -308,6 +308,67 @@ def phone_online_item(rng: random.Random, e164: str, ctx: InstanceContext, now_m
     }
 
 
+def jitter_phone(rng: random.Random, item: dict[str, Any], now_ms: int) -> None:
+    """A registered phone's entry moves: its calls, and its registration refresh (updateTime)."""
+    item["currentCall"] = rng.choice((0, 0, 0, 1, 2))
+    item["updateTime"] = now_ms
+
+
+_EXTRA_GROUPS = ("新客户", "Carrier B", "促销 2025", "企业专线", "海外 VIP")
+
+
+def drift_fee_rate_groups(
+    rng: random.Random, groups: list[dict[str, Any]], fraction: float
+) -> list[dict[str, Any]]:
+    """Now and then (chance `fraction` × 10 per step) a group's memo changes, one is added or one
+    is removed, as an operator edits them in the VOS client."""
+    if rng.random() >= fraction * 10:
+        return groups
+    groups = [dict(group) for group in groups]
+    action = rng.choice(("memo", "add", "remove"))
+    if action == "memo" and groups:
+        rng.choice(groups)["memo"] = rng.choice(_MEMOS)
+    elif action == "add":
+        names = {group["name"] for group in groups}
+        free = [name for name in _EXTRA_GROUPS if name not in names]
+        if free:
+            groups.append({"name": rng.choice(free), "memo": rng.choice(_MEMOS)})
+    elif len(groups) > 1:
+        groups.pop(rng.randrange(len(groups)))
+    return groups
+
+
+def drift_suites(rng: random.Random, suites: list[dict[str, Any]], fraction: float) -> list[dict[str, Any]]:
+    """Now and then a suite's fee or memo changes, a suite is added (next id) or one is removed."""
+    if rng.random() >= fraction * 10:
+        return suites
+    suites = [dict(suite) for suite in suites]
+    action = rng.choice(("fee", "add", "remove"))
+    if action == "fee" and suites:
+        suite = rng.choice(suites)
+        suite["rentFee"] = float(rng.choice((0, 9.9, 49, 99, 199, 999)))
+        suite["memo"] = rng.choice(_MEMOS)
+    elif action == "add":
+        next_id = max((suite["id"] for suite in suites), default=0) + 1
+        suites.append(
+            {
+                "id": next_id,
+                "name": f"套餐 {next_id}",
+                "rentPeriod": 1,
+                "rentType": rng.choice((0, 1, 2)),
+                "nonholonomicOrder": False,
+                "rentFee": float(rng.choice((9.9, 99, 199))),
+                "minConsumption": 0.0,
+                "lowerConsumption": 0.0,
+                "giftMoney": 0.0,
+                "memo": rng.choice(_MEMOS),
+            }
+        )
+    elif len(suites) > 1:
+        suites.pop(rng.randrange(len(suites)))
+    return suites
+
+
 def fee_rate_groups(rng: random.Random) -> list[dict[str, Any]]:
     """`infoFeeRateGroups`: name and memo only (fakeMinute is not returned)."""
     base = ("国内标准", "国内VIP", "国际-批发", "Wholesale A", "Retail.CN", "港澳台", "夜间优惠", "测试 费率")

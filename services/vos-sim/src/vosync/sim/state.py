@@ -118,6 +118,11 @@ class InstanceState:
         for e164 in rng.sample(phones, _stochastic_count(rng, fraction, len(phones))):
             offline = self._phones[e164] is None
             self._phones[e164] = datagen.phone_online_item(rng, e164, self.ctx, now) if offline else None
+        online_phones = [item for item in self._phones.values() if item is not None]
+        for item in rng.sample(online_phones, _stochastic_count(rng, fraction, len(online_phones))):
+            datagen.jitter_phone(rng, item, now)
+        self._fee_rate_groups = datagen.drift_fee_rate_groups(rng, self._fee_rate_groups, fraction)
+        self._suites = datagen.drift_suites(rng, self._suites, fraction)
         self._cdr_queue_size = max(0, self._cdr_queue_size + rng.randint(-5, 5))
         self._invalidate()
         return flipped
@@ -192,6 +197,38 @@ class InstanceState:
         self._gateway(kind, name)
         self.tables[kind].remove(name)
         self._invalidate()
+
+    def set_phone_online(self, e164: str, online: bool) -> dict[str, Any] | None:
+        """Register a phone (a new number too) or drop it; returns its online entry (None: offline)."""
+        current = self._phones.get(e164)
+        if online and current is None:
+            self._phones[e164] = datagen.phone_online_item(self._drift_rng, e164, self.ctx, self.now_ms())
+        elif not online:
+            self._phones[e164] = None
+        self._invalidate()
+        return self._phones[e164]
+
+    def phone_entry(self, e164: str) -> dict[str, Any] | None:
+        """The phone's online entry as GetPhoneOnline lists it (the object itself: a test may edit
+        it to change what VOS reports); None while offline or unknown."""
+        return self._phones.get(e164)
+
+    def online_phones(self) -> list[str]:
+        return [e164 for e164, item in self._phones.items() if item is not None]
+
+    def set_fee_rate_groups(self, groups: list[dict[str, Any]]) -> None:
+        """Replace the fee rate groups (items as `infoFeeRateGroups` lists them)."""
+        self._fee_rate_groups = [dict(group) for group in groups]
+
+    def set_suites(self, suites: list[dict[str, Any]]) -> None:
+        """Replace the suites (items as `infoSuites` lists them)."""
+        self._suites = [dict(suite) for suite in suites]
+
+    def fee_rate_groups(self) -> list[dict[str, Any]]:
+        return [dict(group) for group in self._fee_rate_groups]
+
+    def suites(self) -> list[dict[str, Any]]:
+        return [dict(suite) for suite in self._suites]
 
     def truth(self) -> bytes:
         return b'{"mapping":%s,"routing":%s}' % (self.tables[MAPPING].truth(), self.tables[ROUTING].truth())

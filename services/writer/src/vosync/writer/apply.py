@@ -10,8 +10,14 @@ wait for each other instead of deadlocking):
    fetched_at order over its rows (so a backlog loses no transition), then one DELETE, one COPY
    into the staging table, one UPDATE and one INSERT for all scopes (the replies were parsed in a
    worker thread while step 4 ran);
-6. one COPY of the transitions into gateway_event_outbox (ids taken ahead from its sequence);
-7. history, when on: one COPY of the same transitions (with those ids) into gateway_transitions,
+6. phones, fee rate groups and suites (phone_plan / phone_sql): each instance's GetAllPhoneOnline
+   listings replayed over its phone rows, then one upsert of the rows that changed; GetPhoneOnline
+   details in one upsert (the poller's scheduled detail batches are projected only, not cached:
+   each batch is a different set of numbers, so a cache row per batch would only pile up); the
+   newest changed group and suite lists upserted, the rows they no longer list deleted;
+7. one COPY of the gateway transitions into gateway_event_outbox (ids taken ahead from its
+   sequence), one of the phone transitions (ids from the column's default);
+8. history, when on: one COPY of the gateway transitions (with those ids) into gateway_transitions,
    one statement sampling the online rows of the scopes polled in a new minute (gateway_samples),
    both in a savepoint: a row with no partition (a result older than the partitions kept) loses its
    history, never the projection.
@@ -37,12 +43,13 @@ from vosync.shared.catalogue import (
     UnknownApiError,
     WriteApiError,
 )
-from vosync.shared.messages import FetchResult
-from vosync.writer import cache_rows, gateway_sql, history_sql
+from vosync.shared.messages import FetchReason, FetchResult
+from vosync.writer import cache_rows, gateway_sql, history_sql, phone_rows, phone_sql
 from vosync.writer.cache_rows import CacheFold, CacheState
 from vosync.writer.gateway_plan import ConfigSource, GatewayState, Scope, ScopePlan, Transition
 from vosync.writer.gateway_rows import ConfigRow, OnlineRow, Snapshot, parse_config, parse_online
 from vosync.writer.jsontext import pg_json
+from vosync.writer.phone_plan import PhonePlan, PhoneTransition
 from vosync.writer.results import CacheKey, is_full_snapshot, key_of, response_of, with_canonical_fields
 
 log = logging.getLogger(__name__)
@@ -51,6 +58,7 @@ HISTORY_LOST_LOG_S = 60.0
 _history_lost_logged_at = -HISTORY_LOST_LOG_S
 
 SCOPE_LOCK_CLASS = 771_801  # + 0 mapping, + 1 routing; the second key is the instance id
+PHONE_LOCK_CLASS = 771_803  # an instance's phone rows (listings and details)
 _TYPE_INDEX = {"mapping": 0, "routing": 1}
 
 KNOWN_INSTANCES = "SELECT id FROM vos_instances WHERE id = ANY($1::int[])"
@@ -70,6 +78,9 @@ OUTBOX_COLUMNS = [
     "payload",
     "id",
 ]
+PHONE_OUTBOX_COLUMNS = [*(c for c in OUTBOX_COLUMNS if c != "id"), "entity"]  # id: its default
+PHONE_ENTITY = "phone"
+_LISTED_PROJECTIONS = (Projection.PHONE_ONLINE, Projection.FEE_RATE_GROUPS, Projection.SUITES)
 
 
 class Disposition:
@@ -151,14 +162,16 @@ class _Transaction:
         self._polled: dict[Scope, datetime] = {}  # scope → its newest accepted online success
 
     async def run(self, results: list[FetchResult]) -> BatchReport:
-        live = [self._canonical(r) for r in await self._known(results)]
-        if not live:
+        known = [self._canonical(r) for r in await self._known(results)]
+        detail_batches = [r for r in known if self._detail_batch(r)]
+        live = [r for r in known if not self._detail_batch(r)]
+        if not known:
             return self.report
         groups: dict[CacheKey, list[FetchResult]] = defaultdict(list)
         for result in live:
             groups[key_of(result)].append(result)
         keys = sorted(groups, key=CacheKey.sort_key)
-        await self._lock_scopes(keys, groups)
+        await self._lock_scopes(keys, groups, detail_batches)
         old = dict(
             CacheState.from_record(r)
             for r in await self._conn.fetch(cache_rows.LOCK_EXISTING, *cache_rows.lock_args(keys))
@@ -177,10 +190,127 @@ class _Transaction:
         for folded in folds:
             steps.extend(self._settle(folded, groups[folded.key], old.get(folded.key), new.get(folded.key)))
         transitions = await self._project(steps)
+        phone_transitions = await self._project_listed(folds, old, new)
+        details = [
+            r for f in folds for r in f.accepted if r.ok and self._projection(r) is Projection.PHONE_DETAIL
+        ]
+        await self._project_details(details + [r for r in detail_batches if r.ok])
+        for result in detail_batches:
+            self.report.outcomes.append((result, Disposition.APPLIED if result.ok else Disposition.FAILURE))
         event_ids = await self._write_outbox(transitions)
+        await self._write_phone_outbox(phone_transitions)
         if self._applier.history:
             await self._write_history(transitions, event_ids)
         return self.report
+
+    # -- phones, fee rate groups, suites ---------------------------------------------------------
+    def _projection(self, result: FetchResult) -> Projection:
+        spec = self._applier.spec(result.api_name)
+        return spec.projection if spec is not None else Projection.NONE
+
+    def _detail_batch(self, result: FetchResult) -> bool:
+        """A scheduled GetPhoneOnline batch of the poller: projected, not cached."""
+        return result.reason is FetchReason.SCHEDULE and self._projection(result) is Projection.PHONE_DETAIL
+
+    async def _project_listed(
+        self, folds: list[CacheFold], old: dict[CacheKey, CacheState], new: dict[CacheKey, CacheState]
+    ) -> list[PhoneTransition]:
+        """Listings (phones online), fee rate group and suite lists of full (unfiltered) replies."""
+        transitions: list[PhoneTransition] = []
+        for folded in folds:
+            projection = self._projection(folded.last)
+            stored = new.get(folded.key)
+            if projection not in _LISTED_PROJECTIONS or stored is None or not is_full_snapshot(folded.last):
+                continue
+            successes = [r for r in folded.accepted if r.ok]
+            if not successes:
+                continue  # a failed reply changes nothing
+            before = old.get(folded.key)
+            if projection is Projection.PHONE_ONLINE:
+                if len(successes) == 1 and before is not None and not folded.content_changed:
+                    continue  # the same listing again: no phone changes
+                previous_at = before.synced_at if before is not None else None
+                transitions += await self._project_phones(folded.key.instance_id, successes, previous_at)
+            elif folded.content_changed and stored.synced_at == successes[-1].fetched_at:
+                await self._project_list(projection, folded.key.instance_id, successes[-1])
+        return transitions
+
+    async def _project_phones(
+        self, instance_id: int, listings: list[FetchResult], previous_at: datetime | None
+    ) -> list[PhoneTransition]:
+        parsed = []
+        for result in listings:
+            listing = phone_rows.parse_listing(response_of(result))
+            self._note_problems(instance_id, result, listing.problems)
+            if listing.usable:
+                parsed.append((result.fetched_at, listing.rows))
+        if not parsed:
+            return []
+        every = sorted({n for _, numbers in parsed for n in numbers})
+        records = await self._conn.fetch(phone_sql.READ_STATE, instance_id, every)
+        plan = PhonePlan.of(instance_id, [phone_sql.state_from_record(r) for r in records])
+        for at, numbers in parsed:
+            plan.apply_listing(numbers, at, previous_at)
+            previous_at = at
+        written = plan.written()
+        if written:
+            await self._conn.execute(phone_sql.UPSERT_STATUS, *phone_sql.status_args(instance_id, written))
+        return plan.transitions
+
+    async def _project_details(self, results: list[FetchResult]) -> None:
+        """The newest details of each number in the batch, in one upsert."""
+        latest: dict[tuple[int, str], tuple[int, datetime, phone_rows.PhoneDetailRow]] = {}
+        for result in sorted(results, key=lambda r: r.fetched_at):
+            details = phone_rows.parse_details(response_of(result))
+            self._note_problems(result.instance_id, result, details.problems)
+            for row in details.rows:
+                latest[(result.instance_id, row.e164)] = (result.instance_id, result.fetched_at, row)
+        if latest:
+            await self._conn.execute(phone_sql.UPSERT_DETAILS, *phone_sql.details_args(list(latest.values())))
+
+    async def _project_list(self, projection: Projection, instance_id: int, result: FetchResult) -> None:
+        """Fee rate groups or suites as the newest reply lists them; the others are removed."""
+        response, at = response_of(result), result.fetched_at
+        if projection is Projection.FEE_RATE_GROUPS:
+            groups = phone_rows.parse_fee_rate_groups(response)
+            self._note_problems(instance_id, result, groups.problems)
+            if groups.usable:
+                await self._conn.execute(
+                    phone_sql.DELETE_FEE_RATE_GROUPS, instance_id, [g.name for g in groups.rows]
+                )
+                if groups.rows:
+                    args = phone_sql.fee_rate_group_args(instance_id, groups.rows, at)
+                    await self._conn.execute(phone_sql.UPSERT_FEE_RATE_GROUPS, *args)
+            return
+        suites = phone_rows.parse_suites(response)
+        self._note_problems(instance_id, result, suites.problems)
+        if suites.usable:
+            await self._conn.execute(phone_sql.DELETE_SUITES, instance_id, [s.suite_id for s in suites.rows])
+            if suites.rows:
+                await self._conn.execute(
+                    phone_sql.UPSERT_SUITES, *phone_sql.suite_args(instance_id, suites.rows, at)
+                )
+
+    def _note_problems(self, instance_id: int, result: FetchResult, problems: Counter[str]) -> None:
+        for problem, count in problems.items():
+            self.report.problems[(result.api_name, problem)] += count
+        if problems:
+            log.warning(
+                "reply has problems",
+                extra={
+                    "instance_id": instance_id,
+                    "api": result.api_name,
+                    "fetched_at": result.fetched_at.isoformat(),
+                    "problems": dict(problems),
+                },
+            )
+
+    async def _write_phone_outbox(self, transitions: list[PhoneTransition]) -> None:
+        if not transitions:
+            return
+        rows = [_phone_outbox_row(t) for t in transitions]
+        await self._conn.copy_records_to_table(OUTBOX_TABLE, records=rows, columns=PHONE_OUTBOX_COLUMNS)
+        self.report.events += len(rows)
 
     async def _upsert(self, folds: list[CacheFold]) -> dict[CacheKey, CacheState]:
         """The cache upsert; meanwhile a worker thread parses the gateway replies that it changes.
@@ -218,7 +348,7 @@ class _Transaction:
 
     def _canonical(self, result: FetchResult) -> FetchResult:
         spec = self._applier.spec(result.api_name)
-        if spec is None or spec.projection is Projection.NONE or not spec.list_key:
+        if spec is None or spec.gateway_type is None or not spec.list_key:
             return result
         return with_canonical_fields(result, spec.list_key)
 
@@ -237,10 +367,19 @@ class _Transaction:
             return None
         return spec if is_full_snapshot(result) else None
 
-    async def _lock_scopes(self, keys: list[CacheKey], groups: dict[CacheKey, list[FetchResult]]) -> None:
-        locks = set()
+    async def _lock_scopes(
+        self,
+        keys: list[CacheKey],
+        groups: dict[CacheKey, list[FetchResult]],
+        detail_batches: list[FetchResult],
+    ) -> None:
+        locks = {(PHONE_LOCK_CLASS, r.instance_id) for r in detail_batches if r.ok}
         for key in keys:
             first = groups[key][0]
+            if self._projection(first) in (Projection.PHONE_ONLINE, Projection.PHONE_DETAIL) and any(
+                r.ok for r in groups[key]
+            ):
+                locks.add((PHONE_LOCK_CLASS, key.instance_id))
             spec = self._projected_spec(first)
             if spec is not None and spec.gateway_type is not None and any(r.ok for r in groups[key]):
                 locks.add((SCOPE_LOCK_CLASS + _TYPE_INDEX[spec.gateway_type.value], key.instance_id))
@@ -392,7 +531,7 @@ class _Transaction:
         ids = sorted(r["id"] for r in await self._conn.fetch(history_sql.RESERVE_EVENT_IDS, len(transitions)))
         rows = [(*_outbox_row(t), event_id) for t, event_id in zip(transitions, ids, strict=True)]
         await self._conn.copy_records_to_table(OUTBOX_TABLE, records=rows, columns=OUTBOX_COLUMNS)
-        self.report.events = len(rows)
+        self.report.events += len(rows)
         return ids
 
     async def _write_history(self, transitions: list[Transition], event_ids: list[int]) -> None:
@@ -434,3 +573,17 @@ def _outbox_row(t: Transition) -> tuple[Any, ...]:
         "concurrent_calls": t.concurrent_calls,
     }
     return (t.scope[0], t.scope[1].value, t.name, t.is_online, t.previous, t.changed_at, pg_json(event))
+
+
+def _phone_outbox_row(t: PhoneTransition) -> tuple[Any, ...]:
+    """The event as PhoneOnlineEvent JSON without event_id; gateway_type '' and name = the e164."""
+    event = {
+        "instance_id": t.instance_id,
+        "e164": t.e164,
+        "is_online": t.is_online,
+        "previous": t.previous,
+        "changed_at": t.changed_at,
+    }
+    if not t.is_online:
+        event["concurrent_calls"] = 0
+    return (t.instance_id, "", t.e164, t.is_online, t.previous, t.changed_at, pg_json(event), PHONE_ENTITY)

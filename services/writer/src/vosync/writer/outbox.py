@@ -1,4 +1,5 @@
-"""The outbox relay: committed transitions → `gateway.online.<instance>.<type>` on GATEWAY_EVENTS.
+"""The outbox relay: committed transitions → `gateway.online.<instance>.<type>` (and, for rows of
+entity 'phone', `phone.online.<instance>`) on GATEWAY_EVENTS.
 
 Each round, inside one transaction: take the relay lock (one relay at a time across all writers, so
 rows go out in id order), read the oldest unpublished rows (FOR UPDATE SKIP LOCKED), publish them
@@ -34,8 +35,9 @@ from vosync.shared.channels import (
     DEAD_SUBJECT_HEADER,
     GATEWAY_ONLINE,
     MSG_ID_HEADER,
+    PHONE_ONLINE,
 )
-from vosync.shared.messages import GatewayOnlineEvent
+from vosync.shared.messages import GatewayOnlineEvent, PhoneOnlineEvent
 from vosync.writer.metrics import WriterMetrics
 
 log = logging.getLogger(__name__)
@@ -47,7 +49,7 @@ POLL_S = 1.0
 PUBLISH_TIMEOUT_S = 5.0
 
 TAKE = """
-    SELECT id, vos_instance_id, gateway_type, gateway_name, payload
+    SELECT id, entity, vos_instance_id, gateway_type, gateway_name, payload
     FROM gateway_event_outbox
     WHERE published_at IS NULL AND dead_at IS NULL
     ORDER BY id
@@ -62,11 +64,16 @@ MARK_DEAD = """
 """
 BACKLOG = "SELECT count(*) FROM gateway_event_outbox WHERE published_at IS NULL AND dead_at IS NULL"
 DEAD_STAGE = "outbox"
+PHONE_ENTITY = "phone"
 
 
 def event_message(record: Any) -> tuple[str, bytes, dict[str, str]]:
     payload = record["payload"]
     data = json.loads(payload) if isinstance(payload, str) else dict(payload)
+    if record["entity"] == PHONE_ENTITY:
+        phone = PhoneOnlineEvent.model_validate({**data, "event_id": record["id"]})
+        body, headers = PHONE_ONLINE.encode(phone, **{MSG_ID_HEADER: str(record["id"])})
+        return PHONE_ONLINE.subject(instance_id=record["vos_instance_id"]), body, headers
     event = GatewayOnlineEvent.model_validate({**data, "event_id": record["id"]})
     body, headers = GATEWAY_ONLINE.encode(event, **{MSG_ID_HEADER: str(record["id"])})
     subject = GATEWAY_ONLINE.subject(
@@ -86,6 +93,8 @@ def dead_message(record: Any, reason: str) -> tuple[str, bytes, dict[str, str]]:
     # The row's own type may be what is wrong with it: a subject token is made of it safely.
     kind = "".join(c for c in str(record["gateway_type"]) if c.isalnum() or c in "-_") or "unknown"
     subject = f"gateway.online.{record['vos_instance_id']}.{kind}"
+    if record["entity"] == PHONE_ENTITY:
+        subject = f"phone.online.{record['vos_instance_id']}"
     headers = {
         DEAD_REASON_HEADER: _one_line(reason),
         DEAD_STAGE_HEADER: DEAD_STAGE,
@@ -167,10 +176,10 @@ class OutboxRelay:
         """In id order; publishes overlap, but never two of one gateway at once (its order holds).
         Returns the rows that could not be made into an event, with the reason."""
         pending: list[Awaitable[Any]] = []
-        gateways: set[tuple[int, str, str]] = set()
+        gateways: set[tuple[str, int, str, str]] = set()
         dead: list[tuple[Any, str]] = []
         for row in rows:
-            gateway = (row["vos_instance_id"], row["gateway_type"], row["gateway_name"])
+            gateway = (row["entity"], row["vos_instance_id"], row["gateway_type"], row["gateway_name"])
             if gateway in gateways or len(pending) >= CONCURRENT_PUBLISHES:
                 await _all_acked(pending)
                 pending, gateways = [], set()

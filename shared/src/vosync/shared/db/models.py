@@ -187,6 +187,8 @@ class GatewayEventOutbox(Base):
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     vos_instance_id: Mapped[int] = mapped_column(Integer, nullable=False)
+    # 'gateway', or 'phone' (gateway_type '', gateway_name = the e164; published on phone.online)
+    entity: Mapped[str] = mapped_column(String(16), nullable=False, server_default=text("'gateway'"))
     gateway_type: Mapped[str] = mapped_column(String(16), nullable=False)
     gateway_name: Mapped[str] = mapped_column(String(255), nullable=False)
     is_online: Mapped[bool] = mapped_column(Boolean, nullable=False)
@@ -270,6 +272,84 @@ gateway_rollup_marks = Table(
 )
 
 
+class Phone(Base):
+    """One number GetAllPhoneOnline has listed: online = listed now; kept, offline, once it drops out."""
+
+    __tablename__ = "phones"
+    __table_args__ = (
+        UniqueConstraint("vos_instance_id", "e164", name="uq_phones_instance_e164"),
+        Index("ix_phones_instance_online", "vos_instance_id", "is_online"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    vos_instance_id: Mapped[int] = mapped_column(
+        ForeignKey("vos_instances.id", ondelete="CASCADE"), nullable=False
+    )
+    e164: Mapped[str] = mapped_column(String(64), nullable=False)
+    is_online: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("false"))
+    online_changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    online_synced_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # status known
+    # The last listing that had it, set when it drops out; while online it is the listing's own time
+    # (GetAllPhoneOnline's cache row), which the readers use, so an unchanged listing rewrites no row.
+    last_seen_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    remote_ip: Mapped[str | None] = mapped_column(String(64))
+    local_ip: Mapped[str | None] = mapped_column(String(64))
+    current_call: Mapped[int | None] = mapped_column(Integer)
+    register_time: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    update_time: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    protocol: Mapped[int | None] = mapped_column(Integer)  # 0 H323, 1 SIP
+    crypto_type: Mapped[int | None] = mapped_column(Integer)
+    product_id: Mapped[str | None] = mapped_column(Text)  # the device's name
+    detail_data: Mapped[dict[str, Any] | None] = mapped_column(JSONB)  # the GetPhoneOnline item
+    detail_synced_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = _now()
+    updated_at: Mapped[datetime] = _now()
+
+
+class FeeRateGroup(Base):
+    """GetFeeRateGroup item (`name`, `memo`); removed when VOS no longer lists it."""
+
+    __tablename__ = "fee_rate_groups"
+    __table_args__ = (UniqueConstraint("vos_instance_id", "name", name="uq_fee_rate_groups_instance_name"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    vos_instance_id: Mapped[int] = mapped_column(
+        ForeignKey("vos_instances.id", ondelete="CASCADE"), nullable=False
+    )
+    name: Mapped[str] = mapped_column(String(255), nullable=False)
+    memo: Mapped[str | None] = mapped_column(Text)
+    raw_data: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+    synced_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    created_at: Mapped[datetime] = _now()
+    updated_at: Mapped[datetime] = _now()
+
+
+class Suite(Base):
+    """GetSuite item (套餐); removed when VOS no longer lists it."""
+
+    __tablename__ = "suites"
+    __table_args__ = (UniqueConstraint("vos_instance_id", "suite_id", name="uq_suites_instance_suite_id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    vos_instance_id: Mapped[int] = mapped_column(
+        ForeignKey("vos_instances.id", ondelete="CASCADE"), nullable=False
+    )
+    suite_id: Mapped[int] = mapped_column(Integer, nullable=False)  # VOS's `id`
+    name: Mapped[str | None] = mapped_column(String(255))
+    rent_type: Mapped[int | None] = mapped_column(Integer)  # 0 day, 1 month, 2 year, 3 one-off
+    rent_period: Mapped[int | None] = mapped_column(Integer)  # seconds when one-off
+    rent_fee: Mapped[float | None] = mapped_column(Float)
+    min_consumption: Mapped[float | None] = mapped_column(Float)
+    lower_consumption: Mapped[float | None] = mapped_column(Float)
+    gift_money: Mapped[float | None] = mapped_column(Float)
+    nonholonomic_order: Mapped[bool | None] = mapped_column(Boolean)
+    memo: Mapped[str | None] = mapped_column(Text)
+    raw_data: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+    synced_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    created_at: Mapped[datetime] = _now()
+    updated_at: Mapped[datetime] = _now()
+
+
 TABLES_IN_TRUNCATE_ORDER = (
     "gateway_transitions",
     "gateway_samples",
@@ -277,6 +357,9 @@ TABLES_IN_TRUNCATE_ORDER = (
     "gateway_sample_marks",
     "gateway_rollup_marks",
     "gateway_event_outbox",
+    "phones",
+    "fee_rate_groups",
+    "suites",
     "gateway_rows",
     "vos_data_cache",
     "vos_instances",

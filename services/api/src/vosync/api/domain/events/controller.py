@@ -1,5 +1,6 @@
-"""GET /api/v1/events/gateway-online: GatewayOnlineEvents as Server-Sent Events, resumable with
-Last-Event-ID; GET /api/v1/events: the paged event log."""
+"""GET /api/v1/events/gateway-online and /phone-online: GatewayOnlineEvents and PhoneOnlineEvents
+as Server-Sent Events (gateway events resumable with Last-Event-ID); GET /api/v1/events: the paged
+event log."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from litestar.response import ServerSentEvent, ServerSentEventMessage
 
 from vosync.api.domain.events.log import EventLog
 from vosync.api.domain.events.schemas import EventPage
-from vosync.api.domain.events.service import EventClient, EventHub
+from vosync.api.domain.events.service import PHONE_EVENTS, EventClient, EventHub
 from vosync.api.lib.auth import API_KEY_QUERY, QUERY_KEY_OPT, READ
 from vosync.api.lib.openapi import error_responses
 from vosync.api.lib.timeparse import parse_time
@@ -83,7 +84,7 @@ async def _stream(
             ):
                 continue
             yield ServerSentEventMessage(
-                event=EVENT_NAME, data=item.json, id=str(item.event_id) if item.event_id is not None else None
+                event=item.name, data=item.json, id=str(item.event_id) if item.event_id is not None else None
             )
     finally:
         hub.unsubscribe(client)
@@ -164,3 +165,30 @@ class EventController(Controller):
         return await event_log.page(
             instance_id, parse_time(since, "since"), _event_id(before, "before"), limit
         )
+
+    @get(
+        "/phone-online",
+        summary="Phone registrations and drops (Server-Sent Events)",
+        description=(
+            "`event: phone.online`, data = PhoneOnlineEvent JSON, `id` = its event id; keepalives, the"
+            f" `?{API_KEY_QUERY}=` key and slow clients as for /gateway-online."
+        ),
+        operation_id="phoneOnlineEvents",
+        opt={QUERY_KEY_OPT: True},
+        responses=error_responses(401),
+        media_type="text/event-stream",
+    )
+    async def phone_online(
+        self,
+        request: Request[Any, Any, Any],
+        events: NamedDependency[EventHub],
+        instance_id: Annotated[
+            int | None, QueryParameter(ge=1, le=MAX_DB_INT, description="only this instance's events")
+        ] = None,
+        api_key: Annotated[
+            str | None, QueryParameter(description="the X-API-Key, for clients that cannot send headers")
+        ] = None,
+    ) -> ServerSentEvent:
+        keepalive_s: float = request.app.state.settings.api_sse_keepalive_s
+        client = events.subscribe(instance_id, PHONE_EVENTS)
+        return ServerSentEvent(_stream(events, client, keepalive_s, None))

@@ -1,5 +1,6 @@
-"""The bridge from `gateway.online.>` (core NATS, no queue group: every replica sees every event) to
-SSE clients. Each client has a bounded queue; one that falls behind is dropped, never waited for."""
+"""The bridge from `gateway.online.>` and `phone.online.>` (core NATS, no queue group: every replica
+sees every event) to SSE clients; a client hears one of the two channels. Each client has a bounded
+queue; one that falls behind is dropped, never waited for."""
 
 from __future__ import annotations
 
@@ -13,11 +14,13 @@ from faststream.nats import NatsBroker
 
 from vosync.api.lib.metrics import ApiMetrics
 from vosync.shared import channels
-from vosync.shared.messages import GatewayOnlineEvent
+from vosync.shared.messages import GatewayOnlineEvent, PhoneOnlineEvent
 
 log = logging.getLogger(__name__)
 
 CLIENT_QUEUE_SIZE = 1024
+GATEWAY_EVENTS = channels.GATEWAY_ONLINE.name
+PHONE_EVENTS = channels.PHONE_ONLINE.name
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,11 +28,13 @@ class OutboundEvent:
     instance_id: int
     event_id: int | None
     json: str
+    name: str = GATEWAY_EVENTS  # the SSE event name: the channel's
 
 
 @dataclass(eq=False)
 class EventClient:
     instance_id: int | None
+    channel: str = GATEWAY_EVENTS
     queue: asyncio.Queue[OutboundEvent | None] = field(
         default_factory=lambda: asyncio.Queue(maxsize=CLIENT_QUEUE_SIZE)
     )
@@ -55,12 +60,18 @@ class EventHub:
             pending_msgs_limit=100_000,
             pending_bytes_limit=256 * 1024**2,
         )(self._on_event)
+        broker.subscriber(
+            channels.PHONE_ONLINE.stream_subject,
+            decoder=self._decode_phone,
+            pending_msgs_limit=100_000,
+            pending_bytes_limit=256 * 1024**2,
+        )(self._on_event)
 
     async def stop(self) -> None:
         self.close_all()
 
-    def subscribe(self, instance_id: int | None) -> EventClient:
-        client = EventClient(instance_id)
+    def subscribe(self, instance_id: int | None, channel: str = GATEWAY_EVENTS) -> EventClient:
+        client = EventClient(instance_id, channel)
         self._clients.add(client)
         return client
 
@@ -72,9 +83,12 @@ class EventHub:
         for client in list(self._clients):
             self._end(client)
 
-    def publish(self, event: GatewayOnlineEvent) -> None:
-        outbound = OutboundEvent(event.instance_id, event.event_id, event.model_dump_json())
+    def publish(self, event: GatewayOnlineEvent | PhoneOnlineEvent) -> None:
+        name = PHONE_EVENTS if isinstance(event, PhoneOnlineEvent) else GATEWAY_EVENTS
+        outbound = OutboundEvent(event.instance_id, event.event_id, event.model_dump_json(), name)
         for client in list(self._clients):
+            if client.channel != name:
+                continue
             if client.instance_id is not None and client.instance_id != event.instance_id:
                 continue
             try:
@@ -96,7 +110,18 @@ class EventHub:
                 log.warning("undecodable gateway event", extra={"subject": subject, "error": str(exc)[:200]})
             return None
 
-    async def _on_event(self, event: GatewayOnlineEvent | None) -> None:
+    async def _decode_phone(self, msg: StreamMessage[Any]) -> PhoneOnlineEvent | None:
+        """PHONE_ONLINE's decoder; an undecodable event is logged and dropped (None), never raised."""
+        try:
+            return await channels.PHONE_ONLINE.decoder(msg)
+        except channels.UndecodableMessage as exc:
+            self._bad_events += 1
+            if self._bad_events == 1 or self._bad_events % 1000 == 0:
+                subject = getattr(msg.raw_message, "subject", "")
+                log.warning("undecodable phone event", extra={"subject": subject, "error": str(exc)[:200]})
+            return None
+
+    async def _on_event(self, event: GatewayOnlineEvent | PhoneOnlineEvent | None) -> None:
         if event is not None:
             self.publish(event)
 

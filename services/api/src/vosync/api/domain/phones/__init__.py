@@ -1,0 +1,1 @@
+"""Phones, fee rate groups and suites of an instance (GET, from their tables)."""

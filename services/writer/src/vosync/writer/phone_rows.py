@@ -1,0 +1,224 @@
+"""The rows of phone, fee-rate-group and suite replies (reference §3.5–3.7): pure, lenient parsing.
+
+Only the keys VOS sends are read: GetAllPhoneOnline `e164s` (String[]); GetPhoneOnline
+`infoPhoneOnlines` [{e164, currentCall, remoteIp, localIp, registerTime ms, updateTime ms, protocol,
+cryptoType, productId}]; GetFeeRateGroup `infoFeeRateGroups` [{name, memo}]; GetSuite `infoSuites`
+[{id, name, rentType, rentPeriod, rentFee, minConsumption, lowerConsumption, giftMoney,
+nonholonomicOrder, memo, …}]. A value that cannot be read is None and counted as a problem; an item
+without its identity (e164, name, id) is skipped and counted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Generic, TypeVar
+
+from vosync.writer.jsontext import pg_json
+from vosync.writer.vos_items import Item, Problems, as_float, as_int, as_name, as_text, find_key
+
+E164_MAX = 64
+NAME_MAX = 255
+IP_MAX = 64
+# Epoch ms VOS may send; outside this a "time" is garbage (and PostgreSQL's range ends anyway).
+_MS_MIN, _MS_MAX = 0, 253_402_300_799_999  # 9999-12-31
+
+
+@dataclass(frozen=True, slots=True)
+class PhoneDetailRow:
+    e164: str
+    current_call: int | None
+    remote_ip: str | None
+    local_ip: str | None
+    register_time: datetime | None
+    update_time: datetime | None
+    protocol: int | None  # 0 H323, 1 SIP
+    crypto_type: int | None
+    product_id: str | None
+    item_json: str
+
+
+@dataclass(frozen=True, slots=True)
+class FeeRateGroupRow:
+    name: str
+    memo: str | None
+    item_json: str
+
+
+@dataclass(frozen=True, slots=True)
+class SuiteRow:
+    suite_id: int
+    name: str | None
+    rent_type: int | None
+    rent_period: int | None
+    rent_fee: float | None
+    min_consumption: float | None
+    lower_consumption: float | None
+    gift_money: float | None
+    nonholonomic_order: bool | None
+    memo: str | None
+    item_json: str
+
+
+T = TypeVar("T")
+
+
+@dataclass(slots=True)
+class Parsed(Generic[T]):
+    """The rows of one reply; `usable` is False when the list itself is missing or not a list (the
+    reply then changes nothing: it is not "everything was removed")."""
+
+    usable: bool
+    rows: list[T] = field(default_factory=list)
+    problems: Problems = field(default_factory=Problems)
+
+
+def _list(response: Any, list_key: str, problems: Problems) -> list[Any] | None:
+    if not isinstance(response, dict):
+        problems.note("reply_not_object")
+        return None
+    key = find_key(response, list_key)
+    if key is None:
+        problems.note("list_missing")
+        return None
+    items = response[key]
+    if not isinstance(items, list):
+        problems.note("list_not_array")
+        return None
+    return items
+
+
+def _objects(items: list[Any], problems: Problems) -> list[Item]:
+    objects = []
+    for raw in items:
+        if isinstance(raw, dict):
+            objects.append(Item(raw))
+        else:
+            problems.note("item_not_object")
+    return objects
+
+
+def _ms_time(value: Any, field_name: str, problems: Problems) -> datetime | None:
+    """Epoch ms as an aware datetime; 0 (never) is None."""
+    if value is None or value == "" or isinstance(value, bool):
+        return None
+    number = as_float(value, field_name, problems)
+    if number is None:
+        return None
+    if not _MS_MIN <= number <= _MS_MAX:
+        problems.note(f"bad_value:{field_name}")
+        return None
+    return datetime.fromtimestamp(number / 1000, UTC) if number else None
+
+
+def _bool(value: Any, field_name: str, problems: Problems) -> bool | None:
+    if value is None or isinstance(value, bool):
+        return value
+    if value in (0, 1, "0", "1", "true", "false"):
+        return value in (1, "1", "true")
+    problems.note(f"bad_value:{field_name}")
+    return None
+
+
+def parse_listing(response: Any, list_key: str = "e164s") -> Parsed[str]:
+    """GetAllPhoneOnline: the listed numbers, each once, in VOS order."""
+    parsed: Parsed[str] = Parsed(False)
+    items = _list(response, list_key, parsed.problems)
+    if items is None:
+        return parsed
+    parsed.usable = True
+    seen: dict[str, None] = {}
+    for raw in items:
+        number = as_name(raw, parsed.problems, E164_MAX) if not isinstance(raw, dict | list) else None
+        if number is None:
+            parsed.problems.note("bad_value:e164")
+        elif number in seen:
+            parsed.problems.note("duplicate_e164")
+        else:
+            seen[number] = None
+    parsed.rows = list(seen)
+    return parsed
+
+
+def parse_details(response: Any, list_key: str = "infoPhoneOnlines") -> Parsed[PhoneDetailRow]:
+    """GetPhoneOnline: one row per number (the last item of a number wins)."""
+    parsed: Parsed[PhoneDetailRow] = Parsed(False)
+    problems = parsed.problems
+    items = _list(response, list_key, problems)
+    if items is None:
+        return parsed
+    parsed.usable = True
+    rows: dict[str, PhoneDetailRow] = {}
+    for item in _objects(items, problems):
+        e164 = as_name(item.get("e164"), problems, E164_MAX)
+        if e164 is None:
+            problems.note("item_without_e164")
+            continue
+        if e164 in rows:
+            problems.note("duplicate_e164")
+        rows[e164] = PhoneDetailRow(
+            e164=e164,
+            current_call=as_int(item.get("currentCall"), "currentCall", problems),
+            remote_ip=as_text(item.get("remoteIp"), "remoteIp", problems, IP_MAX),
+            local_ip=as_text(item.get("localIp"), "localIp", problems, IP_MAX),
+            register_time=_ms_time(item.get("registerTime"), "registerTime", problems),
+            update_time=_ms_time(item.get("updateTime"), "updateTime", problems),
+            protocol=as_int(item.get("protocol"), "protocol", problems),
+            crypto_type=as_int(item.get("cryptoType"), "cryptoType", problems),
+            product_id=as_text(item.get("productId"), "productId", problems),
+            item_json=pg_json(item.raw),
+        )
+    parsed.rows = [rows[key] for key in sorted(rows)]
+    return parsed
+
+
+def parse_fee_rate_groups(response: Any, list_key: str = "infoFeeRateGroups") -> Parsed[FeeRateGroupRow]:
+    parsed: Parsed[FeeRateGroupRow] = Parsed(False)
+    problems = parsed.problems
+    items = _list(response, list_key, problems)
+    if items is None:
+        return parsed
+    parsed.usable = True
+    rows: dict[str, FeeRateGroupRow] = {}
+    for item in _objects(items, problems):
+        name = as_name(item.get("name"), problems, NAME_MAX)
+        if name is None:
+            problems.note("item_without_name")
+            continue
+        if name in rows:
+            problems.note("duplicate_name")
+        rows[name] = FeeRateGroupRow(name, as_text(item.get("memo"), "memo", problems), pg_json(item.raw))
+    parsed.rows = [rows[key] for key in sorted(rows)]
+    return parsed
+
+
+def parse_suites(response: Any, list_key: str = "infoSuites") -> Parsed[SuiteRow]:
+    parsed: Parsed[SuiteRow] = Parsed(False)
+    problems = parsed.problems
+    items = _list(response, list_key, problems)
+    if items is None:
+        return parsed
+    parsed.usable = True
+    rows: dict[int, SuiteRow] = {}
+    for item in _objects(items, problems):
+        suite_id = as_int(item.get("id"), "id", problems)
+        if suite_id is None:
+            problems.note("item_without_id")
+            continue
+        if suite_id in rows:
+            problems.note("duplicate_id")
+        rows[suite_id] = SuiteRow(
+            suite_id=suite_id,
+            name=as_text(item.get("name"), "name", problems, NAME_MAX),
+            rent_type=as_int(item.get("rentType"), "rentType", problems),
+            rent_period=as_int(item.get("rentPeriod"), "rentPeriod", problems),
+            rent_fee=as_float(item.get("rentFee"), "rentFee", problems),
+            min_consumption=as_float(item.get("minConsumption"), "minConsumption", problems),
+            lower_consumption=as_float(item.get("lowerConsumption"), "lowerConsumption", problems),
+            gift_money=as_float(item.get("giftMoney"), "giftMoney", problems),
+            nonholonomic_order=_bool(item.get("nonholonomicOrder"), "nonholonomicOrder", problems),
+            memo=as_text(item.get("memo"), "memo", problems),
+            item_json=pg_json(item.raw),
+        )
+    parsed.rows = [rows[key] for key in sorted(rows)]
+    return parsed
