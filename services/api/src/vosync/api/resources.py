@@ -110,7 +110,7 @@ class ApiResources:
                     refresh_cooldown_s=settings.api_refresh_cooldown_s,
                     grace_s=settings.stale_while_revalidate_s,
                 ),
-                "gateways": GatewayService(engine, self.lists),
+                "gateways": GatewayService(engine, directory, self.lists),
                 "instances": instances,
                 "cache": CacheService(engine, broker, self.hot),
                 "sync": SyncService(

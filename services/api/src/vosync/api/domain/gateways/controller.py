@@ -18,7 +18,6 @@ from vosync.api.domain.gateways.schemas import (
     GatewayTypeName,
 )
 from vosync.api.domain.gateways.service import GatewayService
-from vosync.api.domain.proxy.service import ProxyService
 from vosync.api.lib.auth import READ, sees_secrets
 from vosync.api.lib.gzip_parts import accepts_gzip, etag_matches
 from vosync.api.lib.jsonutil import JsonParts, json_response
@@ -48,7 +47,6 @@ class GatewayController(Controller):
         self,
         request: Request[Any, Any, Any],
         gateways: NamedDependency[GatewayService],
-        proxy: NamedDependency[ProxyService],
         instance_id: FromPath[int],
         gateway_type: Annotated[
             GatewayTypeName | None, QueryParameter(name="type", description="mapping or routing")
@@ -64,7 +62,7 @@ class GatewayController(Controller):
         limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100,
         offset: Annotated[int, QueryParameter(ge=0, le=MAX_DB_INT)] = 0,
     ) -> Response[GatewayList]:
-        instance = await proxy.instance(instance_id)
+        instance = await gateways.instance(instance_id)
         if q is not None:
             check_text(q, "q")
         cached = await gateways.list_cached(
@@ -94,12 +92,11 @@ class GatewayController(Controller):
         self,
         request: Request[Any, Any, Any],
         gateways: NamedDependency[GatewayService],
-        proxy: NamedDependency[ProxyService],
         instance_id: FromPath[int],
         gateway_type: FromPath[GatewayTypeName],
         gateway_name: FromPath[str],
     ) -> GatewayDetail:
-        instance = await proxy.instance(instance_id)
+        instance = await gateways.instance(instance_id)
         # A path parameter: VOS gateway names may contain '/' (sent as %2F or plainly).
         gateway_name = gateway_name.removeprefix("/")
         check_text(gateway_name, "gateway name")

@@ -22,7 +22,7 @@ from vosync.api.domain.gateways.schemas import (
     OnlineCounts,
     TypeCounts,
 )
-from vosync.api.lib.directory import InstanceInfo
+from vosync.api.lib.directory import InstanceDirectory, InstanceInfo
 from vosync.api.lib.jsonutil import dumps
 from vosync.api.lib.list_cache import CachedList, ListCache, ListKey
 from vosync.api.lib.redact import redact
@@ -119,9 +119,15 @@ def _item(row: Any) -> GatewayItem:
 
 
 class GatewayService:
-    def __init__(self, engine: AsyncEngine, lists: ListCache | None = None) -> None:
+    def __init__(
+        self, engine: AsyncEngine, directory: InstanceDirectory, lists: ListCache | None = None
+    ) -> None:
         self._engine = engine
+        self._directory = directory
         self._lists = lists if lists is not None else ListCache(0)
+
+    async def instance(self, instance_id: int) -> InstanceInfo:
+        return await self._directory.require(instance_id)
 
     async def list_cached(
         self,

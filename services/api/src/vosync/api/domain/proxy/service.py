@@ -26,7 +26,6 @@ from vosync.api.lib.fetcher import Fetcher, FetchFailure, FetchOutcome
 from vosync.api.lib.hot_cache import CachedReply, CacheKey, HotCache
 from vosync.api.lib.jsonutil import dumps
 from vosync.api.lib.metrics import ApiMetrics
-from vosync.api.lib.validate import check_instance_id
 from vosync.shared.cache_key import cache_key, normalise_params
 from vosync.shared.catalogue import ApiSpec, Catalogue, UnknownApiError, WriteApiError
 from vosync.shared.db.models import VosDataCache
@@ -149,10 +148,7 @@ class ProxyService:
         self._failed: OrderedDict[CacheKey, tuple[float, FetchOutcome]] = OrderedDict()
 
     async def instance(self, instance_id: int) -> InstanceInfo:
-        info = await self._directory.get(check_instance_id(instance_id))
-        if info is None:
-            raise NotFoundException(detail=f"unknown instance {instance_id}")
-        return info
+        return await self._directory.require(instance_id)
 
     async def read(
         self, instance_id: int, api_name: str, params: dict[str, Any], refresh: bool
