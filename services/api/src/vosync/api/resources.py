@@ -58,6 +58,10 @@ class ApiResources:
         return self.service("proxy")  # type: ignore[no-any-return]
 
     @property
+    def gateways(self) -> GatewayService:
+        return self.service("gateways")  # type: ignore[no-any-return]
+
+    @property
     def events(self) -> EventHub:
         return self.service("events")  # type: ignore[no-any-return]
 

@@ -8,8 +8,8 @@ from litestar import Controller, Request, Response, get
 from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, QueryParameter
-from litestar.status_codes import HTTP_304_NOT_MODIFIED
 
+from vosync.api.domain.gateways.reply import list_reply
 from vosync.api.domain.gateways.schemas import (
     GatewayDetail,
     GatewayList,
@@ -19,8 +19,6 @@ from vosync.api.domain.gateways.schemas import (
 )
 from vosync.api.domain.gateways.service import GatewayService
 from vosync.api.lib.auth import READ, sees_secrets
-from vosync.api.lib.gzip_parts import accepts_gzip, etag_matches
-from vosync.api.lib.jsonutil import JsonParts, json_response
 from vosync.api.lib.openapi import error_responses
 from vosync.api.lib.validate import MAX_DB_INT, check_text
 
@@ -68,17 +66,9 @@ class GatewayController(Controller):
         cached = await gateways.list_cached(
             instance, gateway_type=gateway_type, online=online, q=q, sort=sort, limit=limit, offset=offset
         )
-        headers = {"ETag": cached.etag}
-        if_none_match = request.headers.get("if-none-match")
-        if if_none_match is not None and etag_matches(if_none_match, cached.etag):
-            return json_response(b"", status_code=HTTP_304_NOT_MODIFIED, headers=headers)
-        if cached.compressible:
-            headers["Vary"] = "Accept-Encoding"
-            if accepts_gzip(request.headers.get("accept-encoding")):
-                headers["Content-Encoding"] = "gzip"
-                return JsonParts(*cached.gzip_parts(), headers=headers)
-        # Held bytes sent as they are; only age_s is made now.
-        return JsonParts(*cached.parts(), headers=headers)
+        return list_reply(
+            cached, request.headers.get("if-none-match"), request.headers.get("accept-encoding")
+        ).response()
 
     @get(
         "/instances/{instance_id:int}/gateways/{gateway_type:str}/{gateway_name:path}",

@@ -129,6 +129,25 @@ class GatewayService:
     async def instance(self, instance_id: int) -> InstanceInfo:
         return await self._directory.require(instance_id)
 
+    def cached_instance(self, instance_id: int) -> InstanceInfo | None:
+        return self._directory.cached(instance_id)
+
+    def list_held(
+        self,
+        instance: InstanceInfo,
+        *,
+        gateway_type: GatewayTypeName | None,
+        online: bool | None,
+        q: str | None,
+        sort: GatewaySort,
+        limit: int,
+        offset: int,
+    ) -> CachedList | None:
+        """The list reply if memory holds it (no await: the hot-read path's question), else None."""
+        return self._lists.get(
+            (instance.id, instance.name, gateway_type, online, q or None, sort, limit, offset)
+        )
+
     async def list_cached(
         self,
         instance: InstanceInfo,
