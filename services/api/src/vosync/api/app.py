@@ -87,7 +87,7 @@ def create_app(settings: Settings, resources: ApiResources | None = None) -> Lit
         middleware=[
             metrics_middleware(resources.metrics),
             auth_middleware(settings),
-            forced_refresh_limit(settings.api_refresh_rate_per_minute).middleware,
+            forced_refresh_limit(settings.api_refresh_rate_per_minute),
         ],
         request_max_body_size=settings.api_max_body_bytes,
         openapi_config=OpenAPIConfig(

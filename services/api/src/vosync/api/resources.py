@@ -63,6 +63,10 @@ class ApiResources:
         return self.service("proxy")  # type: ignore[no-any-return]
 
     @property
+    def gateways(self) -> GatewayService:
+        return self.service("gateways")  # type: ignore[no-any-return]
+
+    @property
     def events(self) -> EventHub:
         return self.service("events")  # type: ignore[no-any-return]
 
@@ -125,7 +129,7 @@ class ApiResources:
                     grace_s=settings.stale_while_revalidate_s,
                     read_touch_s=settings.cache_read_touch_s,
                 ),
-                "gateways": GatewayService(engine, self.lists),
+                "gateways": GatewayService(engine, directory, self.lists),
                 "phones": PhoneService(engine),
                 "instances": instances,
                 "cache": CacheService(engine, broker, self.hot),

@@ -17,6 +17,7 @@ import uvicorn
 
 from vosync.api.app import create_app
 from vosync.api.config import check_api_settings
+from vosync.api.hot_reads import HotReads
 from vosync.api.resources import ApiResources
 from vosync.shared.settings import Settings
 
@@ -38,6 +39,8 @@ class ApiService:
         self.settings = settings
         self.resources = ApiResources(settings)
         self.app = create_app(settings, self.resources)
+        # What uvicorn serves: the hot reads from memory, everything else through Litestar.
+        self.asgi = HotReads(self.app, self.resources, settings)
         self._server: _Server | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -62,7 +65,7 @@ class ApiService:
             sock.close()
             raise
         config = uvicorn.Config(
-            self.app,
+            self.asgi,
             host=self.settings.api_host,
             port=self.settings.api_port,
             http="httptools",

@@ -35,17 +35,20 @@ _KEY_NEEDED = "a valid X-API-Key header is required"
 _CHALLENGE = {"WWW-Authenticate": 'ApiKey header="X-API-Key"'}
 
 
+def header_key(scope: Scope) -> str | None:
+    for name, value in scope["headers"]:
+        if name == API_KEY_HEADER:
+            return value.decode("latin-1")
+    return None
+
+
 def role_of(scope: Scope, api_keys: Mapping[str, Role]) -> Role | None:
     """The role of the request's key, or None (no key, or a key nobody configured); cached in scope."""
     raw: dict[str, Any] = scope  # type: ignore[assignment]
     role = raw.get(_ROLE_SCOPE_KEY, _UNSET)
     if role is not _UNSET:
         return role  # type: ignore[no-any-return]
-    key: str | None = None
-    for name, value in scope["headers"]:
-        if name == API_KEY_HEADER:
-            key = value.decode("latin-1")
-            break
+    key = header_key(scope)
     handler = raw.get("route_handler")
     if key is None and handler is not None and handler.opt.get(QUERY_KEY_OPT):
         values = parse_qs(scope.get("query_string", b"").decode("latin-1")).get(API_KEY_QUERY)

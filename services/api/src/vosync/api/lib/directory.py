@@ -13,9 +13,11 @@ import logging
 from dataclasses import dataclass
 from typing import cast
 
+from litestar.exceptions import NotFoundException
 from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from vosync.api.lib.validate import check_instance_id
 from vosync.shared.db.models import VosInstance
 
 log = logging.getLogger(__name__)
@@ -52,6 +54,13 @@ class CachedInstances:
             return None
         info = InstanceInfo(row.id, row.name, row.enabled)
         self._by_id[instance_id] = info
+        return info
+
+    async def require(self, instance_id: int) -> InstanceInfo:
+        """The instance, or 404 (also for ids no database row can have)."""
+        info = await self.get(check_instance_id(instance_id))
+        if info is None:
+            raise NotFoundException(detail=f"unknown instance {instance_id}")
         return info
 
     def put(self, info: InstanceInfo) -> None:

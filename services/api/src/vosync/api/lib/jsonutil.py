@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -12,6 +13,7 @@ from litestar import Response
 from litestar.datastructures import Cookie
 from litestar.enums import MediaType
 from litestar.response.base import ASGIResponse
+from litestar.status_codes import HTTP_304_NOT_MODIFIED
 from litestar.types import Receive, Send
 
 if TYPE_CHECKING:
@@ -87,3 +89,29 @@ def seconds_since(value: datetime | None, now: datetime) -> float | None:
     if value is None:
         return None
     return round((now - value).total_seconds(), 3)
+
+
+@dataclass(frozen=True, slots=True)
+class HeldReply:
+    """A reply made of held bytes: its status, headers and body parts (sent in turn, never joined).
+    Built once by pure code, answered either through Litestar (`response`) or straight over ASGI
+    by the hot-read path (`raw_headers`), with the same headers either way."""
+
+    status: int
+    headers: dict[str, str]
+    parts: tuple[bytes, ...] = ()
+
+    def response(self) -> Response[Any]:
+        if self.status == HTTP_304_NOT_MODIFIED:
+            return json_response(b"", status_code=self.status, headers=self.headers)
+        return JsonParts(*self.parts, status_code=self.status, headers=self.headers)
+
+    def raw_headers(self) -> list[tuple[bytes, bytes]]:
+        """As Litestar's ASGIResponse encodes them: lower-case names, then type and length."""
+        out = [
+            (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in self.headers.items()
+        ]
+        if self.status != HTTP_304_NOT_MODIFIED:
+            out.append((b"content-type", b"application/json"))
+            out.append((b"content-length", str(sum(len(part) for part in self.parts)).encode()))
+        return out

@@ -8,8 +8,8 @@ from litestar import Controller, Request, Response, get
 from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, QueryParameter
-from litestar.status_codes import HTTP_304_NOT_MODIFIED
 
+from vosync.api.domain.gateways.reply import list_reply
 from vosync.api.domain.gateways.schemas import (
     GatewayDetail,
     GatewayList,
@@ -18,10 +18,7 @@ from vosync.api.domain.gateways.schemas import (
     GatewayTypeName,
 )
 from vosync.api.domain.gateways.service import GatewayService
-from vosync.api.domain.proxy.service import ProxyService
 from vosync.api.lib.auth import READ, sees_secrets
-from vosync.api.lib.gzip_parts import accepts_gzip, etag_matches
-from vosync.api.lib.jsonutil import JsonParts, json_response
 from vosync.api.lib.openapi import error_responses
 from vosync.api.lib.validate import MAX_DB_INT, check_text
 
@@ -48,7 +45,6 @@ class GatewayController(Controller):
         self,
         request: Request[Any, Any, Any],
         gateways: NamedDependency[GatewayService],
-        proxy: NamedDependency[ProxyService],
         instance_id: FromPath[int],
         gateway_type: Annotated[
             GatewayTypeName | None, QueryParameter(name="type", description="mapping or routing")
@@ -64,23 +60,15 @@ class GatewayController(Controller):
         limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100,
         offset: Annotated[int, QueryParameter(ge=0, le=MAX_DB_INT)] = 0,
     ) -> Response[GatewayList]:
-        instance = await proxy.instance(instance_id)
+        instance = await gateways.instance(instance_id)
         if q is not None:
             check_text(q, "q")
         cached = await gateways.list_cached(
             instance, gateway_type=gateway_type, online=online, q=q, sort=sort, limit=limit, offset=offset
         )
-        headers = {"ETag": cached.etag}
-        if_none_match = request.headers.get("if-none-match")
-        if if_none_match is not None and etag_matches(if_none_match, cached.etag):
-            return json_response(b"", status_code=HTTP_304_NOT_MODIFIED, headers=headers)
-        if cached.compressible:
-            headers["Vary"] = "Accept-Encoding"
-            if accepts_gzip(request.headers.get("accept-encoding")):
-                headers["Content-Encoding"] = "gzip"
-                return JsonParts(*cached.gzip_parts(), headers=headers)
-        # Held bytes sent as they are; only age_s is made now.
-        return JsonParts(*cached.parts(), headers=headers)
+        return list_reply(
+            cached, request.headers.get("if-none-match"), request.headers.get("accept-encoding")
+        ).response()
 
     @get(
         "/instances/{instance_id:int}/gateways/{gateway_type:str}/{gateway_name:path}",
@@ -94,12 +82,11 @@ class GatewayController(Controller):
         self,
         request: Request[Any, Any, Any],
         gateways: NamedDependency[GatewayService],
-        proxy: NamedDependency[ProxyService],
         instance_id: FromPath[int],
         gateway_type: FromPath[GatewayTypeName],
         gateway_name: FromPath[str],
     ) -> GatewayDetail:
-        instance = await proxy.instance(instance_id)
+        instance = await gateways.instance(instance_id)
         # A path parameter: VOS gateway names may contain '/' (sent as %2F or plainly).
         gateway_name = gateway_name.removeprefix("/")
         check_text(gateway_name, "gateway name")

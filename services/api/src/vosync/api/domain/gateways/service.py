@@ -23,7 +23,7 @@ from vosync.api.domain.gateways.schemas import (
     OnlineCounts,
     TypeCounts,
 )
-from vosync.api.lib.directory import InstanceInfo
+from vosync.api.lib.directory import CachedInstances, InstanceInfo
 from vosync.api.lib.jsonutil import dumps
 from vosync.api.lib.list_cache import CachedList, ListCache, ListKey
 from vosync.api.lib.redact import redact
@@ -129,9 +129,34 @@ def _item(row: Any) -> GatewayItem:
 
 
 class GatewayService:
-    def __init__(self, engine: AsyncEngine, lists: ListCache | None = None) -> None:
+    def __init__(
+        self, engine: AsyncEngine, directory: CachedInstances, lists: ListCache | None = None
+    ) -> None:
         self._engine = engine
+        self._directory = directory
         self._lists = lists if lists is not None else ListCache(0)
+
+    async def instance(self, instance_id: int) -> InstanceInfo:
+        return await self._directory.require(instance_id)
+
+    def cached_instance(self, instance_id: int) -> InstanceInfo | None:
+        return self._directory.cached(instance_id)
+
+    def list_held(
+        self,
+        instance: InstanceInfo,
+        *,
+        gateway_type: GatewayTypeName | None,
+        online: bool | None,
+        q: str | None,
+        sort: GatewaySort,
+        limit: int,
+        offset: int,
+    ) -> CachedList | None:
+        """The list reply if memory holds it (no await: the hot-read path's question), else None."""
+        return self._lists.get(
+            (instance.id, instance.name, gateway_type, online, q or None, sort, limit, offset)
+        )
 
     async def list_cached(
         self,

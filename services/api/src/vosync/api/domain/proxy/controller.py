@@ -9,14 +9,13 @@ from litestar import Controller, Request, Response, post
 from litestar.di import NamedDependency
 from litestar.openapi.spec import Example
 from litestar.params import Body, FromPath, PathParameter, QueryParameter
-from litestar.status_codes import HTTP_200_OK, HTTP_304_NOT_MODIFIED
+from litestar.status_codes import HTTP_200_OK
 
+from vosync.api.domain.proxy.reply import proxy_reply
 from vosync.api.domain.proxy.schemas import ProxyReply
 from vosync.api.domain.proxy.service import ProxyService
 from vosync.api.lib.auth import READ, sees_secrets
 from vosync.api.lib.errors import error_response
-from vosync.api.lib.gzip_parts import MIN_GZIP_BYTES, accepts_gzip, etag_matches
-from vosync.api.lib.jsonutil import JsonParts, dumps, json_response
 from vosync.api.lib.openapi import RateLimitedOperation, error_responses
 from vosync.shared.catalogue import known_api_names
 
@@ -82,37 +81,15 @@ class ProxyController(Controller):
         info, resolved = await proxy.read(instance_id, api_name, data or {}, refresh)
         if resolved.reply is None:
             return error_response(resolved.status, resolved.error or "fetch failed", resolved.extra)
-        reply = resolved.reply
-        now = datetime.now(UTC)
-        age_s = (now - reply.synced_at).total_seconds() if reply.synced_at else None
-        head = dumps(
-            {
-                "success": True,
-                "error": resolved.error,
-                "data_source": resolved.source,
-                "synced_at": reply.synced_at,
-                "expires_at": reply.expires_at,
-                "age_s": round(age_s, 3) if age_s is not None else None,
-                "instance_name": info.name,
-                "revalidating": resolved.revalidating,
-            }
-        )
         proxy.count_reply(resolved.source)
-        unmasked = sees_secrets(request)
-        headers = {"ETag": reply.etag(unmasked=unmasked)}
-        if (resolved.source == "stale" or resolved.revalidating) and age_s is not None:
-            # RFC 9111 Age on replies past expires_at, so HTTP caches and clients see how old they are.
-            headers["Age"] = str(max(0, int(age_s)))
-        if_none_match = request.headers.get("if-none-match")
-        if if_none_match is not None and etag_matches(if_none_match, headers["ETag"]):
-            return json_response(b"", status_code=HTTP_304_NOT_MODIFIED, headers=headers)
-        head = head[:-1] + b',"data":'
-        body = reply.body(unmasked=unmasked)
-        if len(body) >= MIN_GZIP_BYTES:
-            headers["Vary"] = "Accept-Encoding"
-            if accepts_gzip(request.headers.get("accept-encoding")):
-                # Compressed once per change; only the small head is framed per request.
-                headers["Content-Encoding"] = "gzip"
-                return JsonParts(*reply.gzip(unmasked=unmasked).parts(head), headers=headers)
-        # The cached reply goes out as it is held, never copied into one joined body.
-        return JsonParts(head, body, b"}", headers=headers)
+        return proxy_reply(
+            info,
+            resolved.reply,
+            source=resolved.source,
+            error=resolved.error,
+            revalidating=resolved.revalidating,
+            unmasked=sees_secrets(request),
+            if_none_match=request.headers.get("if-none-match"),
+            accept_encoding=request.headers.get("accept-encoding"),
+            now=datetime.now(UTC),
+        ).response()

@@ -26,7 +26,6 @@ from vosync.api.lib.fetcher import Fetcher, FetchFailure, PollerAnswer
 from vosync.api.lib.hot_cache import CachedReply, CacheKey, HotCache
 from vosync.api.lib.jsonutil import dumps
 from vosync.api.lib.metrics import ApiMetrics
-from vosync.api.lib.validate import check_instance_id
 from vosync.shared.cache_key import cache_key, normalise_params
 from vosync.shared.catalogue import ApiSpec, Catalogue, UnknownApiError, WriteApiError
 from vosync.shared.db.models import VosDataCache
@@ -157,10 +156,22 @@ class ProxyService:
         self._failed: OrderedDict[CacheKey, tuple[float, PollerAnswer]] = OrderedDict()
 
     async def instance(self, instance_id: int) -> InstanceInfo:
-        info = await self._directory.get(check_instance_id(instance_id))
-        if info is None:
-            raise NotFoundException(detail=f"unknown instance {instance_id}")
-        return info
+        return await self._directory.require(instance_id)
+
+    def fresh_hit(self, instance_id: int, api_name: str) -> tuple[InstanceInfo, CachedReply] | None:
+        """What `read(instance_id, api_name, {}, False)` answers from memory with no await, or None
+        (a name not yet resolved, an instance not in the directory, a miss, a reply past expires_at):
+        the hot-read path's question; None sends the request the long way."""
+        spec = self._specs.get(api_name)
+        info = self._directory.cached(instance_id)
+        if spec is None or info is None:
+            return None
+        now_ts = time.time()
+        reply = self._hot.get((instance_id, spec.path, self._empty_keys[spec.path]), now_ts)
+        if reply is None or reply.expires_ts <= now_ts:
+            return None
+        self._metrics.hot_cache["hit"] += 1
+        return info, reply
 
     async def read(
         self, instance_id: int, api_name: str, params: dict[str, Any], refresh: bool
