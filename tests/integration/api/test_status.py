@@ -10,6 +10,7 @@ from typing import Any
 import asyncpg
 import httpx
 import nats
+import pytest
 
 from tests.integration.api.conftest import READ, insert_instance
 from vosync.shared import bus
@@ -18,7 +19,14 @@ from vosync.shared.catalogue import API_PATH_PREFIX
 from vosync.shared.heartbeat import VosView, vos_views_json
 from vosync.shared.settings import Settings
 
-NOW = datetime.now(UTC)
+NOW = datetime.now(UTC)  # set again as each test starts: the ages asserted are relative to it
+
+
+@pytest.fixture(autouse=True)
+def _now_is_the_test_start() -> None:
+    # Not the module's import time: in a full run the tests start minutes after collection.
+    global NOW
+    NOW = datetime.now(UTC)
 
 
 async def cache_row(

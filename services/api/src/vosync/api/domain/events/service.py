@@ -53,19 +53,25 @@ class EventHub:
         return len(self._clients)
 
     def declare(self, broker: NatsBroker) -> None:
-        """Subscribe to every gateway event on `broker` (before it starts; it stops with it)."""
+        """Subscribe to every gateway and phone event on `broker` (before it starts; it stops with it).
+
+        `no_reply`: the events are JetStream publishes, so they carry the publisher's PubAck inbox as
+        reply subject; FastStream would answer it with the handler's (empty) result, a publish the
+        api's NATS user may not make."""
         broker.subscriber(
             channels.GATEWAY_ONLINE.stream_subject,
             decoder=self._decode,
+            no_reply=True,
             pending_msgs_limit=100_000,
             pending_bytes_limit=256 * 1024**2,
         )(self._on_event)
         broker.subscriber(
             channels.PHONE_ONLINE.stream_subject,
             decoder=self._decode_phone,
+            no_reply=True,
             pending_msgs_limit=100_000,
             pending_bytes_limit=256 * 1024**2,
-        )(self._on_event)
+        )(self._on_phone_event)
 
     async def stop(self) -> None:
         self.close_all()
@@ -121,7 +127,11 @@ class EventHub:
                 log.warning("undecodable phone event", extra={"subject": subject, "error": str(exc)[:200]})
             return None
 
-    async def _on_event(self, event: GatewayOnlineEvent | PhoneOnlineEvent | None) -> None:
+    async def _on_event(self, event: GatewayOnlineEvent | None) -> None:
+        if event is not None:
+            self.publish(event)
+
+    async def _on_phone_event(self, event: PhoneOnlineEvent | None) -> None:
         if event is not None:
             self.publish(event)
 
