@@ -44,7 +44,7 @@ from vosync.shared.catalogue import (
     UnknownApiError,
     WriteApiError,
 )
-from vosync.shared.messages import FetchReason, FetchResult
+from vosync.shared.messages import FetchReason, FetchResult, GatewayOnlineEvent, PhoneOnlineEvent
 from vosync.writer import cache_rows, gateway_sql, history_sql, phone_rows, phone_sql, projection_plan
 from vosync.writer.cache_rows import CacheFold, CacheState
 from vosync.writer.gateway_plan import ConfigSource, GatewayState, Scope, ScopePlan, Transition
@@ -535,29 +535,34 @@ class _Transaction:
 
 def _outbox_row(t: Transition) -> tuple[Any, ...]:
     """The event as GatewayOnlineEvent JSON without event_id (the relay adds the outbox id)."""
-    event = {
-        "instance_id": t.scope[0],
-        "gateway_type": t.scope[1].value,
-        "gateway_name": t.name,
-        "is_online": t.is_online,
-        "previous": t.previous,
-        "changed_at": t.changed_at,
-        "asr": t.asr,
-        "acd": t.acd,
-        "concurrent_calls": t.concurrent_calls,
-    }
-    return (t.scope[0], t.scope[1].value, t.name, t.is_online, t.previous, t.changed_at, pg_json(event))
+    event = GatewayOnlineEvent(
+        instance_id=t.scope[0],
+        gateway_type=t.scope[1],
+        gateway_name=t.name,
+        is_online=t.is_online,
+        previous=t.previous,
+        changed_at=t.changed_at,
+        asr=t.asr,
+        acd=t.acd,
+        concurrent_calls=t.concurrent_calls,
+    )
+    payload = pg_json(event.model_dump(exclude={"event_id"}))
+    return (t.scope[0], t.scope[1].value, t.name, t.is_online, t.previous, t.changed_at, payload)
 
 
 def _phone_outbox_row(t: PhoneTransition) -> tuple[Any, ...]:
-    """The event as PhoneOnlineEvent JSON without event_id; gateway_type '' and name = the e164."""
-    event = {
-        "instance_id": t.instance_id,
-        "e164": t.e164,
-        "is_online": t.is_online,
-        "previous": t.previous,
-        "changed_at": t.changed_at,
-    }
-    if not t.is_online:
-        event["concurrent_calls"] = 0
-    return (t.instance_id, "", t.e164, t.is_online, t.previous, t.changed_at, pg_json(event), PHONE_ENTITY)
+    """The event as PhoneOnlineEvent JSON without event_id; gateway_type '' and name = the e164.
+
+    Only the fields the listing knows: no remote_ip, and concurrent_calls (0) only when offline.
+    """
+    event = PhoneOnlineEvent(
+        instance_id=t.instance_id,
+        e164=t.e164,
+        is_online=t.is_online,
+        previous=t.previous,
+        changed_at=t.changed_at,
+        concurrent_calls=None if t.is_online else 0,
+    )
+    unknown = {"event_id", "remote_ip"} | ({"concurrent_calls"} if t.is_online else set())
+    payload = pg_json(event.model_dump(exclude=unknown))
+    return (t.instance_id, "", t.e164, t.is_online, t.previous, t.changed_at, payload, PHONE_ENTITY)
