@@ -546,7 +546,7 @@ def _outbox_row(t: Transition) -> tuple[Any, ...]:
         acd=t.acd,
         concurrent_calls=t.concurrent_calls,
     )
-    payload = pg_json(event.model_dump(exclude={"event_id"}))
+    payload = pg_json(event, exclude={"event_id"})
     return (t.scope[0], t.scope[1].value, t.name, t.is_online, t.previous, t.changed_at, payload)
 
 
@@ -564,5 +564,5 @@ def _phone_outbox_row(t: PhoneTransition) -> tuple[Any, ...]:
         concurrent_calls=None if t.is_online else 0,
     )
     unknown = {"event_id", "remote_ip"} | ({"concurrent_calls"} if t.is_online else set())
-    payload = pg_json(event.model_dump(exclude=unknown))
+    payload = pg_json(event, exclude=unknown)
     return (t.instance_id, "", t.e164, t.is_online, t.previous, t.changed_at, payload, PHONE_ENTITY)
