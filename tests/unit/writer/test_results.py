@@ -123,3 +123,26 @@ def test_outbox_payload_is_a_gateway_online_event() -> None:
 def test_ret_code_out_of_range_is_invalid() -> None:
     with pytest.raises(InvalidResult):
         checked(failed("GetSuite", ret_code=2**40))
+
+
+def test_outbox_payload_bytes_are_the_events_fields_in_order_without_event_id() -> None:
+    from vosync.shared.catalogue import GatewayType
+    from vosync.writer.apply import _outbox_row, _phone_outbox_row
+    from vosync.writer.gateway_plan import Transition
+    from vosync.writer.phone_plan import PhoneTransition
+
+    online = Transition((3, GatewayType.MAPPING), "m\x001", True, None, at(7), 0.5, 12.0, 4)
+    assert _outbox_row(online)[6] == (
+        '{"instance_id":3,"gateway_type":"mapping","gateway_name":"m1","is_online":true,'
+        '"previous":null,"changed_at":"2026-03-01T12:00:07Z","asr":0.5,"acd":12.0,"concurrent_calls":4}'
+    )
+    assert _phone_outbox_row(PhoneTransition(3, "8613800000000", True, False, at(7)))[6] == (
+        '{"instance_id":3,"e164":"8613800000000","is_online":true,"previous":false,'
+        '"changed_at":"2026-03-01T12:00:07Z"}'
+    )
+    offline = _phone_outbox_row(PhoneTransition(3, "8613800000000", False, True, at(8)))
+    assert offline[6] == (
+        '{"instance_id":3,"e164":"8613800000000","is_online":false,"previous":true,'
+        '"changed_at":"2026-03-01T12:00:08Z","concurrent_calls":0}'
+    )
+    assert offline[:6] + offline[7:] == (3, "", "8613800000000", False, True, at(8), "phone")

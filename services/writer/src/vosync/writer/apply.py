@@ -39,17 +39,19 @@ from vosync.shared.catalogue import (
     DEFAULT_TTL_S,
     ApiSpec,
     Catalogue,
+    GatewayType,
     Projection,
     UnknownApiError,
     WriteApiError,
 )
-from vosync.shared.messages import FetchReason, FetchResult
-from vosync.writer import cache_rows, gateway_sql, history_sql, phone_rows, phone_sql
+from vosync.shared.messages import FetchReason, FetchResult, GatewayOnlineEvent, PhoneOnlineEvent
+from vosync.writer import cache_rows, gateway_sql, history_sql, phone_rows, phone_sql, projection_plan
 from vosync.writer.cache_rows import CacheFold, CacheState
 from vosync.writer.gateway_plan import ConfigSource, GatewayState, Scope, ScopePlan, Transition
-from vosync.writer.gateway_rows import ConfigRow, OnlineRow, Snapshot, parse_config, parse_online
+from vosync.writer.gateway_rows import ConfigRow, OnlineRow, parse_config, parse_online
 from vosync.writer.jsontext import pg_json
 from vosync.writer.phone_plan import PhonePlan, PhoneTransition
+from vosync.writer.projection_plan import Candidate, ParsedSnapshot, Step
 from vosync.writer.results import CacheKey, is_full_snapshot, key_of, response_of, with_canonical_fields
 
 log = logging.getLogger(__name__)
@@ -103,36 +105,44 @@ class BatchReport:
     history_lost: int = 0  # batches parts of whose history had no partition to go to
 
 
-@dataclass(frozen=True, slots=True)
-class _Step:
-    """One snapshot to project into its scope."""
-
-    scope: Scope
-    spec: ApiSpec
-    result: FetchResult
-    cache_id: int
-
-    @property
-    def at(self) -> datetime:
-        return self.result.fetched_at
+def _parse(kind: GatewayType, spec: ApiSpec, result: FetchResult) -> ParsedSnapshot:
+    list_key = spec.list_key or ""
+    if spec.projection is Projection.GATEWAY_CONFIG:
+        return parse_config(response_of(result), list_key, kind)
+    return parse_online(response_of(result), list_key, kind)
 
 
-def _parse(step: _Step) -> Snapshot[ConfigRow] | Snapshot[OnlineRow]:
-    kind, list_key = step.scope[1], step.spec.list_key or ""
-    if step.spec.projection is Projection.GATEWAY_CONFIG:
-        return parse_config(response_of(step.result), list_key, kind)
-    return parse_online(response_of(step.result), list_key, kind)
-
-
-def _parse_quietly(steps: list[_Step]) -> dict[int, Snapshot[ConfigRow] | Snapshot[OnlineRow]]:
-    """Parsed ahead, in a worker thread: a reply that fails here is parsed again (and fails) in turn."""
-    parsed: dict[int, Snapshot[ConfigRow] | Snapshot[OnlineRow]] = {}
-    for step in steps:
-        try:
-            parsed[id(step.result)] = _parse(step)
-        except Exception:  # noqa: S112 (the replay parses it again and reports the error there)
-            continue
+def _parse_quietly(candidates: list[Candidate]) -> dict[CacheKey, list[ParsedSnapshot | None]]:
+    """Parsed ahead, in a worker thread: a reply that fails here (None) is parsed again in turn."""
+    parsed: dict[CacheKey, list[ParsedSnapshot | None]] = {}
+    for candidate in candidates:
+        snapshots: list[ParsedSnapshot | None] = []
+        for result in candidate.snapshots:
+            try:
+                snapshots.append(_parse(candidate.scope[1], candidate.spec, result))
+            except Exception:  # the replay parses it again and reports the error there
+                snapshots.append(None)
+        parsed[candidate.key] = snapshots
     return parsed
+
+
+def _projection(spec: ApiSpec | None) -> Projection:
+    return spec.projection if spec is not None else Projection.NONE
+
+
+def _ttl(spec: ApiSpec | None) -> float:
+    return spec.ttl_s if spec is not None else DEFAULT_TTL_S
+
+
+def _detail_batch(result: FetchResult, spec: ApiSpec | None) -> bool:
+    """A scheduled GetPhoneOnline batch of the poller: projected, not cached."""
+    return result.reason is FetchReason.SCHEDULE and _projection(spec) is Projection.PHONE_DETAIL
+
+
+def _canonical(result: FetchResult, spec: ApiSpec | None) -> FetchResult:
+    if spec is None or spec.gateway_type is None or not spec.list_key:
+        return result
+    return with_canonical_fields(result, spec.list_key)
 
 
 class BatchApplier:
@@ -158,41 +168,59 @@ class _Transaction:
         self._applier = applier
         self._conn = conn
         self.report = BatchReport()
-        self._parsed: dict[int, Snapshot[ConfigRow] | Snapshot[OnlineRow]] = {}  # by id(result)
         self._polled: dict[Scope, datetime] = {}  # scope → its newest accepted online success
 
     async def run(self, results: list[FetchResult]) -> BatchReport:
-        known = [self._canonical(r) for r in await self._known(results)]
-        detail_batches = [r for r in known if self._detail_batch(r)]
-        live = [r for r in known if not self._detail_batch(r)]
+        known = await self._known(results)
         if not known:
             return self.report
         groups: dict[CacheKey, list[FetchResult]] = defaultdict(list)
-        for result in live:
-            groups[key_of(result)].append(result)
+        # A key is one API (its api_path holds the name): its first result's spec stands for it.
+        specs: dict[CacheKey, ApiSpec | None] = {}
+        detail_batches: list[FetchResult] = []
+        for result in known:
+            spec = self._applier.spec(result.api_name)  # once per result
+            result = _canonical(result, spec)
+            if _detail_batch(result, spec):
+                detail_batches.append(result)
+                continue
+            key = key_of(result)
+            groups[key].append(result)
+            specs.setdefault(key, spec)
         keys = sorted(groups, key=CacheKey.sort_key)
-        await self._lock_scopes(keys, groups, detail_batches)
+        await self._lock_scopes(keys, groups, specs, detail_batches)
         old = dict(
             CacheState.from_record(r)
             for r in await self._conn.fetch(cache_rows.LOCK_EXISTING, *cache_rows.lock_args(keys))
         )
         folds = []
         for key in keys:
-            folded = cache_rows.fold(key, groups[key], old.get(key), self._ttl(groups[key][0].api_name))
+            folded = cache_rows.fold(key, groups[key], old.get(key), _ttl(specs[key]))
             if folded is None:
                 self.report.outcomes.extend((r, Disposition.STALE) for r in groups[key])
             else:
                 folds.append(folded)
+        candidates = {
+            f.key: c for f in folds if (c := projection_plan.candidate(f, specs[f.key])) is not None
+        }
         new: dict[CacheKey, CacheState] = {}
+        parsed: dict[CacheKey, list[ParsedSnapshot | None]] = {}
         if folds:
-            new = await self._upsert(folds)
-        steps: list[_Step] = []
+            ahead = [candidates[f.key] for f in folds if f.content_changed and f.key in candidates]
+            new, parsed = await self._upsert(folds, ahead)
+        steps: list[Step] = []
         for folded in folds:
-            steps.extend(self._settle(folded, groups[folded.key], old.get(folded.key), new.get(folded.key)))
+            key = folded.key
+            settled = (old.get(key), new.get(key), candidates.get(key), parsed.get(key, []))
+            steps += self._settle(folded, groups[key], *settled)
         transitions = await self._project(steps)
-        phone_transitions = await self._project_listed(folds, old, new)
+        phone_transitions = await self._project_listed(folds, specs, old, new)
         details = [
-            r for f in folds for r in f.accepted if r.ok and self._projection(r) is Projection.PHONE_DETAIL
+            r
+            for f in folds
+            if _projection(specs[f.key]) is Projection.PHONE_DETAIL
+            for r in f.accepted
+            if r.ok
         ]
         await self._project_details(details + [r for r in detail_batches if r.ok])
         for result in detail_batches:
@@ -204,21 +232,17 @@ class _Transaction:
         return self.report
 
     # -- phones, fee rate groups, suites ---------------------------------------------------------
-    def _projection(self, result: FetchResult) -> Projection:
-        spec = self._applier.spec(result.api_name)
-        return spec.projection if spec is not None else Projection.NONE
-
-    def _detail_batch(self, result: FetchResult) -> bool:
-        """A scheduled GetPhoneOnline batch of the poller: projected, not cached."""
-        return result.reason is FetchReason.SCHEDULE and self._projection(result) is Projection.PHONE_DETAIL
-
     async def _project_listed(
-        self, folds: list[CacheFold], old: dict[CacheKey, CacheState], new: dict[CacheKey, CacheState]
+        self,
+        folds: list[CacheFold],
+        specs: dict[CacheKey, ApiSpec | None],
+        old: dict[CacheKey, CacheState],
+        new: dict[CacheKey, CacheState],
     ) -> list[PhoneTransition]:
         """Listings (phones online), fee rate group and suite lists of full (unfiltered) replies."""
         transitions: list[PhoneTransition] = []
         for folded in folds:
-            projection = self._projection(folded.last)
+            projection = _projection(specs[folded.key])
             stored = new.get(folded.key)
             if projection not in _LISTED_PROJECTIONS or stored is None or not is_full_snapshot(folded.last):
                 continue
@@ -312,17 +336,18 @@ class _Transaction:
         await self._conn.copy_records_to_table(OUTBOX_TABLE, records=rows, columns=PHONE_OUTBOX_COLUMNS)
         self.report.events += len(rows)
 
-    async def _upsert(self, folds: list[CacheFold]) -> dict[CacheKey, CacheState]:
-        """The cache upsert; meanwhile a worker thread parses the gateway replies that it changes.
+    async def _upsert(
+        self, folds: list[CacheFold], ahead: list[Candidate]
+    ) -> tuple[dict[CacheKey, CacheState], dict[CacheKey, list[ParsedSnapshot | None]]]:
+        """The cache upsert; meanwhile a worker thread parses the gateway replies it changes (`ahead`).
 
         PostgreSQL takes ~1 s to store a 26 MB reply as jsonb, during which this process would
         wait: the parsing (~0.3 s for 10,000 gateways) is done then instead of after it.
         """
         args = cache_rows.upsert_args(folds)
-        # Parsing needs no cache row id (the upsert has not returned it yet): 0 stands in.
-        ahead = [step for f in folds if f.content_changed for step in self._candidate_steps(f, cache_id=0)]
         upsert = asyncio.ensure_future(self._conn.fetch(cache_rows.UPSERT, *args))
-        parsing: asyncio.Future[dict[int, Snapshot[ConfigRow] | Snapshot[OnlineRow]]] | None = None
+        parsing: asyncio.Future[dict[CacheKey, list[ParsedSnapshot | None]]] | None = None
+        parsed: dict[CacheKey, list[ParsedSnapshot | None]] = {}
         try:
             if ahead:
                 await asyncio.sleep(0)  # the upsert's bytes leave before the thread takes the GIL
@@ -331,8 +356,8 @@ class _Transaction:
         finally:
             upsert.cancel()  # only does something if this task was cancelled before awaiting it
             if parsing is not None:
-                self._parsed = await parsing
-        return dict(CacheState.from_record(r) for r in records)
+                parsed = await parsing
+        return dict(CacheState.from_record(r) for r in records), parsed
 
     async def _known(self, results: list[FetchResult]) -> list[FetchResult]:
         ids = sorted({r.instance_id for r in results})
@@ -346,43 +371,23 @@ class _Transaction:
                 self.report.outcomes.append((result, Disposition.UNKNOWN_INSTANCE))
         return live
 
-    def _canonical(self, result: FetchResult) -> FetchResult:
-        spec = self._applier.spec(result.api_name)
-        if spec is None or spec.gateway_type is None or not spec.list_key:
-            return result
-        return with_canonical_fields(result, spec.list_key)
-
-    def _ttl(self, api_name: str) -> float:
-        spec = self._applier.spec(api_name)
-        return spec.ttl_s if spec is not None else DEFAULT_TTL_S
-
-    def _projected_spec(self, result: FetchResult) -> ApiSpec | None:
-        spec = self._applier.spec(result.api_name)
-        if (
-            spec is None
-            or spec.projection is Projection.NONE
-            or spec.gateway_type is None
-            or not spec.list_key
-        ):
-            return None
-        return spec if is_full_snapshot(result) else None
-
     async def _lock_scopes(
         self,
         keys: list[CacheKey],
         groups: dict[CacheKey, list[FetchResult]],
+        specs: dict[CacheKey, ApiSpec | None],
         detail_batches: list[FetchResult],
     ) -> None:
         locks = {(PHONE_LOCK_CLASS, r.instance_id) for r in detail_batches if r.ok}
         for key in keys:
-            first = groups[key][0]
-            if self._projection(first) in (Projection.PHONE_ONLINE, Projection.PHONE_DETAIL) and any(
-                r.ok for r in groups[key]
-            ):
+            spec, group = specs[key], groups[key]
+            if not any(r.ok for r in group):
+                continue  # a failure projects nothing
+            if _projection(spec) in (Projection.PHONE_ONLINE, Projection.PHONE_DETAIL):
                 locks.add((PHONE_LOCK_CLASS, key.instance_id))
-            spec = self._projected_spec(first)
-            if spec is not None and spec.gateway_type is not None and any(r.ok for r in groups[key]):
-                locks.add((SCOPE_LOCK_CLASS + _TYPE_INDEX[spec.gateway_type.value], key.instance_id))
+            gateway = projection_plan.gateway_spec(spec, group[0])
+            if gateway is not None and gateway.gateway_type is not None:
+                locks.add((SCOPE_LOCK_CLASS + _TYPE_INDEX[gateway.gateway_type.value], key.instance_id))
         if locks:
             ordered = sorted(locks)
             await self._conn.fetchval(LOCK_SCOPES, [k[0] for k in ordered], [k[1] for k in ordered])
@@ -393,7 +398,9 @@ class _Transaction:
         group: list[FetchResult],
         old: CacheState | None,
         new: CacheState | None,
-    ) -> list[_Step]:
+        candidate: Candidate | None,
+        parsed: list[ParsedSnapshot | None],
+    ) -> list[Step]:
         """Outcomes and changed keys of one cache row; the projection steps it calls for."""
         if new is None:  # another writer stored a newer attempt in the meantime
             self.report.outcomes.extend((r, Disposition.STALE) for r in group)
@@ -403,7 +410,9 @@ class _Transaction:
             self.report.changed_keys[folded.key.instance_id].add(folded.key.cache_key)
         elif new.synced_at != old.synced_at:
             self.report.synced_keys[folded.key.instance_id].add(folded.key.cache_key)
-        self._note_poll(folded)
+        polled = projection_plan.polled_at(candidate)
+        if candidate is not None and polled is not None:
+            self._polled[candidate.scope] = max(polled, self._polled.get(candidate.scope, polled))
         accepted = {id(r) for r in folded.accepted}
         last = folded.last
         for result in group:
@@ -416,50 +425,15 @@ class _Transaction:
             else:
                 outcome = Disposition.APPLIED if content_changed else Disposition.UNCHANGED
             self.report.outcomes.append((result, outcome))
-        return self._steps(folded, new, content_changed)
-
-    def _note_poll(self, folded: CacheFold) -> None:
-        """An online list stored (changed or not) is a poll to sample, at its minute."""
-        spec = self._projected_spec(folded.last)
-        if spec is None or spec.gateway_type is None or spec.projection is not Projection.GATEWAY_ONLINE:
-            return
-        times = [r.fetched_at for r in folded.accepted if r.ok]
-        if times:
-            scope: Scope = (folded.key.instance_id, spec.gateway_type)
-            self._polled[scope] = max([*times, self._polled.get(scope, times[0])])
-
-    def _steps(self, folded: CacheFold, new: CacheState, content_changed: bool) -> list[_Step]:
-        steps = self._candidate_steps(folded, new.id)
-        if not steps:
+        if candidate is None:
             return []  # not a projected API, or a failed reply: it changes no gateway
-        if steps[0].spec.projection is Projection.GATEWAY_CONFIG:
-            # The newest config reply must be the one now in the cache row (checked by its time):
-            # the items are read from there.
-            if not content_changed or new.synced_at != steps[0].at:
-                return []
-            return steps
-        if len(steps) == 1 and not content_changed:
-            return []  # the same online list again (a redelivery, or nothing changed)
-        return steps
+        return projection_plan.steps(candidate, new, content_changed, parsed)
 
-    def _candidate_steps(self, folded: CacheFold, cache_id: int) -> list[_Step]:
-        """The snapshots of a fold to project if its content changed: config is a state, not a
-        stream of changes, so only its newest success; every online success (a backlog loses no
-        transition)."""
-        spec = self._projected_spec(folded.last)
-        if spec is None or spec.gateway_type is None:
-            return []
-        scope: Scope = (folded.key.instance_id, spec.gateway_type)
-        successes = [r for r in folded.accepted if r.ok]
-        if spec.projection is Projection.GATEWAY_CONFIG:
-            successes = successes[-1:]
-        return [_Step(scope, spec, r, cache_id) for r in successes]
-
-    async def _project(self, steps: list[_Step]) -> list[Transition]:
+    async def _project(self, steps: list[Step]) -> list[Transition]:
         """Replay each scope's snapshots in fetched_at order, then write every changed row once."""
         if not steps:
             return []
-        by_scope: dict[Scope, list[_Step]] = defaultdict(list)
+        by_scope: dict[Scope, list[Step]] = defaultdict(list)
         for step in sorted(steps, key=lambda s: (s.scope[0], s.scope[1].value, s.at)):
             by_scope[step.scope].append(step)
         current: dict[Scope, dict[str, GatewayState]] = {scope: {} for scope in by_scope}
@@ -475,8 +449,8 @@ class _Transaction:
         await self._write(plans)
         return [t for plan in plans for t in plan.transitions]
 
-    def _replay(self, plan: ScopePlan, step: _Step) -> None:
-        snapshot = self._parsed.pop(id(step.result), None) or _parse(step)
+    def _replay(self, plan: ScopePlan, step: Step) -> None:
+        snapshot = step.parsed if step.parsed is not None else _parse(step.scope[1], step.spec, step.result)
         self._note(step, snapshot.problems)
         if snapshot.list_key is None:
             return
@@ -510,7 +484,7 @@ class _Transaction:
         if inserts:
             await self._conn.execute(gateway_sql.INSERT, *sources)
 
-    def _note(self, step: _Step, problems: Counter[str]) -> None:
+    def _note(self, step: Step, problems: Counter[str]) -> None:
         for problem, count in problems.items():
             self.report.problems[(step.spec.name, problem)] += count
         if problems:
@@ -561,29 +535,34 @@ class _Transaction:
 
 def _outbox_row(t: Transition) -> tuple[Any, ...]:
     """The event as GatewayOnlineEvent JSON without event_id (the relay adds the outbox id)."""
-    event = {
-        "instance_id": t.scope[0],
-        "gateway_type": t.scope[1].value,
-        "gateway_name": t.name,
-        "is_online": t.is_online,
-        "previous": t.previous,
-        "changed_at": t.changed_at,
-        "asr": t.asr,
-        "acd": t.acd,
-        "concurrent_calls": t.concurrent_calls,
-    }
-    return (t.scope[0], t.scope[1].value, t.name, t.is_online, t.previous, t.changed_at, pg_json(event))
+    event = GatewayOnlineEvent(
+        instance_id=t.scope[0],
+        gateway_type=t.scope[1],
+        gateway_name=t.name,
+        is_online=t.is_online,
+        previous=t.previous,
+        changed_at=t.changed_at,
+        asr=t.asr,
+        acd=t.acd,
+        concurrent_calls=t.concurrent_calls,
+    )
+    payload = pg_json(event, exclude={"event_id"})
+    return (t.scope[0], t.scope[1].value, t.name, t.is_online, t.previous, t.changed_at, payload)
 
 
 def _phone_outbox_row(t: PhoneTransition) -> tuple[Any, ...]:
-    """The event as PhoneOnlineEvent JSON without event_id; gateway_type '' and name = the e164."""
-    event = {
-        "instance_id": t.instance_id,
-        "e164": t.e164,
-        "is_online": t.is_online,
-        "previous": t.previous,
-        "changed_at": t.changed_at,
-    }
-    if not t.is_online:
-        event["concurrent_calls"] = 0
-    return (t.instance_id, "", t.e164, t.is_online, t.previous, t.changed_at, pg_json(event), PHONE_ENTITY)
+    """The event as PhoneOnlineEvent JSON without event_id; gateway_type '' and name = the e164.
+
+    Only the fields the listing knows: no remote_ip, and concurrent_calls (0) only when offline.
+    """
+    event = PhoneOnlineEvent(
+        instance_id=t.instance_id,
+        e164=t.e164,
+        is_online=t.is_online,
+        previous=t.previous,
+        changed_at=t.changed_at,
+        concurrent_calls=None if t.is_online else 0,
+    )
+    unknown = {"event_id", "remote_ip"} | ({"concurrent_calls"} if t.is_online else set())
+    payload = pg_json(event, exclude=unknown)
+    return (t.instance_id, "", t.e164, t.is_online, t.previous, t.changed_at, payload, PHONE_ENTITY)

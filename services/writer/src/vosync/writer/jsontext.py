@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import pydantic_core
+from pydantic import BaseModel
 
 
 def _without_nul(value: Any) -> Any:
@@ -21,8 +22,10 @@ def _without_nul(value: Any) -> Any:
     return value
 
 
-def pg_json(value: Any) -> str:
-    data = pydantic_core.to_json(value, inf_nan_mode="null")
+def pg_json(value: Any, *, exclude: set[str] | None = None) -> str:
+    """`value` as JSON; a pydantic model as its fields in order, less the names in `exclude`."""
+    data = pydantic_core.to_json(value, exclude=exclude, inf_nan_mode="null")
     if b"\\u0000" in data:
-        data = pydantic_core.to_json(_without_nul(value), inf_nan_mode="null")
+        plain = value.model_dump(exclude=exclude) if isinstance(value, BaseModel) else value
+        data = pydantic_core.to_json(_without_nul(plain), exclude=exclude, inf_nan_mode="null")
     return data.decode()
