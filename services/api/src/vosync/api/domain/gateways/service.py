@@ -137,10 +137,9 @@ class GatewayService:
         self._lists = lists if lists is not None else ListCache(0)
 
     async def instance(self, instance_id: int) -> InstanceInfo:
+        """The list route's own lookup (CachedInstances.require): taking the `instance` dependency
+        as well as this service would make it resolve two dependencies, in a task group."""
         return await self._directory.require(instance_id)
-
-    def cached_instance(self, instance_id: int) -> InstanceInfo | None:
-        return self._directory.cached(instance_id)
 
     def list_held(
         self,
