@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from litestar.di import Provide
+from litestar.params import FromPath
 
 from vosync.api.domain.cache.service import CacheService
 from vosync.api.domain.changes.service import ChangeHub
@@ -72,7 +73,7 @@ def dependencies(resources: ApiResources) -> dict[str, Provide]:
     def provide_status() -> StatusService:
         return resources.services.status
 
-    async def provide_instance(instance_id: int) -> InstanceInfo:
+    async def provide_instance(instance_id: FromPath[int]) -> InstanceInfo:
         """The path's instance, or 404 "unknown instance N"."""
         return await resources.services.directory.require(instance_id)
 
