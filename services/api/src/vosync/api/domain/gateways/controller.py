@@ -19,7 +19,6 @@ from vosync.api.domain.gateways.schemas import (
 )
 from vosync.api.domain.gateways.service import GatewayService
 from vosync.api.lib.auth import READ, sees_secrets
-from vosync.api.lib.directory import InstanceInfo
 from vosync.api.lib.openapi import error_responses
 from vosync.api.lib.validate import MAX_DB_INT, check_text
 
@@ -83,17 +82,18 @@ class GatewayController(Controller):
         self,
         request: Request[Any, Any, Any],
         gateways: NamedDependency[GatewayService],
-        instance: NamedDependency[InstanceInfo],
+        instance_id: FromPath[int],
         gateway_type: FromPath[GatewayTypeName],
         gateway_name: FromPath[str],
     ) -> GatewayDetail:
+        instance = await gateways.instance(instance_id)
         # A path parameter: VOS gateway names may contain '/' (sent as %2F or plainly).
         gateway_name = gateway_name.removeprefix("/")
         check_text(gateway_name, "gateway name")
         detail = await gateways.get(instance, gateway_type, gateway_name, unmasked=sees_secrets(request))
         if detail is None:
             raise NotFoundException(
-                detail=f"no {gateway_type} gateway {gateway_name!r} on instance {instance.id}"
+                detail=f"no {gateway_type} gateway {gateway_name!r} on instance {instance_id}"
             )
         return detail
 
