@@ -139,7 +139,7 @@ class GatewayService:
     async def instance(self, instance_id: int) -> InstanceInfo:
         """The gateway routes' own lookup (CachedInstances.require): taking the `instance`
         dependency as well as this service, a route resolves two dependencies, in an anyio task
-        group per request (~80-110 µs of CPU more, measured; benchmarks/README.md, issue 19)."""
+        group per request (benchmarks/README.md, issue 19, second part)."""
         return await self._directory.require(instance_id)
 
     def list_held(
