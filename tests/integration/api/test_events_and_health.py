@@ -133,7 +133,7 @@ async def test_ready_reports_a_lost_database(api: httpx.AsyncClient, api_service
     from sqlalchemy.ext.asyncio import create_async_engine
 
     dead = create_async_engine("postgresql+asyncpg://nobody@127.0.0.1:1/none")
-    api_service.resources.service("health")._engine = dead
+    api_service.resources.services.health._engine = dead
     try:
         res = await api.get("/health/ready")
         # Fetches through NATS still serve: degraded, not unready (issue #17 item 6).

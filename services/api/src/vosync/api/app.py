@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from litestar import Litestar, Router
 from litestar.datastructures import State
-from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 
 from vosync.api.config import API_PREFIX, check_api_settings
+from vosync.api.deps import dependencies
 from vosync.api.domain.asyncapi.controller import ASYNCAPI_PAGE_PATH, asyncapi_json, asyncapi_page
 from vosync.api.domain.cache.controller import CacheController
 from vosync.api.domain.changes.controller import ChangeController
@@ -33,27 +31,6 @@ from vosync.api.resources import ApiResources
 from vosync.shared.settings import Settings
 
 API_VERSION = "1.0.0"
-_SERVICES = (
-    "proxy",
-    "gateways",
-    "phones",
-    "instances",
-    "cache",
-    "sync",
-    "events",
-    "event_log",
-    "history",
-    "changes",
-    "health",
-    "status",
-)
-
-
-def _provider(resources: ApiResources, name: str) -> Provide:
-    def provide() -> Any:
-        return resources.service(name)
-
-    return Provide(provide, sync_to_thread=False, use_cache=True)
 
 
 def create_app(settings: Settings, resources: ApiResources | None = None) -> Litestar:
@@ -79,7 +56,7 @@ def create_app(settings: Settings, resources: ApiResources | None = None) -> Lit
     )
     return Litestar(
         route_handlers=[api, HealthController, asyncapi_json, asyncapi_page, *page_routers()],
-        dependencies={name: _provider(resources, name) for name in _SERVICES},
+        dependencies=dependencies(resources),
         lifespan=[resources.lifespan],
         state=State({"settings": settings, "resources": resources, "metrics": resources.metrics}),
         exception_handlers={Exception: handle_exception},

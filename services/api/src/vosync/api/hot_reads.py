@@ -148,11 +148,11 @@ class HotReads:
         query = parse_list_query(scope.get("query_string", b""))
         if instance_id is None or query is None or not self._role(scope)[0]:
             return None
-        gateways = self._resources.gateways
-        instance = gateways.cached_instance(instance_id)
+        services = self._resources.services
+        instance = services.directory.cached(instance_id)
         if instance is None:
             return None
-        cached = gateways.list_held(
+        cached = services.gateways.list_held(
             instance,
             gateway_type=query.gateway_type,
             online=query.online,

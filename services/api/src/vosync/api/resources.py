@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 from faststream.message import StreamMessage
@@ -38,6 +39,25 @@ from vosync.shared.settings import Settings
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True, slots=True)
+class ApiServices:
+    """The services the routes use, built once the connections are open."""
+
+    directory: CachedInstances
+    proxy: ProxyService
+    gateways: GatewayService
+    phones: PhoneService
+    instances: InstanceService
+    cache: CacheService
+    sync: SyncService
+    events: EventHub
+    event_log: EventLog
+    history: HistoryService
+    changes: ChangeHub
+    health: HealthService
+    status: StatusService
+
+
 class ApiResources:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -49,40 +69,39 @@ class ApiResources:
         self._engine: AsyncEngine | None = None
         self._broker: VosyncBroker | None = None
         self._directory: CachedInstances | None = None
-        self._services: dict[str, Any] = {}
+        self._services: ApiServices | None = None
 
-    # -- the services, for dependency injection --------------------------------------------------
-    def service(self, name: str) -> Any:
-        try:
-            return self._services[name]
-        except KeyError:
-            raise RuntimeError(f"api resources not started (no {name!r})") from None
+    # -- the services, for the dependency providers (deps.py) and the hot reads ------------------
+    @property
+    def services(self) -> ApiServices:
+        if self._services is None:
+            raise RuntimeError("api resources not started")
+        return self._services
 
     @property
     def proxy(self) -> ProxyService:
-        return self.service("proxy")  # type: ignore[no-any-return]
+        return self.services.proxy
 
     @property
     def gateways(self) -> GatewayService:
-        return self.service("gateways")  # type: ignore[no-any-return]
+        return self.services.gateways
 
     @property
     def events(self) -> EventHub:
-        return self.service("events")  # type: ignore[no-any-return]
+        return self.services.events
 
     @property
     def instances(self) -> InstanceService:
-        return self.service("instances")  # type: ignore[no-any-return]
+        return self.services.instances
 
     @property
     def changes(self) -> ChangeHub:
-        return self.service("changes")  # type: ignore[no-any-return]
+        return self.services.changes
 
     def end_event_streams(self) -> None:
-        if "events" in self._services:
-            self.events.close_all()
-        if "changes" in self._services:
-            self.changes.close_all()
+        if self._services is not None:
+            self._services.events.close_all()
+            self._services.changes.close_all()
 
     # -- lifecycle ---------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -116,8 +135,9 @@ class ApiResources:
             catalogue = settings.catalogue
             instances = InstanceService(engine, kv, directory, self.hot)
             await instances.reconcile()
-            self._services = {
-                "proxy": ProxyService(
+            self._services = ApiServices(
+                directory=directory,
+                proxy=ProxyService(
                     catalogue=catalogue,
                     engine=engine,
                     hot=self.hot,
@@ -129,20 +149,20 @@ class ApiResources:
                     grace_s=settings.stale_while_revalidate_s,
                     read_touch_s=settings.cache_read_touch_s,
                 ),
-                "gateways": GatewayService(engine, directory, self.lists),
-                "phones": PhoneService(engine),
-                "instances": instances,
-                "cache": CacheService(engine, broker, self.hot),
-                "sync": SyncService(
+                gateways=GatewayService(engine, directory, self.lists),
+                phones=PhoneService(engine),
+                instances=instances,
+                cache=CacheService(engine, broker, self.hot),
+                sync=SyncService(
                     catalogue, fetcher, self.hot, self.metrics, cooldown_s=settings.api_refresh_cooldown_s
                 ),
-                "events": events,
-                "changes": ChangeHub(catalogue),
-                "event_log": EventLog(engine),
-                "history": HistoryService(engine),
-                "health": health,
-                "status": StatusService(engine, broker, health),
-            }
+                events=events,
+                changes=ChangeHub(catalogue),
+                event_log=EventLog(engine),
+                history=HistoryService(engine),
+                health=health,
+                status=StatusService(engine, broker, health),
+            )
             directory.start()
         except BaseException:
             await self._close_connections()
@@ -154,12 +174,10 @@ class ApiResources:
         if not self.started:
             return
         self.started = False
-        if "events" in self._services:
-            await self.events.stop()
-        if "changes" in self._services:
-            self.changes.close_all()
-        if "proxy" in self._services:
-            await self.proxy.stop()
+        if self._services is not None:
+            await self._services.events.stop()
+            self._services.changes.close_all()
+            await self._services.proxy.stop()
         if self._directory is not None:
             await self._directory.stop()
         await self._close_connections()
@@ -207,11 +225,12 @@ class ApiResources:
         # Any note for the instance drops its gateway lists: changed data may have changed the
         # table, and a confirmed-unchanged poll moved the synced_at the lists show.
         self.lists.invalidate_instance(changed.instance_id)
-        if "changes" in self._services:
-            self.changes.publish(changed)
+        services = self._services
+        if services is not None:
+            services.changes.publish(changed)
         if not changed.cache_keys:
             return  # timestamps only: the hot cache holds the data, which did not change
         self.hot.invalidate(changed.instance_id, changed.cache_keys)
-        if "proxy" in self._services:
-            self.proxy.forget_failures(changed.instance_id, set(changed.cache_keys))
+        if services is not None:
+            services.proxy.forget_failures(changed.instance_id, set(changed.cache_keys))
         self.metrics.invalidations += 1

@@ -6,13 +6,13 @@ from typing import Annotated
 
 from litestar import Controller, delete, get
 from litestar.di import NamedDependency
-from litestar.params import FromPath, QueryParameter
+from litestar.params import QueryParameter
 from litestar.status_codes import HTTP_200_OK
 
 from vosync.api.domain.cache.schemas import CacheInvalidated, CacheStatus
 from vosync.api.domain.cache.service import CacheService
-from vosync.api.domain.proxy.service import ProxyService
 from vosync.api.lib.auth import ADMIN, READ
+from vosync.api.lib.directory import InstanceInfo
 from vosync.api.lib.openapi import error_responses
 from vosync.api.lib.validate import check_text
 
@@ -32,10 +32,9 @@ class CacheController(Controller):
     async def cache_status(
         self,
         cache: NamedDependency[CacheService],
-        proxy: NamedDependency[ProxyService],
-        instance_id: FromPath[int],
+        instance: NamedDependency[InstanceInfo],
     ) -> CacheStatus:
-        return await cache.status(await proxy.instance(instance_id))
+        return await cache.status(instance)
 
     @delete(
         "/",
@@ -50,14 +49,12 @@ class CacheController(Controller):
     async def invalidate(
         self,
         cache: NamedDependency[CacheService],
-        proxy: NamedDependency[ProxyService],
-        instance_id: FromPath[int],
+        instance: NamedDependency[InstanceInfo],
         api_path: Annotated[
             str | None,
             QueryParameter(max_length=255, description="only this API (path or name); default: all"),
         ] = None,
     ) -> CacheInvalidated:
-        instance = await proxy.instance(instance_id)
         if api_path is not None:
             check_text(api_path, "api_path")
         return await cache.invalidate(instance, api_path)

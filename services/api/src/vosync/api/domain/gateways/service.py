@@ -137,10 +137,10 @@ class GatewayService:
         self._lists = lists if lists is not None else ListCache(0)
 
     async def instance(self, instance_id: int) -> InstanceInfo:
+        """The gateway routes' own lookup (CachedInstances.require): taking the `instance`
+        dependency as well as this service, a route resolves two dependencies, in an anyio task
+        group per request (benchmarks/README.md, issue 19, second part)."""
         return await self._directory.require(instance_id)
-
-    def cached_instance(self, instance_id: int) -> InstanceInfo | None:
-        return self._directory.cached(instance_id)
 
     def list_held(
         self,

@@ -14,8 +14,8 @@ from vosync.api.domain.gateways.schemas import GatewayTypeName
 from vosync.api.domain.history.schemas import GatewayHistory
 from vosync.api.domain.history.service import HistoryService
 from vosync.api.domain.history.window import window
-from vosync.api.domain.proxy.service import ProxyService
 from vosync.api.lib.auth import READ
+from vosync.api.lib.directory import InstanceInfo
 from vosync.api.lib.openapi import error_responses
 from vosync.api.lib.validate import check_text
 
@@ -44,14 +44,12 @@ class HistoryController(Controller):
     async def gateway_history(
         self,
         history: NamedDependency[HistoryService],
-        proxy: NamedDependency[ProxyService],
-        instance_id: FromPath[int],
+        instance: NamedDependency[InstanceInfo],
         gateway_type: FromPath[GatewayTypeName],
         gateway_name: FromPath[str],
         since: Annotated[str | None, QueryParameter(max_length=64, description=_TIME)] = None,
         until: Annotated[str | None, QueryParameter(max_length=64, description=_TIME)] = None,
     ) -> GatewayHistory:
-        instance = await proxy.instance(instance_id)
         gateway_name = gateway_name.removeprefix("/")
         check_text(gateway_name, "gateway name")
         now = datetime.now(UTC)
@@ -59,6 +57,6 @@ class HistoryController(Controller):
         found = await history.gateway(instance, gateway_type, gateway_name, start, end, now)
         if found is None:
             raise NotFoundException(
-                detail=f"no {gateway_type} gateway {gateway_name!r} on instance {instance_id}"
+                detail=f"no {gateway_type} gateway {gateway_name!r} on instance {instance.id}"
             )
         return found

@@ -11,8 +11,8 @@ from litestar.params import FromPath, QueryParameter
 
 from vosync.api.domain.phones.schemas import FeeRateGroupList, PhoneDetail, PhoneList, SuiteList
 from vosync.api.domain.phones.service import PhoneService
-from vosync.api.domain.proxy.service import ProxyService
 from vosync.api.lib.auth import READ, sees_secrets
+from vosync.api.lib.directory import InstanceInfo
 from vosync.api.lib.openapi import error_responses
 from vosync.api.lib.validate import MAX_DB_INT, check_text
 
@@ -39,8 +39,7 @@ class PhoneController(Controller):
     async def list_phones(
         self,
         phones: NamedDependency[PhoneService],
-        proxy: NamedDependency[ProxyService],
-        instance_id: FromPath[int],
+        instance: NamedDependency[InstanceInfo],
         online: Annotated[
             bool | None, QueryParameter(description="true: online only; false: offline only")
         ] = None,
@@ -50,7 +49,6 @@ class PhoneController(Controller):
         limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100,
         offset: Annotated[int, QueryParameter(ge=0, le=MAX_DB_INT)] = 0,
     ) -> PhoneList:
-        instance = await proxy.instance(instance_id)
         if q is not None:
             check_text(q, "q")
         return await phones.list(instance, online=online, q=q or None, limit=limit, offset=offset)
@@ -67,16 +65,14 @@ class PhoneController(Controller):
         self,
         request: Request[Any, Any, Any],
         phones: NamedDependency[PhoneService],
-        proxy: NamedDependency[ProxyService],
-        instance_id: FromPath[int],
+        instance: NamedDependency[InstanceInfo],
         e164: FromPath[str],
     ) -> PhoneDetail:
-        instance = await proxy.instance(instance_id)
         check_text(e164, "e164")
         unmasked = sees_secrets(request)
         detail = await phones.get(instance, e164, unmasked=unmasked) if len(e164) <= E164_MAX else None
         if detail is None:
-            raise NotFoundException(detail=f"no phone {e164!r} on instance {instance_id}")
+            raise NotFoundException(detail=f"no phone {e164!r} on instance {instance.id}")
         return detail
 
     @get(
@@ -89,10 +85,9 @@ class PhoneController(Controller):
     async def fee_rate_groups(
         self,
         phones: NamedDependency[PhoneService],
-        proxy: NamedDependency[ProxyService],
-        instance_id: FromPath[int],
+        instance: NamedDependency[InstanceInfo],
     ) -> FeeRateGroupList:
-        return await phones.fee_rate_groups(await proxy.instance(instance_id))
+        return await phones.fee_rate_groups(instance)
 
     @get(
         "/suites",
@@ -106,7 +101,6 @@ class PhoneController(Controller):
         self,
         request: Request[Any, Any, Any],
         phones: NamedDependency[PhoneService],
-        proxy: NamedDependency[ProxyService],
-        instance_id: FromPath[int],
+        instance: NamedDependency[InstanceInfo],
     ) -> SuiteList:
-        return await phones.suites(await proxy.instance(instance_id), unmasked=sees_secrets(request))
+        return await phones.suites(instance, unmasked=sees_secrets(request))

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from litestar.exceptions import ClientException, NotFoundException, PermissionDeniedException
 from sqlalchemy import Table, Text, func, or_, select, update
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -26,8 +25,9 @@ from vosync.api.lib.fetcher import Fetcher, FetchFailure, PollerAnswer
 from vosync.api.lib.hot_cache import CachedReply, CacheKey, HotCache
 from vosync.api.lib.jsonutil import dumps
 from vosync.api.lib.metrics import ApiMetrics
+from vosync.api.lib.vos_request import params_key, resolve_spec
 from vosync.shared.cache_key import cache_key, normalise_params
-from vosync.shared.catalogue import ApiSpec, Catalogue, UnknownApiError, WriteApiError
+from vosync.shared.catalogue import ApiSpec, Catalogue
 from vosync.shared.db.models import VosDataCache
 from vosync.shared.messages import FetchReason, FetchRequest
 from vosync.shared.singleflight import SingleFlight
@@ -76,39 +76,6 @@ class _StoredRow:
         )
 
 
-def resolve_spec(catalogue: Catalogue, api_name: str) -> ApiSpec:
-    """The API's spec, or 403 for a write API / 404 for a name vosync does not know."""
-    try:
-        return catalogue.spec(api_name)
-    except WriteApiError as exc:
-        raise PermissionDeniedException(detail=str(exc)) from None
-    except UnknownApiError:
-        raise NotFoundException(detail=f"unknown VOS API {api_name!r}") from None
-
-
-MAX_PARAMS_DEPTH = 32  # VOS params are flat (names, ids); deeper is junk the bus cannot carry
-
-
-def _depth(value: Any) -> int:
-    """Nesting depth of decoded JSON, without recursion (input may be hostile)."""
-    deepest, stack = 0, [(value, 1)]
-    while stack:
-        item, level = stack.pop()
-        if isinstance(item, dict | list):
-            deepest = max(deepest, level)
-            stack.extend((child, level + 1) for child in (item.values() if isinstance(item, dict) else item))
-    return deepest
-
-
-def params_key(api_path: str, params: dict[str, Any]) -> str:
-    if _depth(params) > MAX_PARAMS_DEPTH:
-        raise ClientException(detail=f"the request body is nested deeper than {MAX_PARAMS_DEPTH} levels")
-    try:
-        return cache_key(api_path, params)
-    except (UnicodeEncodeError, ValueError, TypeError):
-        raise ClientException(detail="the request body is not a JSON object vosync can key") from None
-
-
 class ProxyService:
     def __init__(
         self,
@@ -155,9 +122,6 @@ class ProxyService:
         # instead of each waiting for another failing fetch.
         self._failed: OrderedDict[CacheKey, tuple[float, PollerAnswer]] = OrderedDict()
 
-    async def instance(self, instance_id: int) -> InstanceInfo:
-        return await self._directory.require(instance_id)
-
     def fresh_hit(self, instance_id: int, api_name: str) -> tuple[InstanceInfo, CachedReply] | None:
         """What `read(instance_id, api_name, {}, False)` answers from memory with no await, or None
         (a name not yet resolved, an instance not in the directory, a miss, a reply past expires_at):
@@ -179,7 +143,7 @@ class ProxyService:
         spec = self._specs.get(api_name)
         if spec is None:
             spec = self._specs[api_name] = resolve_spec(self._catalogue, api_name)  # raises for bad names
-        info = self._directory.cached(instance_id) or await self.instance(instance_id)
+        info = self._directory.cached(instance_id) or await self._directory.require(instance_id)
         # Once, before keying and forwarding: `{"names": []}` is `{}` (VOS would answer nothing).
         params = normalise_params(spec.name, params)
         # Most reads send no params: their key is computed once per API.

@@ -6,13 +6,13 @@ from typing import Annotated
 
 from litestar import Controller, post
 from litestar.di import NamedDependency
-from litestar.params import Body, FromPath
+from litestar.params import Body
 from litestar.status_codes import HTTP_200_OK
 
-from vosync.api.domain.proxy.service import ProxyService
 from vosync.api.domain.sync.schemas import SyncReply, SyncRequest
 from vosync.api.domain.sync.service import SyncService
 from vosync.api.lib.auth import ADMIN
+from vosync.api.lib.directory import InstanceInfo
 from vosync.api.lib.openapi import RateLimitedOperation, error_responses
 
 
@@ -38,10 +38,8 @@ class SyncController(Controller):
     async def sync_now(
         self,
         sync: NamedDependency[SyncService],
-        proxy: NamedDependency[ProxyService],
-        instance_id: FromPath[int],
+        instance: NamedDependency[InstanceInfo],
         data: Annotated[SyncRequest | None, Body(description="optional API names")] = None,
     ) -> SyncReply:
-        instance = await proxy.instance(instance_id)
         specs = sync.specs(data.apis if data is not None else None)
         return await sync.sync(instance, specs)

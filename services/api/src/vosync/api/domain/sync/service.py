@@ -11,13 +11,13 @@ import logging
 import time
 from datetime import timedelta
 
-from vosync.api.domain.proxy.service import params_key, resolve_spec
 from vosync.api.domain.sync.schemas import SyncApiResult, SyncReply
 from vosync.api.lib.directory import InstanceInfo
 from vosync.api.lib.fetcher import Fetcher
 from vosync.api.lib.hot_cache import CachedReply, HotCache
 from vosync.api.lib.jsonutil import dumps
 from vosync.api.lib.metrics import ApiMetrics
+from vosync.api.lib.vos_request import params_key, resolve_spec
 from vosync.shared.catalogue import ApiSpec, Catalogue
 from vosync.shared.messages import FetchReason, FetchRequest
 
