@@ -35,7 +35,7 @@ from vosync.api.lib.jsonutil import seconds_since
 from vosync.shared import bus
 from vosync.shared.broker import VosyncBroker
 from vosync.shared.cache_key import cache_key
-from vosync.shared.catalogue import API_PATH_PREFIX
+from vosync.shared.catalogue import Projection, gateway_apis
 from vosync.shared.heartbeat import PollerHeartbeat, VosView
 from vosync.shared.kv import snapshot
 
@@ -47,12 +47,13 @@ LEASE_PREFIX = "instance."
 HEARTBEAT_PREFIX = "poller."
 
 
-def _keys(*apis: str) -> list[str]:
-    return [cache_key(API_PATH_PREFIX + api, {}) for api in apis]
+def _keys(projection: Projection) -> list[str]:
+    """The unfiltered fetches feeding `projection`, one per gateway type (the catalogue says which)."""
+    return [cache_key(spec.path, {}) for spec in gateway_apis(projection).values()]
 
 
-CONFIG_KEYS = _keys("GetGatewayMapping", "GetGatewayRouting")
-ONLINE_KEYS = _keys("GetGatewayMappingOnline", "GetGatewayRoutingOnline")
+CONFIG_KEYS = _keys(Projection.GATEWAY_CONFIG)
+ONLINE_KEYS = _keys(Projection.GATEWAY_ONLINE)
 
 # Per instance, in one statement: gateway counts, and over the cache rows of the scheduled polls
 # (default params) the freshness of the gateway lists and the calls whose last attempt failed
