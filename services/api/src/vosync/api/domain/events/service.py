@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from faststream.message import StreamMessage
 from faststream.nats import NatsBroker
@@ -19,6 +19,7 @@ from vosync.shared.messages import GatewayOnlineEvent, PhoneOnlineEvent
 log = logging.getLogger(__name__)
 
 CLIENT_QUEUE_SIZE = 1024
+E = TypeVar("E", GatewayOnlineEvent, PhoneOnlineEvent)
 GATEWAY_EVENTS = channels.GATEWAY_ONLINE.name
 PHONE_EVENTS = channels.PHONE_ONLINE.name
 
@@ -106,25 +107,23 @@ class EventHub:
                 self._end(client)
 
     async def _decode(self, msg: StreamMessage[Any]) -> GatewayOnlineEvent | None:
-        """GATEWAY_ONLINE's decoder; an undecodable event is logged and dropped (None), never raised."""
-        try:
-            return await channels.GATEWAY_ONLINE.decoder(msg)
-        except channels.UndecodableMessage as exc:
-            self._bad_events += 1
-            if self._bad_events == 1 or self._bad_events % 1000 == 0:
-                subject = getattr(msg.raw_message, "subject", "")
-                log.warning("undecodable gateway event", extra={"subject": subject, "error": str(exc)[:200]})
-            return None
+        return await self._decoded(channels.GATEWAY_ONLINE, msg)
 
     async def _decode_phone(self, msg: StreamMessage[Any]) -> PhoneOnlineEvent | None:
-        """PHONE_ONLINE's decoder; an undecodable event is logged and dropped (None), never raised."""
+        return await self._decoded(channels.PHONE_ONLINE, msg)
+
+    async def _decoded(self, channel: channels.Channel[E], msg: StreamMessage[Any]) -> E | None:
+        """The channel's decoder; an undecodable event is logged and dropped (None), never raised."""
         try:
-            return await channels.PHONE_ONLINE.decoder(msg)
+            return await channel.decoder(msg)
         except channels.UndecodableMessage as exc:
             self._bad_events += 1
             if self._bad_events == 1 or self._bad_events % 1000 == 0:
                 subject = getattr(msg.raw_message, "subject", "")
-                log.warning("undecodable phone event", extra={"subject": subject, "error": str(exc)[:200]})
+                log.warning(
+                    "undecodable event",
+                    extra={"channel": channel.name, "subject": subject, "error": str(exc)[:200]},
+                )
             return None
 
     async def _on_event(self, event: GatewayOnlineEvent | None) -> None:
