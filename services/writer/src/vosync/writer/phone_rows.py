@@ -10,6 +10,7 @@ without its identity (e164, name, id) is skipped and counted.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
@@ -61,6 +62,8 @@ class SuiteRow:
 
 
 T = TypeVar("T")
+R = TypeVar("R")
+K = TypeVar("K", str, int)  # an item's identity: a number, a name or an id
 
 
 @dataclass(slots=True)
@@ -142,83 +145,75 @@ def parse_listing(response: Any, list_key: str = "e164s") -> Parsed[str]:
 
 def parse_details(response: Any, list_key: str = "infoPhoneOnlines") -> Parsed[PhoneDetailRow]:
     """GetPhoneOnline: one row per number (the last item of a number wins)."""
-    parsed: Parsed[PhoneDetailRow] = Parsed(False)
-    problems = parsed.problems
-    items = _list(response, list_key, problems)
-    if items is None:
-        return parsed
-    parsed.usable = True
-    rows: dict[str, PhoneDetailRow] = {}
-    for item in _objects(items, problems):
-        e164 = as_name(item.get("e164"), problems, E164_MAX)
-        if e164 is None:
-            problems.note("item_without_e164")
-            continue
-        if e164 in rows:
-            problems.note("duplicate_e164")
-        rows[e164] = PhoneDetailRow(
-            e164=e164,
-            current_call=as_int(item.get("currentCall"), "currentCall", problems),
-            remote_ip=as_text(item.get("remoteIp"), "remoteIp", problems, IP_MAX),
-            local_ip=as_text(item.get("localIp"), "localIp", problems, IP_MAX),
-            register_time=_ms_time(item.get("registerTime"), "registerTime", problems),
-            update_time=_ms_time(item.get("updateTime"), "updateTime", problems),
-            protocol=as_int(item.get("protocol"), "protocol", problems),
-            crypto_type=as_int(item.get("cryptoType"), "cryptoType", problems),
-            product_id=as_text(item.get("productId"), "productId", problems),
-            item_json=pg_json(item.raw),
-        )
-    parsed.rows = [rows[key] for key in sorted(rows)]
-    return parsed
+    return _keyed_rows(response, list_key, "e164", lambda i, p: as_name(i.get("e164"), p, E164_MAX), _detail)
 
 
 def parse_fee_rate_groups(response: Any, list_key: str = "infoFeeRateGroups") -> Parsed[FeeRateGroupRow]:
-    parsed: Parsed[FeeRateGroupRow] = Parsed(False)
-    problems = parsed.problems
-    items = _list(response, list_key, problems)
-    if items is None:
-        return parsed
-    parsed.usable = True
-    rows: dict[str, FeeRateGroupRow] = {}
-    for item in _objects(items, problems):
-        name = as_name(item.get("name"), problems, NAME_MAX)
-        if name is None:
-            problems.note("item_without_name")
-            continue
-        if name in rows:
-            problems.note("duplicate_name")
-        rows[name] = FeeRateGroupRow(name, as_text(item.get("memo"), "memo", problems), pg_json(item.raw))
-    parsed.rows = [rows[key] for key in sorted(rows)]
-    return parsed
+    return _keyed_rows(response, list_key, "name", lambda i, p: as_name(i.get("name"), p, NAME_MAX), _group)
 
 
 def parse_suites(response: Any, list_key: str = "infoSuites") -> Parsed[SuiteRow]:
-    parsed: Parsed[SuiteRow] = Parsed(False)
+    return _keyed_rows(response, list_key, "id", lambda i, p: as_int(i.get("id"), "id", p), _suite)
+
+
+def _keyed_rows(
+    response: Any,
+    list_key: str,
+    identity: str,
+    key_of: Callable[[Item, Problems], K | None],
+    build: Callable[[K, Item, Problems], R],
+) -> Parsed[R]:
+    """The reply's items as rows, sorted by their identity; of two items with one identity the last
+    wins (noted `duplicate_<identity>`), an item without one is skipped (`item_without_<identity>`)."""
+    parsed: Parsed[R] = Parsed(False)
     problems = parsed.problems
     items = _list(response, list_key, problems)
     if items is None:
         return parsed
     parsed.usable = True
-    rows: dict[int, SuiteRow] = {}
+    rows: dict[K, R] = {}
     for item in _objects(items, problems):
-        suite_id = as_int(item.get("id"), "id", problems)
-        if suite_id is None:
-            problems.note("item_without_id")
+        key = key_of(item, problems)
+        if key is None:
+            problems.note(f"item_without_{identity}")
             continue
-        if suite_id in rows:
-            problems.note("duplicate_id")
-        rows[suite_id] = SuiteRow(
-            suite_id=suite_id,
-            name=as_text(item.get("name"), "name", problems, NAME_MAX),
-            rent_type=as_int(item.get("rentType"), "rentType", problems),
-            rent_period=as_int(item.get("rentPeriod"), "rentPeriod", problems),
-            rent_fee=as_float(item.get("rentFee"), "rentFee", problems),
-            min_consumption=as_float(item.get("minConsumption"), "minConsumption", problems),
-            lower_consumption=as_float(item.get("lowerConsumption"), "lowerConsumption", problems),
-            gift_money=as_float(item.get("giftMoney"), "giftMoney", problems),
-            nonholonomic_order=_bool(item.get("nonholonomicOrder"), "nonholonomicOrder", problems),
-            memo=as_text(item.get("memo"), "memo", problems),
-            item_json=pg_json(item.raw),
-        )
+        if key in rows:
+            problems.note(f"duplicate_{identity}")
+        rows[key] = build(key, item, problems)
     parsed.rows = [rows[key] for key in sorted(rows)]
     return parsed
+
+
+def _detail(e164: str, item: Item, problems: Problems) -> PhoneDetailRow:
+    return PhoneDetailRow(
+        e164=e164,
+        current_call=as_int(item.get("currentCall"), "currentCall", problems),
+        remote_ip=as_text(item.get("remoteIp"), "remoteIp", problems, IP_MAX),
+        local_ip=as_text(item.get("localIp"), "localIp", problems, IP_MAX),
+        register_time=_ms_time(item.get("registerTime"), "registerTime", problems),
+        update_time=_ms_time(item.get("updateTime"), "updateTime", problems),
+        protocol=as_int(item.get("protocol"), "protocol", problems),
+        crypto_type=as_int(item.get("cryptoType"), "cryptoType", problems),
+        product_id=as_text(item.get("productId"), "productId", problems),
+        item_json=pg_json(item.raw),
+    )
+
+
+def _group(name: str, item: Item, problems: Problems) -> FeeRateGroupRow:
+    return FeeRateGroupRow(name, as_text(item.get("memo"), "memo", problems), pg_json(item.raw))
+
+
+def _suite(suite_id: int, item: Item, problems: Problems) -> SuiteRow:
+    return SuiteRow(
+        suite_id=suite_id,
+        name=as_text(item.get("name"), "name", problems, NAME_MAX),
+        rent_type=as_int(item.get("rentType"), "rentType", problems),
+        rent_period=as_int(item.get("rentPeriod"), "rentPeriod", problems),
+        rent_fee=as_float(item.get("rentFee"), "rentFee", problems),
+        min_consumption=as_float(item.get("minConsumption"), "minConsumption", problems),
+        lower_consumption=as_float(item.get("lowerConsumption"), "lowerConsumption", problems),
+        gift_money=as_float(item.get("giftMoney"), "giftMoney", problems),
+        nonholonomic_order=_bool(item.get("nonholonomicOrder"), "nonholonomicOrder", problems),
+        memo=as_text(item.get("memo"), "memo", problems),
+        item_json=pg_json(item.raw),
+    )
