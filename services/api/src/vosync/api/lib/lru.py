@@ -34,15 +34,11 @@ class InstanceLru(Generic[K, V]):
         self._epoch = 0  # bumped by clear(), which invalidates every instance at once
         self._bytes = 0
 
-    def __len__(self) -> int:
-        return len(self._entries)
-
-    @property
-    def size_bytes(self) -> int:
-        return self._bytes
-
     def generation(self, instance_id: int) -> tuple[int, int]:
         return (self._epoch, self._generation.get(instance_id, 0))
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
     def invalidate_instance(self, instance_id: int) -> int:
         self._bump(instance_id)
@@ -57,6 +53,10 @@ class InstanceLru(Generic[K, V]):
         self._entries.clear()
         self._by_instance.clear()
         self._bytes = 0
+
+    @property
+    def size_bytes(self) -> int:
+        return self._bytes
 
     def _admit(self, key: K, entry: V, generation: tuple[int, int]) -> bool:
         """Keep `entry` unless its instance was invalidated since `generation` was read or it alone
