@@ -15,6 +15,9 @@ from prometheus_client.gc_collector import GCCollector
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 
+# The buckets of the poller's and the writer's duration histograms (VOS calls, batch commits).
+SECONDS_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
 
 def vosync_version() -> str:
     try:
@@ -35,3 +38,10 @@ def register_standard_metrics(registry: CollectorRegistry, service: str) -> None
         ["service", "version", "python"],
         registry=registry,
     ).labels(service, vosync_version(), platform.python_version()).set(1)
+
+
+def service_registry(registry: CollectorRegistry | None, service: str) -> CollectorRegistry:
+    """`registry` (a new one if None) with the standard metrics of `service` registered on it."""
+    registry = registry or CollectorRegistry()
+    register_standard_metrics(registry, service)
+    return registry

@@ -2,32 +2,23 @@
 
 from __future__ import annotations
 
-import os
+from typing import TYPE_CHECKING
 
-from vosync.shared.cli_args import parse_service_args
+from vosync.shared.cli_args import run_service
+
+if TYPE_CHECKING:
+    from vosync.poller.service import PollerService
+    from vosync.shared.settings import Settings
+
+
+def _poller(settings: Settings) -> PollerService:
+    from vosync.poller.service import PollerService  # only once the command line is read (see run_service)
+
+    return PollerService(settings)
 
 
 def main(argv: list[str] | None = None) -> None:
-    parse_service_args(
-        "vosync-poller",
-        "Run a vosync poller: fetches the VOS APIs on their schedules.",
-        "vosync-poller",
-        argv,
-    )
-    # Imported after the command line is read: `--help` / `--version` answer at once, also on a
-    # loaded machine, instead of first importing the whole service (seconds under load).
-    from vosync.poller.service import PollerService
-    from vosync.shared.lifecycle import run_main
-    from vosync.shared.logs import configure_logging
-    from vosync.shared.settings import load_settings
-
-    # Logging first, from the raw variables, so that a bad setting is reported through it too.
-    configure_logging(
-        "poller",
-        os.environ.get("VOSYNC_LOG_LEVEL", "INFO"),
-        os.environ.get("VOSYNC_LOG_FORMAT", "json"),
-    )
-    run_main(lambda: PollerService(load_settings()))
+    run_service("poller", "Run a vosync poller: fetches the VOS APIs on their schedules.", _poller, argv)
 
 
 if __name__ == "__main__":

@@ -6,17 +6,14 @@ import contextlib
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from vosync.shared.service_metrics import register_standard_metrics
+from vosync.shared.service_metrics import SECONDS_BUCKETS, service_registry
 
-LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 LATENESS_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
 class PollerMetrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
-        self.registry = registry or CollectorRegistry()
-        r = self.registry
-        register_standard_metrics(r, "poller")
+        self.registry = r = service_registry(registry, "poller")
         self.vos = VosMetrics(r)
         self.polls = Counter(
             "vosync_poller_polls",
@@ -34,7 +31,7 @@ class PollerMetrics:
             "vosync_poller_vos_latency_seconds",
             "Duration of VOS calls, any outcome",
             ["api"],
-            buckets=LATENCY_BUCKETS,
+            buckets=SECONDS_BUCKETS,
             registry=r,
         )
         self.schedule_lateness = Histogram(
@@ -105,7 +102,7 @@ class VosMetrics:
             "vosync_vos_request_duration_seconds",
             "Duration of VOS calls of this instance and API, any outcome",
             ["instance_id", "api"],
-            buckets=LATENCY_BUCKETS,
+            buckets=SECONDS_BUCKETS,
             registry=r,
         )
         self.failures = Counter(

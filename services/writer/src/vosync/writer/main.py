@@ -2,32 +2,25 @@
 
 from __future__ import annotations
 
-import os
+from typing import TYPE_CHECKING
 
-from vosync.shared.cli_args import parse_service_args
+from vosync.shared.cli_args import run_service
+
+if TYPE_CHECKING:
+    from vosync.shared.settings import Settings
+    from vosync.writer.service import WriterService
+
+
+def _writer(settings: Settings) -> WriterService:
+    from vosync.writer.service import WriterService  # only once the command line is read (see run_service)
+
+    return WriterService(settings)
 
 
 def main(argv: list[str] | None = None) -> None:
-    parse_service_args(
-        "vosync-writer",
-        "Run a vosync writer: VOS results into PostgreSQL and gateway.online events.",
-        "vosync-writer",
-        argv,
+    run_service(
+        "writer", "Run a vosync writer: VOS results into PostgreSQL and gateway.online events.", _writer, argv
     )
-    # Imported after the command line is read: `--help` / `--version` answer at once, also on a
-    # loaded machine, instead of first importing the whole service (seconds under load).
-    from vosync.shared.lifecycle import run_main
-    from vosync.shared.logs import configure_logging
-    from vosync.shared.settings import load_settings
-    from vosync.writer.service import WriterService
-
-    # Logging first, from the raw variables, so that a bad setting is reported through it too.
-    configure_logging(
-        "writer",
-        os.environ.get("VOSYNC_LOG_LEVEL", "INFO"),
-        os.environ.get("VOSYNC_LOG_FORMAT", "json"),
-    )
-    run_main(lambda: WriterService(load_settings()))
 
 
 if __name__ == "__main__":

@@ -5,17 +5,14 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from vosync.shared.catalogue import Catalogue
-from vosync.shared.service_metrics import register_standard_metrics
+from vosync.shared.service_metrics import SECONDS_BUCKETS, service_registry
 
 BATCH_BUCKETS = (1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000)
-SECONDS_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
 
 class WriterMetrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
-        self.registry = registry or CollectorRegistry()
-        r = self.registry
-        register_standard_metrics(r, "writer")
+        self.registry = r = service_registry(registry, "writer")
         self.gateways = Gauge(
             "vosync_gateways",
             "Gateways in the table, per instance and type (after the last commit that changed them)",

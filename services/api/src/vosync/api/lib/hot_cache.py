@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -22,6 +21,7 @@ import msgspec
 
 from vosync.api.lib.gzip_parts import GzipBody
 from vosync.api.lib.jsonutil import dumps
+from vosync.api.lib.lru import InstanceLru
 from vosync.api.lib.redact import has_secret, redact
 
 CacheKey = tuple[int, str, str]  # (instance_id, api_path, cache_key)
@@ -87,55 +87,25 @@ class _Slot:
     size: int
 
 
-class HotCache:
-    def __init__(self, max_bytes: int) -> None:
-        self.max_bytes = max_bytes
-        self._slots: OrderedDict[CacheKey, _Slot] = OrderedDict()
-        self._by_instance: dict[int, set[CacheKey]] = {}
-        self._generation: dict[int, int] = {}
-        self._epoch = 0  # bumped by clear(), which invalidates every instance at once
-        self._bytes = 0
-
-    def __len__(self) -> int:
-        return len(self._slots)
-
-    @property
-    def size_bytes(self) -> int:
-        return self._bytes
-
-    def generation(self, instance_id: int) -> tuple[int, int]:
-        return (self._epoch, self._generation.get(instance_id, 0))
-
+class HotCache(InstanceLru[CacheKey, _Slot]):
     def get(self, key: CacheKey, now_ts: float | None = None) -> CachedReply | None:
         """The entry, fresh or inside its grace window (compare `reply.expires_ts` to tell)."""
-        slot = self._slots.get(key)
+        slot = self._entries.get(key)
         if slot is None:
             return None
         if slot.keep_until_ts <= (time.time() if now_ts is None else now_ts):
             self._drop(key)
             return None
-        self._slots.move_to_end(key)
+        self._entries.move_to_end(key)
         return slot.reply
 
     def put(self, reply: CachedReply, generation: tuple[int, int], grace_s: float = 0.0) -> bool:
         """Keep `reply` (until `expires_at` + `grace_s`) unless its instance was invalidated since
         `generation` was read."""
-        if generation != self.generation(reply.instance_id):
-            return False
         # Budget for the masked copy up front: most callers are not admins. The gzip copies, made
         # only when a client asks, are a fifth of that or less and not counted.
         size = 2 * len(reply.data) + 256
-        if size > self.max_bytes:
-            return False
-        key = reply.key
-        if key in self._slots:
-            self._drop(key)
-        self._slots[key] = _Slot(reply, reply.expires_ts + grace_s, size)
-        self._by_instance.setdefault(reply.instance_id, set()).add(key)
-        self._bytes += size
-        while self._bytes > self.max_bytes and self._slots:
-            self._drop(next(iter(self._slots)))
-        return True
+        return self._admit(reply.key, _Slot(reply, reply.expires_ts + grace_s, size), generation)
 
     def invalidate(self, instance_id: int, cache_keys: Iterable[str]) -> int:
         wanted = set(cache_keys)
@@ -144,31 +114,3 @@ class HotCache:
         for key in doomed:
             self._drop(key)
         return len(doomed)
-
-    def invalidate_instance(self, instance_id: int) -> int:
-        self._bump(instance_id)
-        doomed = list(self._by_instance.get(instance_id, ()))
-        for key in doomed:
-            self._drop(key)
-        return len(doomed)
-
-    def clear(self) -> None:
-        """Forget everything (after a NATS reconnect: invalidations may have been missed)."""
-        self._epoch += 1
-        self._slots.clear()
-        self._by_instance.clear()
-        self._bytes = 0
-
-    def _bump(self, instance_id: int) -> None:
-        self._generation[instance_id] = self._generation.get(instance_id, 0) + 1
-
-    def _drop(self, key: CacheKey) -> None:
-        slot = self._slots.pop(key, None)
-        if slot is None:
-            return
-        self._bytes -= slot.size
-        keys = self._by_instance.get(key[0])
-        if keys is not None:
-            keys.discard(key)
-            if not keys:
-                del self._by_instance[key[0]]

@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from vosync.api.lib.gzip_parts import MIN_GZIP_BYTES, GzipBody
 from vosync.api.lib.jsonutil import dumps
+from vosync.api.lib.lru import InstanceLru
 
 # (instance_id, instance_name, type, online, q, sort, limit, offset): the name is part of the key,
 # so a renamed instance never gets a reply naming it the old way.
@@ -82,25 +82,7 @@ class CachedList:
         return self._etag
 
 
-class ListCache:
-    def __init__(self, max_bytes: int) -> None:
-        self.max_bytes = max_bytes
-        self._entries: OrderedDict[ListKey, CachedList] = OrderedDict()
-        self._by_instance: dict[int, set[ListKey]] = {}
-        self._generation: dict[int, int] = {}
-        self._epoch = 0
-        self._bytes = 0
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-    @property
-    def size_bytes(self) -> int:
-        return self._bytes
-
-    def generation(self, instance_id: int) -> tuple[int, int]:
-        return (self._epoch, self._generation.get(instance_id, 0))
-
+class ListCache(InstanceLru[ListKey, CachedList]):
     def get(self, key: ListKey) -> CachedList | None:
         entry = self._entries.get(key)
         if entry is not None and time.monotonic() - entry.made > MAX_AGE_S:
@@ -111,36 +93,4 @@ class ListCache:
         return entry
 
     def put(self, key: ListKey, entry: CachedList, generation: tuple[int, int]) -> bool:
-        if generation != self.generation(key[0]) or entry.size > self.max_bytes:
-            return False
-        self._drop(key)
-        self._entries[key] = entry
-        self._by_instance.setdefault(key[0], set()).add(key)
-        self._bytes += entry.size
-        while self._bytes > self.max_bytes and self._entries:
-            self._drop(next(iter(self._entries)))
-        return True
-
-    def invalidate_instance(self, instance_id: int) -> int:
-        self._generation[instance_id] = self._generation.get(instance_id, 0) + 1
-        doomed = list(self._by_instance.get(instance_id, ()))
-        for key in doomed:
-            self._drop(key)
-        return len(doomed)
-
-    def clear(self) -> None:
-        self._epoch += 1
-        self._entries.clear()
-        self._by_instance.clear()
-        self._bytes = 0
-
-    def _drop(self, key: ListKey) -> None:
-        entry = self._entries.pop(key, None)
-        if entry is None:
-            return
-        self._bytes -= entry.size
-        keys = self._by_instance.get(key[0])
-        if keys is not None:
-            keys.discard(key)
-            if not keys:
-                del self._by_instance[key[0]]
+        return self._admit(key, entry, generation)

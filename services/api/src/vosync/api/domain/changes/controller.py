@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
@@ -15,28 +14,30 @@ from litestar.response import ServerSentEvent, ServerSentEventMessage
 from vosync.api.domain.changes.service import ChangeClient, ChangeHub
 from vosync.api.lib.auth import API_KEY_QUERY, QUERY_KEY_OPT, READ
 from vosync.api.lib.openapi import error_responses
+from vosync.api.lib.sse import connected, live
 from vosync.api.lib.validate import MAX_DB_INT
 
 EVENT_NAME = "gateways.changed"
-RETRY_MS = 3000
+
+
+async def _woken(client: ChangeClient) -> ChangeClient | None:
+    await client.wake.wait()
+    return None if client.closed else client
+
+
+def _message(client: ChangeClient) -> ServerSentEventMessage:
+    changed, synced = client.take()
+    data = {"instance_id": client.instance_id, "changed": changed, "synced": synced}
+    return ServerSentEventMessage(event=EVENT_NAME, data=json.dumps(data))
 
 
 async def _stream(
     hub: ChangeHub, client: ChangeClient, keepalive_s: float
 ) -> AsyncIterator[ServerSentEventMessage]:
     try:
-        yield ServerSentEventMessage(comment="connected", retry=RETRY_MS, data=None)
-        while True:
-            try:
-                await asyncio.wait_for(client.wake.wait(), keepalive_s)
-            except TimeoutError:
-                yield ServerSentEventMessage(comment="keepalive", data=None)
-                continue
-            if client.closed:
-                return
-            changed, synced = client.take()
-            data = {"instance_id": client.instance_id, "changed": changed, "synced": synced}
-            yield ServerSentEventMessage(event=EVENT_NAME, data=json.dumps(data))
+        yield connected()
+        async for message in live(lambda: _woken(client), _message, keepalive_s):
+            yield message
     finally:
         hub.unsubscribe(client)
 

@@ -4,7 +4,7 @@ event log."""
 
 from __future__ import annotations
 
-import asyncio
+import functools
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -17,16 +17,16 @@ from litestar.response import ServerSentEvent, ServerSentEventMessage
 
 from vosync.api.domain.events.log import EventLog
 from vosync.api.domain.events.schemas import EventPage
-from vosync.api.domain.events.service import PHONE_EVENTS, EventClient, EventHub
+from vosync.api.domain.events.service import PHONE_EVENTS, EventClient, EventHub, OutboundEvent
 from vosync.api.lib.auth import API_KEY_QUERY, QUERY_KEY_OPT, READ
 from vosync.api.lib.openapi import error_responses
+from vosync.api.lib.sse import connected, live
 from vosync.api.lib.timeparse import parse_time
 from vosync.api.lib.validate import MAX_DB_INT
 from vosync.shared.messages import GatewayOnlineEvent
 
 EVENT_NAME = "gateway.online"
 RESYNC_EVENT = "gateway.resync"
-RETRY_MS = 3000
 REPLAY_MAX = 10_000  # a client further behind is told to reload (RESYNC_EVENT) instead
 MAX_EVENT_ID = 2**63 - 1
 
@@ -47,12 +47,26 @@ class _Resume:
     overflow: bool  # more than REPLAY_MAX: the client must reload
 
 
+def _live_message(
+    resume: _Resume | None, replayed: set[int], item: OutboundEvent
+) -> ServerSentEventMessage | None:
+    if (
+        resume is not None
+        and item.event_id is not None
+        and (item.event_id <= resume.after or item.event_id in replayed)
+    ):
+        return None  # replayed, or at or below Last-Event-ID
+    return ServerSentEventMessage(
+        event=item.name, data=item.json, id=str(item.event_id) if item.event_id is not None else None
+    )
+
+
 async def _stream(
     hub: EventHub, client: EventClient, keepalive_s: float, resume: _Resume | None = None
 ) -> AsyncIterator[ServerSentEventMessage]:
     try:
         # First bytes at once: the client knows the subscription is live from here on.
-        yield ServerSentEventMessage(comment="connected", retry=RETRY_MS, data=None)
+        yield connected()
         # The client was subscribed before the missed events were read: an event committed after
         # that read arrives live, one before it is replayed here; the ids replayed (and any at or
         # below Last-Event-ID) are skipped live. Ids are not in commit order across writers, so the
@@ -69,23 +83,10 @@ async def _stream(
                 yield ServerSentEventMessage(
                     event=RESYNC_EVENT, data=f'{{"reason": "more than {REPLAY_MAX} events missed"}}'
                 )
-        while True:
-            try:
-                item = await asyncio.wait_for(client.queue.get(), keepalive_s)
-            except TimeoutError:
-                yield ServerSentEventMessage(comment="keepalive", data=None)
-                continue
-            if item is None:
-                return
-            if (
-                resume is not None
-                and item.event_id is not None
-                and (item.event_id <= resume.after or item.event_id in replayed)
-            ):
-                continue
-            yield ServerSentEventMessage(
-                event=item.name, data=item.json, id=str(item.event_id) if item.event_id is not None else None
-            )
+        async for message in live(
+            client.queue.get, functools.partial(_live_message, resume, replayed), keepalive_s
+        ):
+            yield message
     finally:
         hub.unsubscribe(client)
 
