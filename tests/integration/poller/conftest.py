@@ -6,9 +6,9 @@ The poller needs no database, so these tests build Settings from `nats_url` alon
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
@@ -22,6 +22,9 @@ from vosync.shared.instances import InstanceRecord
 from vosync.shared.messages import FetchResult
 from vosync.shared.settings import Settings
 from vosync.sim.cluster import SimCluster
+
+if TYPE_CHECKING:
+    from vosync.poller.service import PollerService
 
 # Every scheduled API, shortened so a test sees many intervals in a few seconds.
 FAST_INTERVALS: dict[str, float] = {
@@ -67,6 +70,26 @@ async def put_instances(client: NatsClient, settings: Settings, *records: Instan
     buckets = await bus.ensure_buckets(client.jetstream(), settings)
     for record in records:
         await buckets[bus.INSTANCES_BUCKET].put(bus.instance_key(record.id), record.to_kv())
+
+
+StartPoller = Callable[..., Awaitable[tuple[Settings, "PollerService"]]]
+
+
+@pytest.fixture
+def start_poller(
+    nc: NatsClient,
+    poller_settings: Callable[..., Settings],
+    run_poller: Callable[[Settings], Awaitable[PollerService]],
+) -> StartPoller:
+    """`settings, poller = await start_poller(records, **overrides)`: the records put in the instances
+    bucket, then a poller started on `poller_settings(**overrides)`."""
+
+    async def _start(records: Iterable[InstanceRecord], **overrides: Any) -> tuple[Settings, PollerService]:
+        settings = poller_settings(**overrides)
+        await put_instances(nc, settings, *records)
+        return settings, await run_poller(settings)
+
+    return _start
 
 
 def sim_records(sim: SimCluster, first_id: int = 1, **fields: Any) -> list[InstanceRecord]:

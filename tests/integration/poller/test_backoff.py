@@ -13,6 +13,7 @@ from nats.aio.client import Client as NatsClient
 from tests.integration.poller.conftest import (
     FAST_INTERVALS,
     ResultTap,
+    StartPoller,
     put_instances,
     set_fault,
     sim_calls,
@@ -41,16 +42,10 @@ async def _total(url: str) -> int:
 
 
 async def test_http_500_backs_off_then_resumes(
-    sim1: SimCluster,
-    nc: NatsClient,
-    tap: ResultTap,
-    poller_settings: Callable[..., Settings],
-    run_poller: RunPoller,
+    sim1: SimCluster, tap: ResultTap, start_poller: StartPoller
 ) -> None:
     url = sim1.urls[0]
-    settings = poller_settings(poller_id="b", poll_intervals=INTERVALS, **BACKOFF)
-    await put_instances(nc, settings, *sim_records(sim1))
-    poller = await run_poller(settings)
+    _, poller = await start_poller(sim_records(sim1), poller_id="b", poll_intervals=INTERVALS, **BACKOFF)
     await wait_until(lambda: len(tap.results(1)) >= 20, 5, "normal polling")
 
     healthy_from, healthy_calls = time.monotonic(), await _total(url)
@@ -79,11 +74,10 @@ async def test_http_500_backs_off_then_resumes(
 
 
 async def test_vos_down_connect_errors_fall_to_the_backoff_rate(
-    nc: NatsClient, tap: ResultTap, poller_settings: Callable[..., Settings], run_poller: RunPoller
+    tap: ResultTap, start_poller: StartPoller
 ) -> None:
-    settings = poller_settings(poller_id="b", poll_intervals=INTERVALS, **BACKOFF)
-    await put_instances(nc, settings, InstanceRecord(id=3, name="down", base_url="http://127.0.0.1:9"))
-    poller = await run_poller(settings)
+    down = InstanceRecord(id=3, name="down", base_url="http://127.0.0.1:9")
+    _, poller = await start_poller([down], poller_id="b", poll_intervals=INTERVALS, **BACKOFF)
     await wait_until(lambda: _gauge(poller) == 1, 5, "backing off")
     start, attempts = time.monotonic(), len(tap.results(3))
     await asyncio.sleep(WINDOW_S)  # counting the (published) attempts over a fixed window

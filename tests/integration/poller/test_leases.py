@@ -13,6 +13,7 @@ from nats.js.kv import KeyValue
 from tests.fixtures.sim import MakeVosSim
 from tests.integration.poller.conftest import (
     ResultTap,
+    StartPoller,
     put_instances,
     sim_records,
 )
@@ -38,16 +39,10 @@ async def _absent(kv: KeyValue, key: str) -> bool:
 
 
 async def test_renewals_advance_the_fencing_token(
-    make_vos_sim: MakeVosSim,
-    nc: NatsClient,
-    tap: ResultTap,
-    poller_settings: Callable[..., Settings],
-    run_poller: RunPoller,
+    make_vos_sim: MakeVosSim, nc: NatsClient, tap: ResultTap, start_poller: StartPoller
 ) -> None:
     sim = await make_vos_sim(instances=1, gateways=5)
-    settings = poller_settings(poller_id="p", poll_intervals=SLOW)
-    await put_instances(nc, settings, *sim_records(sim))
-    poller = await run_poller(settings)
+    settings, poller = await start_poller(sim_records(sim), poller_id="p", poll_intervals=SLOW)
     await wait_until(lambda: poller.leases.revision(1) is not None, 5, "the lease")
     first = poller.leases.revision(1)
     assert first is not None
@@ -65,16 +60,12 @@ async def test_renewals_advance_the_fencing_token(
 
 
 async def test_a_lease_taken_away_stops_polling_at_once(
-    make_vos_sim: MakeVosSim,
-    nc: NatsClient,
-    tap: ResultTap,
-    poller_settings: Callable[..., Settings],
-    run_poller: RunPoller,
+    make_vos_sim: MakeVosSim, nc: NatsClient, tap: ResultTap, start_poller: StartPoller
 ) -> None:
     sim = await make_vos_sim(instances=1, gateways=5)
-    settings = poller_settings(poller_id="p", poll_intervals=SLOW, lease_ttl_s=6.0)
-    await put_instances(nc, settings, *sim_records(sim))
-    poller = await run_poller(settings)
+    settings, poller = await start_poller(
+        sim_records(sim), poller_id="p", poll_intervals=SLOW, lease_ttl_s=6.0
+    )
     await wait_until(lambda: poller.polling() == {1}, 5, "polling")
     kv = await _leases_kv(nc, settings)
     await kv.put(bus.lease_key(1), b"intruder")  # e.g. our lease expired during a long pause

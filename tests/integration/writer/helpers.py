@@ -15,6 +15,10 @@ from vosync.shared.messages import FetchResult, GatewayOnlineEvent
 
 T = TypeVar("T")
 
+# The gateway APIs the writer tests feed (the VOS API names)
+MAP, MAP_ON = "GetGatewayMapping", "GetGatewayMappingOnline"
+ROUTE, ROUTE_ON = "GetGatewayRouting", "GetGatewayRoutingOnline"
+
 
 async def add_instance(conn: asyncpg.Connection, instance_id: int = 1) -> None:
     await conn.execute(

@@ -17,6 +17,10 @@ from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 
 from tests.integration.writer.helpers import (
+    MAP,
+    MAP_ON,
+    ROUTE,
+    ROUTE_ON,
     add_instance,
     cache_row,
     consumer_idle,
@@ -42,9 +46,6 @@ from vosync.sim.replies import (
 )
 from vosync.writer.apply import BatchApplier
 from vosync.writer.service import WriterService
-
-MAP, MAP_ON = "GetGatewayMapping", "GetGatewayMappingOnline"
-ROUTE, ROUTE_ON = "GetGatewayRouting", "GetGatewayRoutingOnline"
 
 RunWriter = Callable[..., contextlib.AbstractAsyncContextManager[WriterService]]
 

@@ -9,7 +9,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from tests.integration.writer.helpers import gateways
+from tests.integration.writer.helpers import MAP, MAP_ON, ROUTE, ROUTE_ON, gateways
 from vosync.shared.settings import Settings
 from vosync.sim.replies import (
     at,
@@ -24,9 +24,6 @@ from vosync.sim.replies import (
 from vosync.writer import apply, gateway_rows
 from vosync.writer.apply import BatchApplier
 from vosync.writer.db import create_pool
-
-MAP, MAP_ON = "GetGatewayMapping", "GetGatewayMappingOnline"
-ROUTE, ROUTE_ON = "GetGatewayRouting", "GetGatewayRoutingOnline"
 
 
 async def outbox(conn: asyncpg.Connection) -> list[tuple[str, str, bool, bool | None]]:

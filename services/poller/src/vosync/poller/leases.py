@@ -145,11 +145,6 @@ class LeaseManager:
             async with asyncio.timeout(self._op_timeout_s):
                 await self._kv.delete(heartbeat_key(self.poller_id))
 
-    async def abandon(self) -> None:
-        """Stop without releasing anything (tests: what a SIGKILL leaves behind)."""
-        await self._stop_loop()
-        self._owned.clear()
-
     async def _stop_loop(self) -> None:
         self._closing = True
         if self._task is not None:

@@ -273,27 +273,6 @@ class PollerService:
         await self._close_nats()
         log.info("poller stopped", extra={"poller_id": self.poller_id})
 
-    async def kill(self) -> None:
-        """Die like SIGKILL for tests: no lease release, no flush, the connection just drops."""
-        self.stopping = True
-        for instance_id in list(self._schedules):
-            self._stop_schedules(instance_id)
-        if self._leases is not None:
-            await self._leases.abandon()
-        await cancel_and_wait(self._ending)
-        await self._flights.cancel_all()
-        if self._publisher is not None:
-            await self._publisher.stop()
-        if self._directory is not None:
-            await self._directory.stop()
-        if self._on_demand is not None:
-            await self._on_demand.stop(0)
-        if self._ops is not None:
-            await self._ops.stop()
-        await cancel_and_wait(self._background, 0.5)
-        await self._close_clients()
-        await self._close_nats(drain=False)
-
     async def _close_clients(self) -> None:
         clients = [rt.client for rt in self._runtimes.values()] + list(self._retired)
         self._runtimes, self._retired = {}, set()
@@ -309,16 +288,15 @@ class PollerService:
         except RuntimeError:  # not connected
             return None
 
-    async def _close_nats(self, *, drain: bool = True) -> None:
-        """Stop the broker; `drain=False` (kill) drops the connection without draining it."""
+    async def _close_nats(self) -> None:
+        """Stop the broker (draining the connection), then make sure the connection is closed."""
         connection = self._nats()
         broker, self._broker = self._broker, None
         if broker is None:
             return
-        if drain:
-            with contextlib.suppress(Exception):
-                async with asyncio.timeout(1.0):
-                    await broker.stop()  # drains the connection
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(1.0):
+                await broker.stop()  # drains the connection
         if connection is not None and not connection.is_closed:
             with contextlib.suppress(Exception):
                 async with asyncio.timeout(1.0):
