@@ -13,10 +13,16 @@ spent inside the writer's transactions (its /metrics).
 in one transaction, as when they are queued together: each row written once (with the cyclic GC
 paused, as the writer's consumer does).
 
-Floor, in the same run: `writer_jsonb_floor_s` is PostgreSQL alone receiving the config reply's
-text (26.8 MB) and parsing it as jsonb (`SELECT pg_column_size($1::jsonb)`, nothing stored, median
-of three). Every design that keeps the contract's JSONB (`vos_data_cache.response_data`, or the
-config items of `gateways.raw_data`) pays it at least once per snapshot.
+Floors, in the same run, one sample of each after every vosync run (alternated with it):
+- `writer_jsonb_floor_s` is PostgreSQL alone receiving the config reply's text (26.8 MB) and parsing
+  it as jsonb (`SELECT pg_column_size($1::jsonb)`, nothing stored). Every design that keeps the
+  contract's JSONB (`vos_data_cache.response_data`, or the config items of `gateways.raw_data`) pays
+  it at least once per snapshot.
+- `writer_contract_floor_s` is PostgreSQL alone storing what the contract asks of a snapshot and no
+  more: both replies as jsonb in a cache table and, per gateway, one row with its config and online
+  items, in one statement and one transaction (each reply parsed once, each row written once; no
+  structured columns, no outbox, no Python), into logged tables of a scratch schema. It is what the
+  double write costs on this machine before any code of ours runs.
 Baseline, in the same run on the same data: the older system's per-row way (yk-vos
 `_sync_gateway_type`): an ORM session, for each gateway one SELECT by (instance, name) and then an
 UPDATE or an INSERT of the mapped row with its online data merged in, the reply saved to
@@ -142,12 +148,57 @@ async def jsonb_floor(conn: asyncpg.Connection, count: int, fetched_at: datetime
     """PostgreSQL receiving the config reply's text and parsing it as jsonb, nothing more."""
     config, _ = snapshot(count, fetched_at)
     text = pydantic_core.to_json(config.response).decode()
-    times = []
-    for _ in range(3):
+    started = time.perf_counter()
+    await conn.fetchval("SELECT pg_column_size($1::jsonb)", text)
+    return time.perf_counter() - started
+
+
+CONTRACT_TABLES = """
+    DROP SCHEMA IF EXISTS bench_floor CASCADE;
+    CREATE SCHEMA bench_floor;
+    CREATE TABLE bench_floor.cache (id int PRIMARY KEY, response_data jsonb NOT NULL);
+    CREATE TABLE bench_floor.gateways (
+        id bigserial PRIMARY KEY, name text NOT NULL UNIQUE, config_data jsonb, online_data jsonb);
+"""
+
+# The replies go as the writer sends them (UTF-8 bytes read by convert_from); the config list is
+# joined to the online list by name, so that every row is inserted once with both of its items.
+CONTRACT_WRITE = """
+    WITH config AS (SELECT convert_from($1::bytea, 'UTF8')::jsonb AS doc),
+         online AS (SELECT convert_from($2::bytea, 'UTF8')::jsonb AS doc),
+         cached AS (
+             INSERT INTO bench_floor.cache SELECT 1, doc FROM config UNION ALL SELECT 2, doc FROM online),
+         online_items AS (
+             SELECT o.item ->> 'name' AS name, o.item
+             FROM online, jsonb_array_elements(online.doc -> 'infoGatewayMappingOnlines') AS o(item))
+    INSERT INTO bench_floor.gateways (name, config_data, online_data)
+    SELECT c.item ->> 'name', c.item, online_items.item
+    FROM config
+    CROSS JOIN LATERAL jsonb_array_elements(config.doc -> 'infoGatewayMappings') AS c(item)
+    LEFT JOIN online_items ON online_items.name = c.item ->> 'name'
+"""
+
+
+async def contract_floor(conn: asyncpg.Connection, count: int, fetched_at: datetime) -> float:
+    """PostgreSQL alone storing both replies and one row per gateway with its two items."""
+    config, online = snapshot(count, fetched_at)
+    texts = [pydantic_core.to_json(result.response) for result in (config, online)]
+    await conn.execute(CONTRACT_TABLES)
+    try:
         started = time.perf_counter()
-        await conn.fetchval("SELECT pg_column_size($1::jsonb)", text)
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
+        async with conn.transaction():
+            await conn.execute(CONTRACT_WRITE, *texts)
+        elapsed = time.perf_counter() - started
+        stored = await conn.fetchval(
+            "SELECT count(*) FROM bench_floor.gateways"
+            " WHERE config_data IS NOT NULL AND online_data IS NOT NULL"
+        )
+        replies = await conn.fetchval("SELECT count(*) FROM bench_floor.cache")
+    finally:
+        await conn.execute("DROP SCHEMA bench_floor CASCADE")
+    if stored != count or replies != 2:
+        raise AssertionError(f"contract floor stored {replies} replies, {stored} complete rows of {count}")
+    return elapsed
 
 
 async def check_committed(conn: asyncpg.Connection, count: int) -> None:
@@ -268,6 +319,8 @@ async def measure(s: Stack, count: int, runs: int) -> dict[str, float | int | st
         published: list[float] = []
         in_transactions: list[float] = []
         one_batch: list[float] = []
+        floors: list[float] = []
+        contract_floors: list[float] = []
         for run in range(runs):
             await outbox_published(conn)
             await empty_tables(conn)
@@ -284,8 +337,14 @@ async def measure(s: Stack, count: int, runs: int) -> dict[str, float | int | st
             await empty_tables(conn)
             one_batch.append(await one_batch_run(applier, conn, count, base + timedelta(minutes=2 * run + 1)))
             print(f"  one-batch apply {run + 1}: {one_batch[-1]:.3f} s", flush=True)
-        floor = await jsonb_floor(conn, count, base)
-        print(f"  PostgreSQL parsing the config reply as jsonb: {floor:.3f} s", flush=True)
+            floors.append(await jsonb_floor(conn, count, base))
+            contract_floors.append(await contract_floor(conn, count, base))
+            print(
+                f"  floors {run + 1}: jsonb parse {floors[-1]:.3f} s, the contract's writes in SQL"
+                f" {contract_floors[-1]:.3f} s",
+                flush=True,
+            )
+        floor, contract = statistics.median(floors), statistics.median(contract_floors)
         await outbox_published(conn)
         await empty_tables(conn)
         per_row = await per_row_run(engine, count, base + timedelta(minutes=2 * runs))
@@ -305,6 +364,10 @@ async def measure(s: Stack, count: int, runs: int) -> dict[str, float | int | st
         "writer_snapshot_10k_in_transactions_s": round(statistics.median(in_transactions), 3),
         "writer_snapshot_10k_one_batch_s": round(statistics.median(one_batch), 3),
         "writer_jsonb_floor_s": round(floor, 3),
+        "writer_contract_floor_s": round(contract, 3),
+        "writer_snapshot_vs_floor_ratio": round(median / floor, 2),
+        "writer_snapshot_vs_contract_floor_ratio": round(median / contract, 2),
+        "writer_contract_floor_vs_floor_ratio": round(contract / floor, 2),
         "writer_per_row_10k_s": round(per_row, 3),
         "writer_vs_per_row_ratio": round(per_row / median, 1),
     }
