@@ -133,11 +133,9 @@ def _answers(url: str, body: str) -> bool:
 
 def main() -> None:
     with stack("cached_reads") as s:
-        (sim_url,) = s.start_sim(instances=1, gateways=GATEWAYS)
-        s.start_api()
-        s.start_writer()
-        s.start_poller(VOSYNC_POLLER_INSTANCES=NO_INSTANCE)
-        instance_id = s.add_instance("bench-1", sim_url)
+        _, instance_id = s.start_with_one_instance(
+            gateways=GATEWAYS, poller={"VOSYNC_POLLER_INSTANCES": NO_INSTANCE}
+        )
         sync_now(s, instance_id, GATEWAY_APIS)
         row_id = wait_stored(s, instance_id)
 

@@ -177,11 +177,9 @@ async def measure(s: Stack, sim_url: str, instance_id: int) -> dict[str, float |
 def main() -> None:
     intervals = json.dumps({api: ONLINE_INTERVAL_S for api in ONLINE_APIS.values()})
     with stack("freshness") as s:
-        (sim_url,) = s.start_sim(instances=1, gateways=GATEWAYS)
-        s.start_api()
-        s.start_writer()
-        s.start_poller(VOSYNC_POLL_INTERVALS=intervals)
-        instance_id = s.add_instance("bench-1", sim_url)
+        sim_url, instance_id = s.start_with_one_instance(
+            gateways=GATEWAYS, poller={"VOSYNC_POLL_INTERVALS": intervals}
+        )
         figures = asyncio.run(measure(s, sim_url, instance_id))
         figures.update(s.rss_figures("freshness", ("poller", "writer")))
         record(figures)

@@ -256,6 +256,24 @@ class Stack:
         created = http_json("POST", f"{self.api_url}/api/v1/instances", {"name": name, "base_url": base_url})
         return int(created["id"])
 
+    def start_with_one_instance(
+        self,
+        *,
+        gateways: int,
+        api: dict[str, str] | None = None,
+        writer: dict[str, str] | None = None,
+        poller: dict[str, str] | None = None,
+    ) -> tuple[str, int]:
+        """vos-sim with one instance, then api, writer and poller; the instance registered as bench-1.
+
+        Returns the instance's simulator URL and its id; `api`, `writer`, `poller`: extra environment.
+        """
+        (sim_url,) = self.start_sim(instances=1, gateways=gateways)
+        self.start_api(**(api or {}))
+        self.start_writer(**(writer or {}))
+        self.start_poller(True, **(poller or {}))
+        return sim_url, self.add_instance("bench-1", sim_url)
+
     def peak_rss_mb(self, service: str) -> float:
         return self.children[service].peak_rss_mb
 

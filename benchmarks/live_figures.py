@@ -200,11 +200,9 @@ def main() -> None:
         }
     )
     with stack("live_figures") as s:
-        (sim_url,) = s.start_sim(instances=1, gateways=GATEWAYS)
-        s.start_api()
-        s.start_writer()
-        s.start_poller(VOSYNC_POLL_INTERVALS=intervals)
-        instance_id = s.add_instance("bench-1", sim_url)
+        sim_url, instance_id = s.start_with_one_instance(
+            gateways=GATEWAYS, poller={"VOSYNC_POLL_INTERVALS": intervals}
+        )
 
         def synced() -> bool:
             page = http_json("GET", f"{s.api_url}/api/v1/instances/{instance_id}/gateways?limit=1")

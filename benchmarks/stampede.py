@@ -101,13 +101,16 @@ def _sleep_past(expires_at: str, extra_s: float) -> None:
 def main() -> None:
     ttls = json.dumps({API: TTL_S})
     with stack("stampede") as s:
-        (sim_url,) = s.start_sim(instances=1, gateways=GATEWAYS)
-        s.start_api(VOSYNC_CACHE_TTLS=ttls, VOSYNC_API_STALE_WHILE_REVALIDATE_S=json.dumps({API: GRACE_S}))
-        s.start_writer(VOSYNC_CACHE_TTLS=ttls)
-        s.start_poller(
-            VOSYNC_CACHE_TTLS=ttls, VOSYNC_POLLER_INSTANCES=NO_INSTANCE
-        )  # no scheduled run refreshes the key
-        instance_id = s.add_instance("bench-1", sim_url)
+        sim_url, instance_id = s.start_with_one_instance(
+            gateways=GATEWAYS,
+            api={
+                "VOSYNC_CACHE_TTLS": ttls,
+                "VOSYNC_API_STALE_WHILE_REVALIDATE_S": json.dumps({API: GRACE_S}),
+            },
+            writer={"VOSYNC_CACHE_TTLS": ttls},
+            # no scheduled run refreshes the key
+            poller={"VOSYNC_CACHE_TTLS": ttls, "VOSYNC_POLLER_INSTANCES": NO_INSTANCE},
+        )
         proxy_url = f"{s.api_url}/api/v1/vos-api/instances/{instance_id}/{API}"
         stats_url = f"{sim_url}/_sim/stats"
 
