@@ -11,10 +11,10 @@ from nats.js import JetStreamContext
 from nats.js.api import PubAck
 
 from vosync.shared import bus
-from vosync.shared.cache_key import cache_key
 from vosync.shared.catalogue import API_PATH_PREFIX
 from vosync.shared.codec import encode
 from vosync.shared.messages import ErrorKind, FetchResult
+from vosync.sim.replies import request_fields
 
 POLLER_ID = "faults-crafted"
 
@@ -39,13 +39,9 @@ def result(
     params: dict[str, Any] | None = None,
     poller_id: str = POLLER_ID,
 ) -> FetchResult:
-    path = API_PATH_PREFIX + api_name
     return FetchResult(
+        **request_fields(api_name, params),
         instance_id=instance_id,
-        api_name=api_name,
-        api_path=path,
-        params=params or {},
-        cache_key=cache_key(path, params or {}),
         ok=ok,
         ret_code=0 if ok else None,
         error=None if ok else f"crafted {error_kind}",

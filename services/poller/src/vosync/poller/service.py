@@ -17,7 +17,7 @@ import random
 import ssl
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from nats.aio.client import Client as NatsClient
 
@@ -130,23 +130,19 @@ class PollerService:
     # -- accessors for tests and ops -----------------------------------------------------------
     @property
     def leases(self) -> LeaseManager:
-        assert self._leases is not None, "start() first"
-        return self._leases
+        return _started(self._leases)
 
     @property
     def directory(self) -> WatchedInstances:
-        assert self._directory is not None, "start() first"
-        return self._directory
+        return _started(self._directory)
 
     @property
     def publisher(self) -> ResultPublisher:
-        assert self._publisher is not None, "start() first"
-        return self._publisher
+        return _started(self._publisher)
 
     @property
     def ops_port(self) -> int:
-        assert self._ops is not None, "start() first"
-        return self._ops.port
+        return _started(self._ops).port
 
     def vos_views(self) -> dict[int, VosView]:
         """What this poller sees of each instance it holds the lease of (for its heartbeat)."""
@@ -538,3 +534,11 @@ class PollerService:
         self._failure_log.observe(result)
         self.publisher.submit(result)
         return result
+
+
+_Part = TypeVar("_Part")
+
+
+def _started(part: _Part | None) -> _Part:
+    assert part is not None, "start() first"
+    return part

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypedDict
 
 from vosync.shared.cache_key import cache_key
 from vosync.shared.catalogue import API_PATH_PREFIX
@@ -246,6 +246,29 @@ def reply(api_name: str, items: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     return {"retCode": 0, LIST_KEYS[api_name]: [dict(i) for i in items]}
 
 
+class RequestFields(TypedDict):
+    api_name: str
+    api_path: str
+    params: dict[str, Any]
+    cache_key: str
+
+
+def request_fields(api_name: str, params: dict[str, Any] | None) -> RequestFields:
+    """The fields of a FetchResult that name its request, derived as the poller derives them."""
+    path = API_PATH_PREFIX + api_name
+    return {
+        "api_name": api_name,
+        "api_path": path,
+        "params": params or {},
+        "cache_key": cache_key(path, params or {}),
+    }
+
+
+def _when(fetched_at: datetime | float) -> datetime:
+    """A fetch time given as seconds after T0, or as a datetime."""
+    return at(fetched_at) if isinstance(fetched_at, int | float) else fetched_at
+
+
 def ok(
     api_name: str,
     response: dict[str, Any],
@@ -255,14 +278,10 @@ def ok(
     params: dict[str, Any] | None = None,
     poller_id: str = "p1",
 ) -> FetchResult:
-    path = API_PATH_PREFIX + api_name
-    when = at(fetched_at) if isinstance(fetched_at, int | float) else fetched_at
+    when = _when(fetched_at)
     return FetchResult(
+        **request_fields(api_name, params),
         instance_id=instance_id,
-        api_name=api_name,
-        api_path=path,
-        params=params or {},
-        cache_key=cache_key(path, params or {}),
         ok=True,
         ret_code=int(response.get("retCode", 0)),
         response=response,
@@ -282,15 +301,11 @@ def failed(
     kind: ErrorKind = ErrorKind.RET_CODE,
     params: dict[str, Any] | None = None,
 ) -> FetchResult:
-    path = API_PATH_PREFIX + api_name
-    when = at(fetched_at) if isinstance(fetched_at, int | float) else fetched_at
+    when = _when(fetched_at)
     response = {"retCode": ret_code, "exception": error} if kind is ErrorKind.RET_CODE else None
     return FetchResult(
+        **request_fields(api_name, params),
         instance_id=instance_id,
-        api_name=api_name,
-        api_path=path,
-        params=params or {},
-        cache_key=cache_key(path, params or {}),
         ok=False,
         ret_code=ret_code,
         error=error,

@@ -16,11 +16,13 @@ become None; all of it is counted in `problems`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from vosync.shared.catalogue import GatewayType
 from vosync.writer.jsontext import pg_json
+from vosync.writer.reply_lists import keyed_rows, reply_list
 from vosync.writer.vos_items import (
     Item,
     Problems,
@@ -30,7 +32,6 @@ from vosync.writer.vos_items import (
     as_name,
     as_protocol,
     as_text,
-    find_key,
 )
 
 NAME_MAX = 255
@@ -79,28 +80,8 @@ class Snapshot(Generic[RowT]):
         return self.list_key is not None
 
 
-def _items(
-    response: dict[str, Any] | None, list_key: str, problems: Problems
-) -> tuple[str | None, list[Any]]:
-    if not isinstance(response, dict):
-        problems.note("reply_not_object")
-        return None, []
-    key = find_key(response, list_key)
-    if key is None:
-        problems.note("list_missing")
-        return None, []
-    items = response[key]
-    if not isinstance(items, list):
-        problems.note("list_not_array")
-        return None, []
-    return key, items
-
-
 def _name(item: Item, problems: Problems) -> str | None:
-    name = as_name(item.get("name"), problems, NAME_MAX)
-    if name is None:
-        problems.note("item_without_name")
-    return name
+    return as_name(item.get("name"), problems, NAME_MAX)
 
 
 def _first_ip(ips: list[str] | None, problems: Problems) -> str | None:
@@ -112,24 +93,19 @@ def _first_ip(ips: list[str] | None, problems: Problems) -> str | None:
     return ips[0]
 
 
-def _by_name(rows: dict[str, RowT], name: str, row: RowT, problems: Problems) -> None:
-    if name in rows:
-        problems.note("duplicate_name")
-    rows[name] = row
+def _snapshot(
+    response: dict[str, Any] | None, list_key: str, build: Callable[[int, str, Item, Problems], RowT]
+) -> Snapshot[RowT]:
+    problems = Problems()
+    found = reply_list(response, list_key, problems)
+    if found is None:
+        return Snapshot(None, [], problems)
+    key, items = found
+    return Snapshot(key, keyed_rows(items, problems, "name", _name, build), problems)
 
 
 def parse_config(response: dict[str, Any] | None, list_key: str, kind: GatewayType) -> Snapshot[ConfigRow]:
-    problems = Problems()
-    key, items = _items(response, list_key, problems)
-    rows: dict[str, ConfigRow] = {}
-    for ordinal, raw in enumerate(items, start=1):
-        if not isinstance(raw, dict):
-            problems.note("item_not_object")
-            continue
-        item = Item(raw)
-        name = _name(item, problems)
-        if name is None:
-            continue
+    def config_row(ordinal: int, name: str, item: Item, problems: Problems) -> ConfigRow:
         if kind is GatewayType.MAPPING:
             ips = as_ip_list(item.get("remoteIps"), "remoteIps", problems)
             port, protocol, prefix = None, None, None
@@ -138,7 +114,7 @@ def parse_config(response: dict[str, Any] | None, list_key: str, kind: GatewayTy
             port = as_int(item.get("signalPort"), "signalPort", problems)
             protocol = as_protocol(item.get("protocol"), problems)
             prefix = as_text(item.get("prefix"), "prefix", problems)
-        row = ConfigRow(
+        return ConfigRow(
             name=name,
             ordinal=ordinal,
             ip_address=_first_ip(ips, problems),
@@ -150,25 +126,16 @@ def parse_config(response: dict[str, Any] | None, list_key: str, kind: GatewayTy
             register_type=as_int(item.get("registerType"), "registerType", problems),
             lock_type=as_int(item.get("lockType"), "lockType", problems),
         )
-        _by_name(rows, name, row, problems)
-    return Snapshot(key, [rows[n] for n in sorted(rows)], problems)
+
+    return _snapshot(response, list_key, config_row)
 
 
 def parse_online(response: dict[str, Any] | None, list_key: str, kind: GatewayType) -> Snapshot[OnlineRow]:
-    problems = Problems()
-    key, items = _items(response, list_key, problems)
-    rows: dict[str, OnlineRow] = {}
     ip_field = "remoteIps" if kind is GatewayType.MAPPING else "remoteIp"
-    for raw in items:
-        if not isinstance(raw, dict):
-            problems.note("item_not_object")
-            continue
-        item = Item(raw)
-        name = _name(item, problems)
-        if name is None:
-            continue
+
+    def online_row(_ordinal: int, name: str, item: Item, problems: Problems) -> OnlineRow:
         ips = as_ip_list(item.get(ip_field), ip_field, problems)
-        row = OnlineRow(
+        return OnlineRow(
             name=name,
             concurrent_calls=as_int(item.get("currentCall"), "currentCall", problems),
             asr=as_float(item.get("asr"), "asr", problems),
@@ -176,7 +143,7 @@ def parse_online(response: dict[str, Any] | None, list_key: str, kind: GatewayTy
             ip_address=_first_ip(ips, problems),
             remote_ips=ips,
             capacity=as_int(item.get("capacity"), "capacity", problems),
-            item_json=pg_json(raw),
+            item_json=pg_json(item.raw),
         )
-        _by_name(rows, name, row, problems)
-    return Snapshot(key, [rows[n] for n in sorted(rows)], problems)
+
+    return _snapshot(response, list_key, online_row)

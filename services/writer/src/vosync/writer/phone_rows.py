@@ -16,7 +16,8 @@ from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 from vosync.writer.jsontext import pg_json
-from vosync.writer.vos_items import Item, Problems, as_float, as_int, as_name, as_text, find_key
+from vosync.writer.reply_lists import K, R, keyed_rows, reply_list
+from vosync.writer.vos_items import Item, Problems, as_float, as_int, as_name, as_text
 
 E164_MAX = 64
 NAME_MAX = 255
@@ -62,8 +63,6 @@ class SuiteRow:
 
 
 T = TypeVar("T")
-R = TypeVar("R")
-K = TypeVar("K", str, int)  # an item's identity: a number, a name or an id
 
 
 @dataclass(slots=True)
@@ -74,31 +73,6 @@ class Parsed(Generic[T]):
     usable: bool
     rows: list[T] = field(default_factory=list)
     problems: Problems = field(default_factory=Problems)
-
-
-def _list(response: Any, list_key: str, problems: Problems) -> list[Any] | None:
-    if not isinstance(response, dict):
-        problems.note("reply_not_object")
-        return None
-    key = find_key(response, list_key)
-    if key is None:
-        problems.note("list_missing")
-        return None
-    items = response[key]
-    if not isinstance(items, list):
-        problems.note("list_not_array")
-        return None
-    return items
-
-
-def _objects(items: list[Any], problems: Problems) -> list[Item]:
-    objects = []
-    for raw in items:
-        if isinstance(raw, dict):
-            objects.append(Item(raw))
-        else:
-            problems.note("item_not_object")
-    return objects
 
 
 def _ms_time(value: Any, field_name: str, problems: Problems) -> datetime | None:
@@ -123,13 +97,19 @@ def _bool(value: Any, field_name: str, problems: Problems) -> bool | None:
     return None
 
 
+def _usable_list(parsed: Parsed[Any], response: Any, list_key: str) -> list[Any] | None:
+    """The reply's list; `parsed` is usable when there is one."""
+    found = reply_list(response, list_key, parsed.problems)
+    parsed.usable = found is not None
+    return None if found is None else found[1]
+
+
 def parse_listing(response: Any, list_key: str = "e164s") -> Parsed[str]:
     """GetAllPhoneOnline: the listed numbers, each once, in VOS order."""
     parsed: Parsed[str] = Parsed(False)
-    items = _list(response, list_key, parsed.problems)
+    items = _usable_list(parsed, response, list_key)
     if items is None:
         return parsed
-    parsed.usable = True
     seen: dict[str, None] = {}
     for raw in items:
         number = as_name(raw, parsed.problems, E164_MAX) if not isinstance(raw, dict | list) else None
@@ -163,24 +143,12 @@ def _keyed_rows(
     key_of: Callable[[Item, Problems], K | None],
     build: Callable[[K, Item, Problems], R],
 ) -> Parsed[R]:
-    """The reply's items as rows, sorted by their identity; of two items with one identity the last
-    wins (noted `duplicate_<identity>`), an item without one is skipped (`item_without_<identity>`)."""
+    """The reply's items as rows (`reply_lists.keyed_rows`)."""
     parsed: Parsed[R] = Parsed(False)
-    problems = parsed.problems
-    items = _list(response, list_key, problems)
+    items = _usable_list(parsed, response, list_key)
     if items is None:
         return parsed
-    parsed.usable = True
-    rows: dict[K, R] = {}
-    for item in _objects(items, problems):
-        key = key_of(item, problems)
-        if key is None:
-            problems.note(f"item_without_{identity}")
-            continue
-        if key in rows:
-            problems.note(f"duplicate_{identity}")
-        rows[key] = build(key, item, problems)
-    parsed.rows = [rows[key] for key in sorted(rows)]
+    parsed.rows = keyed_rows(items, parsed.problems, identity, key_of, lambda _, key, i, p: build(key, i, p))
     return parsed
 
 
