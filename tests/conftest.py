@@ -24,7 +24,7 @@ from vosync.shared.db.migrate import upgrade
 from vosync.shared.db.models import TABLES_IN_TRUNCATE_ORDER
 from vosync.shared.settings import Settings
 
-pytest_plugins = ["tests.fixtures.sim", "tests.fixtures.services"]
+pytest_plugins = ["tests.fixtures.sim", "tests.fixtures.services", "tests.fixtures.stack"]
 
 
 def plain_pg_url(url: str) -> str:

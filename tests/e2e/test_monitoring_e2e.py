@@ -22,11 +22,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.fixtures.api import RunApi
-from tests.fixtures.sim import MakeVosSim
+from tests.fixtures.stack import RunningStack, RunStack
 from tests.unit.deploy.test_monitoring import RULES
-from vosync.poller.service import PollerService
-from vosync.shared.settings import Settings
 
 pytestmark = pytest.mark.slow
 
@@ -91,36 +88,20 @@ async def until(check: Callable[[], Awaitable[bool]], timeout_s: float, what: st
 
 
 @pytest.fixture
-async def stack(
-    make_settings: Callable[..., Settings],
-    make_vos_sim: MakeVosSim,
-    run_api: RunApi,
-    run_poller: Callable[[Settings], Awaitable[PollerService]],
-    run_writer: Callable[..., contextlib.AbstractAsyncContextManager[Any]],
-) -> AsyncIterator[tuple[Any, dict[str, str], str]]:
+async def stack(run_stack: RunStack) -> AsyncIterator[tuple[Any, dict[str, str], str]]:
     overrides: dict[str, Any] = {
         "auth": "required",
         "api_keys": {ADMIN["X-API-Key"]: "admin"},
         "poll_intervals": INTERVALS,
         "vos_timeout_s": 1.0,
     }
-    settings = make_settings(**overrides)
-    sim = await make_vos_sim(instances=1, gateways=20)
-    api = await run_api(settings)
-    async with contextlib.AsyncExitStack() as exits:
-        client = await exits.enter_async_context(httpx.AsyncClient(base_url=api.url, timeout=10))
-        created = await client.post(
-            "/api/v1/instances", json={"name": "sim-0", "base_url": sim.urls[0]}, headers=ADMIN
-        )
-        assert created.status_code == 201, created.text
-        writer = await exits.enter_async_context(run_writer(**overrides))
-        poller = await run_poller(settings)
+    async with run_stack(RunningStack, overrides, gateways=20, admin=ADMIN, client_timeout_s=10) as running:
         targets = {
-            "vosync-api": api.url.removeprefix("http://"),
-            "vosync-poller": f"127.0.0.1:{poller.ops_port}",
-            "vosync-writer": f"127.0.0.1:{writer.ops_port}",
+            "vosync-api": running.api.url.removeprefix("http://"),
+            "vosync-poller": f"127.0.0.1:{running.poller.ops_port}",
+            "vosync-writer": f"127.0.0.1:{running.writer.ops_port}",
         }
-        yield sim.instances[0], targets, str(created.json()["id"])
+        yield running.vos, targets, str(running.instance_id)
 
 
 async def test_targets_up_and_the_vos_failing_alert_fires_and_resolves(

@@ -5,27 +5,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import asyncpg
-import httpx
 import nats
 import nats.js.errors
 import pytest
 
-from tests.fixtures.api import RunApi
-from tests.fixtures.sim import MakeVosSim
+from tests.fixtures.stack import RunningStack, RunStack
 from tests.support.waiting import wait_until
 from vosync.deploy.embedded import EmbeddedNats
 from vosync.poller.service import PollerService
 from vosync.shared.settings import Settings, SettingsError
-from vosync.sim.cluster import SimCluster
 from vosync.sim.instance import SimInstance
 
 ADMIN = {"X-API-Key": "edges-admin"}
@@ -39,31 +34,10 @@ INTERVALS = {
     "GetSuite": 30.0,
 }
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("vosync_debug_logs")]
 
 
-@pytest.fixture(autouse=True)
-def _log_everything(caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.DEBUG, logger="vosync")
-
-
-@dataclass
-class Edges:
-    client: httpx.AsyncClient
-    sim: SimCluster
-    instance_id: int
-    pg: asyncpg.Connection
-    settings: Settings
-    poller: PollerService
-
-    @property
-    def vos(self) -> SimInstance:
-        return self.sim.instances[0]
-
-    def proxy(self, api_name: str, refresh: bool = False) -> str:
-        suffix = "?refresh=true" if refresh else ""
-        return f"/api/v1/vos-api/instances/{self.instance_id}/{api_name}{suffix}"
-
+class Edges(RunningStack):
     async def gateways(self, **params: Any) -> list[dict[str, Any]]:
         reply = await self.client.get(
             f"/api/v1/instances/{self.instance_id}/gateways", params={"limit": 1000, **params}, headers=ADMIN
@@ -98,56 +72,24 @@ async def settled(edges: Edges, timeout_s: float = 20.0) -> None:
     await wait_until(same, timeout_s, "the gateways table to equal the simulator")
 
 
-@contextlib.asynccontextmanager
-async def edges_stack(
-    make_settings: Callable[..., Settings],
-    make_vos_sim: MakeVosSim,
-    run_api: RunApi,
-    run_poller: Callable[[Settings], Awaitable[PollerService]],
-    run_writer: Callable[..., contextlib.AbstractAsyncContextManager[Any]],
-    pg: asyncpg.Connection,
-    prepare: Callable[[SimInstance], None] | None = None,
-    **overrides: Any,
-) -> AsyncIterator[Edges]:
-    values: dict[str, Any] = {
-        "auth": "required",
-        "api_keys": {ADMIN["X-API-Key"]: "admin"},
-        "poll_intervals": INTERVALS,
-        "vos_timeout_s": 3.0,
-        "lease_ttl_s": 3.0,
-        "api_fetch_timeout_s": 5.0,
-        "api_failure_backoff_s": 0,
-    }
-    values.update(overrides)
-    settings = make_settings(**values)
-    sim = await make_vos_sim(instances=1, gateways=30)
-    if prepare is not None:
-        prepare(sim.instances[0])
-    api = await run_api(settings)
-    async with contextlib.AsyncExitStack() as exits:
-        client = await exits.enter_async_context(httpx.AsyncClient(base_url=api.url, timeout=30))
-        created = await client.post(
-            "/api/v1/instances", json={"name": "sim-0", "base_url": sim.urls[0]}, headers=ADMIN
-        )
-        assert created.status_code == 201, created.text
-        await exits.enter_async_context(run_writer(**values))
-        poller = await run_poller(settings)
-        yield Edges(client, sim, created.json()["id"], pg, settings, poller)
-
-
 @pytest.fixture
-def stack(
-    make_settings: Callable[..., Settings],
-    make_vos_sim: MakeVosSim,
-    run_api: RunApi,
-    run_poller: Callable[[Settings], Awaitable[PollerService]],
-    run_writer: Callable[..., contextlib.AbstractAsyncContextManager[Any]],
-    pg_conn: asyncpg.Connection,
-) -> Callable[..., contextlib.AbstractAsyncContextManager[Edges]]:
+def stack(run_stack: RunStack) -> Callable[..., contextlib.AbstractAsyncContextManager[Edges]]:
     """`async with stack(prepare=…, **settings) as edges:` runs the whole system on one simulated VOS."""
 
-    def _open(**kwargs: Any) -> contextlib.AbstractAsyncContextManager[Edges]:
-        return edges_stack(make_settings, make_vos_sim, run_api, run_poller, run_writer, pg_conn, **kwargs)
+    def _open(
+        prepare: Callable[[SimInstance], None] | None = None, **overrides: Any
+    ) -> contextlib.AbstractAsyncContextManager[Edges]:
+        values: dict[str, Any] = {
+            "auth": "required",
+            "api_keys": {ADMIN["X-API-Key"]: "admin"},
+            "poll_intervals": INTERVALS,
+            "vos_timeout_s": 3.0,
+            "lease_ttl_s": 3.0,
+            "api_fetch_timeout_s": 5.0,
+            "api_failure_backoff_s": 0,
+        }
+        values.update(overrides)
+        return run_stack(Edges, values, gateways=30, admin=ADMIN, prepare=prepare)
 
     return _open
 
