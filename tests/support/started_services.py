@@ -5,25 +5,19 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Callable
-from typing import Generic, Protocol, TypeVar
+from typing import Generic, TypeVar
 
+from vosync.shared import lifecycle
 
-class Startable(Protocol):
-    async def start(self) -> None: ...
-    async def stop(self) -> None: ...
-
-
-S = TypeVar("S", bound=Startable)
+S = TypeVar("S", bound=lifecycle.Service)
 
 
 @contextlib.asynccontextmanager
 async def running(service: S) -> AsyncIterator[S]:
     """`service` started for the length of the block, then stopped gracefully."""
-    await service.start()
-    try:
+    # lifecycle.running yields its Service protocol; this keeps the service's own type for the test.
+    async with lifecycle.running(service):
         yield service
-    finally:
-        await service.stop()
 
 
 def _always(_: object) -> bool:
