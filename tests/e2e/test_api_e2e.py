@@ -16,7 +16,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.fixtures.stack import RunningStack, RunStack
+from tests.fixtures.stack import RunningStack, StackRunner
 from tests.support.waiting import wait_until
 
 ADMIN = {"X-API-Key": "e2e-admin"}
@@ -48,7 +48,7 @@ class Stack(RunningStack):
 
 
 @pytest.fixture
-async def stack(run_stack: RunStack) -> AsyncIterator[Stack]:
+async def stack(run_stack: StackRunner) -> AsyncIterator[Stack]:
     overrides: dict[str, Any] = {
         "auth": "required",
         "api_keys": {ADMIN["X-API-Key"]: "admin", READ["X-API-Key"]: "read"},

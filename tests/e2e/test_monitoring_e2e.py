@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.fixtures.stack import RunningStack, RunStack
+from tests.fixtures.stack import RunningStack, StackRunner
 from tests.unit.deploy.test_monitoring import RULES
 
 pytestmark = pytest.mark.slow
@@ -88,7 +88,7 @@ async def until(check: Callable[[], Awaitable[bool]], timeout_s: float, what: st
 
 
 @pytest.fixture
-async def stack(run_stack: RunStack) -> AsyncIterator[tuple[Any, dict[str, str], str]]:
+async def stack(run_stack: StackRunner) -> AsyncIterator[tuple[Any, dict[str, str], str]]:
     overrides: dict[str, Any] = {
         "auth": "required",
         "api_keys": {ADMIN["X-API-Key"]: "admin"},

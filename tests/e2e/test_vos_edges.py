@@ -16,7 +16,7 @@ import nats
 import nats.js.errors
 import pytest
 
-from tests.fixtures.stack import RunningStack, RunStack
+from tests.fixtures.stack import RunningStack, StackRunner
 from tests.support.waiting import wait_until
 from vosync.deploy.embedded import EmbeddedNats
 from vosync.poller.service import PollerService
@@ -73,7 +73,7 @@ async def settled(edges: Edges, timeout_s: float = 20.0) -> None:
 
 
 @pytest.fixture
-def stack(run_stack: RunStack) -> Callable[..., contextlib.AbstractAsyncContextManager[Edges]]:
+def stack(run_stack: StackRunner) -> Callable[..., contextlib.AbstractAsyncContextManager[Edges]]:
     """`async with stack(prepare=…, **settings) as edges:` runs the whole system on one simulated VOS."""
 
     def _open(

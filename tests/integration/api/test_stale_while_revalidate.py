@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.fixtures.stack import RunningStack, RunStack
+from tests.fixtures.stack import RunningStack, StackRunner
 from tests.support.waiting import wait_for
 from vosync.sim.instance import SimInstance
 
@@ -37,7 +37,7 @@ async def sleep_past(expires_at: str, margin_s: float = 0.2) -> None:
 
 
 @pytest.fixture
-async def swr(run_stack: RunStack) -> AsyncIterator[tuple[httpx.AsyncClient, SimInstance, str]]:
+async def swr(run_stack: StackRunner) -> AsyncIterator[tuple[httpx.AsyncClient, SimInstance, str]]:
     overrides: dict[str, Any] = {
         "auth": "required",
         "api_keys": {READ["X-API-Key"]: "admin"},
