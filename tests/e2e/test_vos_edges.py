@@ -306,6 +306,31 @@ async def _cache_row(edges: Edges, api_name: str) -> asyncpg.Record | None:
     return row
 
 
+async def wait_until_too_large(edges: Edges, timeout_s: float) -> None:
+    async def failed_too_large() -> bool:
+        row = await _cache_row(edges, "GetGatewayMapping")
+        return row is not None and row["error_kind"] == "too_large"
+
+    await wait_until(failed_too_large, timeout_s, "GetGatewayMapping to be recorded as too_large")
+
+
+async def flip_reaches_the_table(edges: Edges, kind: str, timeout_s: float) -> None:
+    """Flip one gateway of `kind` in the simulator and wait for the gateways table to follow:
+    the poller is not wedged by what the test broke."""
+    gateway = next(iter(edges.vos.state.table(kind)))
+    edges.vos.state.set_online(kind, gateway.name, gateway.online is None)
+
+    async def flipped() -> bool:
+        flag = await edges.pg.fetchval(
+            "SELECT is_online FROM gateways WHERE gateway_type = $1 AND gateway_name = $2",
+            kind,
+            gateway.name,
+        )
+        return bool(flag == (gateway.online is not None))
+
+    await wait_until(flipped, timeout_s, "the flip to reach the gateways table")
+
+
 async def test_the_poller_refuses_to_start_when_the_bus_cannot_carry_the_promised_reply(
     make_settings: Callable[..., Settings],
 ) -> None:
@@ -322,26 +347,11 @@ async def test_a_reply_over_the_cap_is_a_too_large_failure_and_the_rest_flows(
 ) -> None:
     # 30 gateways' config is ~60 kB; their online lists are a few kB.
     async with stack(vos_max_reply_bytes=16 * 1024) as edges:
-
-        async def failed_too_large() -> bool:
-            row = await _cache_row(edges, "GetGatewayMapping")
-            return row is not None and row["error_kind"] == "too_large"
-
-        await wait_until(failed_too_large, 15, "GetGatewayMapping to be recorded as too_large")
+        await wait_until_too_large(edges, 15)
         row = await _cache_row(edges, "GetGatewayMapping")
         assert row is not None and "VOSYNC_VOS_MAX_REPLY_BYTES" in row["error_message"]
         # The poller is not wedged: the online lists keep flowing and a flip reaches the table.
-        gateway = next(iter(edges.vos.state.table("mapping")))
-        edges.vos.state.set_online("mapping", gateway.name, gateway.online is None)
-
-        async def flipped() -> bool:
-            flag = await edges.pg.fetchval(
-                "SELECT is_online FROM gateways WHERE gateway_type = 'mapping' AND gateway_name = $1",
-                gateway.name,
-            )
-            return bool(flag == (gateway.online is not None))
-
-        await wait_until(flipped, 15, "the flip to reach the gateways table")
+        await flip_reaches_the_table(edges, "mapping", 15)
         polls = edges.poller.metrics.polls.labels("GetGatewayMapping", "too_large")._value.get()
         assert polls >= 1
         forced = await edges.client.post(
@@ -378,25 +388,11 @@ async def test_a_result_over_the_servers_max_payload_becomes_a_too_large_failure
             server.extra_config = "max_payload: 131072"
             await asyncio.to_thread(server.start)
 
-            async def failed_too_large() -> bool:
-                row = await _cache_row(edges, "GetGatewayMapping")
-                return row is not None and row["error_kind"] == "too_large"
-
-            await wait_until(failed_too_large, 30, "GetGatewayMapping to be recorded as too_large")
+            await wait_until_too_large(edges, 30)
             row = await _cache_row(edges, "GetGatewayMapping")
             assert row is not None and row["has_data"] and "max_payload" in row["error_message"]
             assert edges.poller.metrics.too_large.labels("GetGatewayMapping")._value.get() >= 1
             # Not wedged: a flip of a routing gateway still reaches the table.
-            gateway = next(iter(edges.vos.state.table("routing")))
-            edges.vos.state.set_online("routing", gateway.name, gateway.online is None)
-
-            async def flipped() -> bool:
-                flag = await edges.pg.fetchval(
-                    "SELECT is_online FROM gateways WHERE gateway_type = 'routing' AND gateway_name = $1",
-                    gateway.name,
-                )
-                return bool(flag == (gateway.online is not None))
-
-            await wait_until(flipped, 20, "the flip to reach the gateways table")
+            await flip_reaches_the_table(edges, "routing", 20)
     finally:
         await asyncio.to_thread(server.stop)
