@@ -8,13 +8,10 @@ expressions select the right series, not Prometheus's clock.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import re
 import shutil
-import socket
 import subprocess
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -23,7 +20,9 @@ import httpx
 import pytest
 
 from tests.fixtures.stack import RunningStack, StackRunner
+from tests.support.waiting import wait_until
 from tests.unit.deploy.test_monitoring import RULES
+from vosync.deploy.processes import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -36,12 +35,6 @@ def scaled_rules(text: str) -> str:
     text = re.sub(r"(\d+)m\b", lambda m: f"{int(m.group(1)) * 10}s", text)
     text = re.sub(r":30s\]", ":3s]", text)
     return re.sub(r"for: (\d+)0s", lambda m: f"for: {max(int(m.group(1)), 2)}s", text)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @contextlib.contextmanager
@@ -80,11 +73,8 @@ def prometheus(tmp: Path, targets: dict[str, str]) -> Iterator[str]:
 
 
 async def until(check: Callable[[], Awaitable[bool]], timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not await check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
-        await asyncio.sleep(0.5)
+    # Prometheus scrapes and evaluates once a second: asking it more often only loads the machine.
+    await wait_until(check, timeout_s, what, step_s=0.5)
 
 
 @pytest.fixture
