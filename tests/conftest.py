@@ -19,17 +19,14 @@ import asyncpg
 import nats
 import pytest
 
+from tests.support.postgres import execute
+from tests.support.postgres import plain_pg_url as plain_pg_url  # imported from here by other tests
 from vosync.deploy.embedded import EmbeddedNats, EmbeddedPostgres
 from vosync.shared.db.migrate import upgrade
 from vosync.shared.db.models import TABLES_IN_TRUNCATE_ORDER
 from vosync.shared.settings import Settings
 
-pytest_plugins = ["tests.fixtures.sim", "tests.fixtures.services"]
-
-
-def plain_pg_url(url: str) -> str:
-    """asyncpg wants postgresql://, SQLAlchemy postgresql+asyncpg://."""
-    return url.replace("postgresql+asyncpg://", "postgresql://")
+pytest_plugins = ["tests.fixtures.sim", "tests.fixtures.services", "tests.fixtures.stack"]
 
 
 @pytest.fixture(scope="session")
@@ -70,11 +67,7 @@ def pg_server_url(embedded_pg: EmbeddedPostgres | None) -> str:
 @pytest.fixture
 async def database_url(pg_server_url: str) -> str:
     """The migrated test database with every table emptied."""
-    conn = await asyncpg.connect(plain_pg_url(pg_server_url))
-    try:
-        await conn.execute(f"TRUNCATE {', '.join(TABLES_IN_TRUNCATE_ORDER)} RESTART IDENTITY CASCADE")
-    finally:
-        await conn.close()
+    await execute(pg_server_url, f"TRUNCATE {', '.join(TABLES_IN_TRUNCATE_ORDER)} RESTART IDENTITY CASCADE")
     return pg_server_url
 
 

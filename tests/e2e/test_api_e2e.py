@@ -8,27 +8,16 @@ browser-less SSE client seeing a gateway flip within one online poll interval.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
-import asyncpg
-import httpx
 import pytest
 
-from tests.fixtures.api import RunApi
-from tests.fixtures.sim import MakeVosSim
+from tests.fixtures.stack import RunningStack, StackRunner
 from tests.support.waiting import wait_until
-from vosync.api.service import ApiService
-from vosync.poller.service import PollerService
-from vosync.shared.settings import Settings
-from vosync.sim.cluster import SimCluster
-from vosync.sim.instance import SimInstance
 
 ADMIN = {"X-API-Key": "e2e-admin"}
 READ = {"X-API-Key": "e2e-read"}
@@ -43,31 +32,10 @@ INTERVALS = {
     "GetSuite": 5.0,
 }
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("vosync_debug_logs")]
 
 
-@pytest.fixture(autouse=True)
-def _log_everything(caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.DEBUG, logger="vosync")
-
-
-@dataclass
-class Stack:
-    api: ApiService
-    client: httpx.AsyncClient
-    sim: SimCluster
-    instance_id: int
-    pg: asyncpg.Connection
-    poller: PollerService
-
-    @property
-    def vos(self) -> SimInstance:
-        return self.sim.instances[0]
-
-    def proxy(self, api_name: str, refresh: bool = False) -> str:
-        suffix = "?refresh=true" if refresh else ""
-        return f"/api/v1/vos-api/instances/{self.instance_id}/{api_name}{suffix}"
-
+class Stack(RunningStack):
     async def stored(self, api_name: str) -> bool:
         """Whether the writer has stored a good reply of this API."""
         row = await self.pg.fetchrow(
@@ -80,14 +48,7 @@ class Stack:
 
 
 @pytest.fixture
-async def stack(
-    make_settings: Callable[..., Settings],
-    make_vos_sim: MakeVosSim,
-    run_api: RunApi,
-    run_poller: Callable[[Settings], Awaitable[PollerService]],
-    run_writer: Callable[..., contextlib.AbstractAsyncContextManager[Any]],
-    pg_conn: asyncpg.Connection,
-) -> AsyncIterator[Stack]:
+async def stack(run_stack: StackRunner) -> AsyncIterator[Stack]:
     overrides: dict[str, Any] = {
         "auth": "required",
         "api_keys": {ADMIN["X-API-Key"]: "admin", READ["X-API-Key"]: "read"},
@@ -97,18 +58,8 @@ async def stack(
         "api_fetch_timeout_s": 5.0,
         "api_failure_backoff_s": 0,
     }
-    settings = make_settings(**overrides)
-    sim = await make_vos_sim(instances=1, gateways=50)
-    api = await run_api(settings)
-    async with contextlib.AsyncExitStack() as exits:
-        client = await exits.enter_async_context(httpx.AsyncClient(base_url=api.url, timeout=30))
-        created = await client.post(
-            "/api/v1/instances", json={"name": "sim-0", "base_url": sim.urls[0]}, headers=ADMIN
-        )
-        assert created.status_code == 201, created.text
-        await exits.enter_async_context(run_writer(**overrides))
-        poller = await run_poller(settings)
-        yield Stack(api, client, sim, created.json()["id"], pg_conn, poller)
+    async with run_stack(Stack, overrides, gateways=50, admin=ADMIN) as stack:
+        yield stack
 
 
 async def test_each_data_source_with_and_without_vos_faults(stack: Stack) -> None:

@@ -8,13 +8,10 @@ expressions select the right series, not Prometheus's clock.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import re
 import shutil
-import socket
 import subprocess
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -22,11 +19,10 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.fixtures.api import RunApi
-from tests.fixtures.sim import MakeVosSim
+from tests.fixtures.stack import RunningStack, StackRunner
+from tests.support.waiting import wait_until
 from tests.unit.deploy.test_monitoring import RULES
-from vosync.poller.service import PollerService
-from vosync.shared.settings import Settings
+from vosync.deploy.processes import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -39,12 +35,6 @@ def scaled_rules(text: str) -> str:
     text = re.sub(r"(\d+)m\b", lambda m: f"{int(m.group(1)) * 10}s", text)
     text = re.sub(r":30s\]", ":3s]", text)
     return re.sub(r"for: (\d+)0s", lambda m: f"for: {max(int(m.group(1)), 2)}s", text)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @contextlib.contextmanager
@@ -83,44 +73,25 @@ def prometheus(tmp: Path, targets: dict[str, str]) -> Iterator[str]:
 
 
 async def until(check: Callable[[], Awaitable[bool]], timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not await check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
-        await asyncio.sleep(0.5)
+    # Prometheus scrapes and evaluates once a second: asking it more often only loads the machine.
+    await wait_until(check, timeout_s, what, step_s=0.5)
 
 
 @pytest.fixture
-async def stack(
-    make_settings: Callable[..., Settings],
-    make_vos_sim: MakeVosSim,
-    run_api: RunApi,
-    run_poller: Callable[[Settings], Awaitable[PollerService]],
-    run_writer: Callable[..., contextlib.AbstractAsyncContextManager[Any]],
-) -> AsyncIterator[tuple[Any, dict[str, str], str]]:
+async def stack(run_stack: StackRunner) -> AsyncIterator[tuple[Any, dict[str, str], str]]:
     overrides: dict[str, Any] = {
         "auth": "required",
         "api_keys": {ADMIN["X-API-Key"]: "admin"},
         "poll_intervals": INTERVALS,
         "vos_timeout_s": 1.0,
     }
-    settings = make_settings(**overrides)
-    sim = await make_vos_sim(instances=1, gateways=20)
-    api = await run_api(settings)
-    async with contextlib.AsyncExitStack() as exits:
-        client = await exits.enter_async_context(httpx.AsyncClient(base_url=api.url, timeout=10))
-        created = await client.post(
-            "/api/v1/instances", json={"name": "sim-0", "base_url": sim.urls[0]}, headers=ADMIN
-        )
-        assert created.status_code == 201, created.text
-        writer = await exits.enter_async_context(run_writer(**overrides))
-        poller = await run_poller(settings)
+    async with run_stack(RunningStack, overrides, gateways=20, admin=ADMIN, client_timeout_s=10) as running:
         targets = {
-            "vosync-api": api.url.removeprefix("http://"),
-            "vosync-poller": f"127.0.0.1:{poller.ops_port}",
-            "vosync-writer": f"127.0.0.1:{writer.ops_port}",
+            "vosync-api": running.api.url.removeprefix("http://"),
+            "vosync-poller": f"127.0.0.1:{running.poller.ops_port}",
+            "vosync-writer": f"127.0.0.1:{running.writer.ops_port}",
         }
-        yield sim.instances[0], targets, str(created.json()["id"])
+        yield running.vos, targets, str(running.instance_id)
 
 
 async def test_targets_up_and_the_vos_failing_alert_fires_and_resolves(

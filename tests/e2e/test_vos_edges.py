@@ -5,27 +5,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import asyncpg
-import httpx
 import nats
 import nats.js.errors
 import pytest
 
-from tests.fixtures.api import RunApi
-from tests.fixtures.sim import MakeVosSim
+from tests.fixtures.stack import RunningStack, StackRunner
 from tests.support.waiting import wait_until
 from vosync.deploy.embedded import EmbeddedNats
 from vosync.poller.service import PollerService
 from vosync.shared.settings import Settings, SettingsError
-from vosync.sim.cluster import SimCluster
 from vosync.sim.instance import SimInstance
 
 ADMIN = {"X-API-Key": "edges-admin"}
@@ -39,31 +34,10 @@ INTERVALS = {
     "GetSuite": 30.0,
 }
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("vosync_debug_logs")]
 
 
-@pytest.fixture(autouse=True)
-def _log_everything(caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.DEBUG, logger="vosync")
-
-
-@dataclass
-class Edges:
-    client: httpx.AsyncClient
-    sim: SimCluster
-    instance_id: int
-    pg: asyncpg.Connection
-    settings: Settings
-    poller: PollerService
-
-    @property
-    def vos(self) -> SimInstance:
-        return self.sim.instances[0]
-
-    def proxy(self, api_name: str, refresh: bool = False) -> str:
-        suffix = "?refresh=true" if refresh else ""
-        return f"/api/v1/vos-api/instances/{self.instance_id}/{api_name}{suffix}"
-
+class Edges(RunningStack):
     async def gateways(self, **params: Any) -> list[dict[str, Any]]:
         reply = await self.client.get(
             f"/api/v1/instances/{self.instance_id}/gateways", params={"limit": 1000, **params}, headers=ADMIN
@@ -98,56 +72,24 @@ async def settled(edges: Edges, timeout_s: float = 20.0) -> None:
     await wait_until(same, timeout_s, "the gateways table to equal the simulator")
 
 
-@contextlib.asynccontextmanager
-async def edges_stack(
-    make_settings: Callable[..., Settings],
-    make_vos_sim: MakeVosSim,
-    run_api: RunApi,
-    run_poller: Callable[[Settings], Awaitable[PollerService]],
-    run_writer: Callable[..., contextlib.AbstractAsyncContextManager[Any]],
-    pg: asyncpg.Connection,
-    prepare: Callable[[SimInstance], None] | None = None,
-    **overrides: Any,
-) -> AsyncIterator[Edges]:
-    values: dict[str, Any] = {
-        "auth": "required",
-        "api_keys": {ADMIN["X-API-Key"]: "admin"},
-        "poll_intervals": INTERVALS,
-        "vos_timeout_s": 3.0,
-        "lease_ttl_s": 3.0,
-        "api_fetch_timeout_s": 5.0,
-        "api_failure_backoff_s": 0,
-    }
-    values.update(overrides)
-    settings = make_settings(**values)
-    sim = await make_vos_sim(instances=1, gateways=30)
-    if prepare is not None:
-        prepare(sim.instances[0])
-    api = await run_api(settings)
-    async with contextlib.AsyncExitStack() as exits:
-        client = await exits.enter_async_context(httpx.AsyncClient(base_url=api.url, timeout=30))
-        created = await client.post(
-            "/api/v1/instances", json={"name": "sim-0", "base_url": sim.urls[0]}, headers=ADMIN
-        )
-        assert created.status_code == 201, created.text
-        await exits.enter_async_context(run_writer(**values))
-        poller = await run_poller(settings)
-        yield Edges(client, sim, created.json()["id"], pg, settings, poller)
-
-
 @pytest.fixture
-def stack(
-    make_settings: Callable[..., Settings],
-    make_vos_sim: MakeVosSim,
-    run_api: RunApi,
-    run_poller: Callable[[Settings], Awaitable[PollerService]],
-    run_writer: Callable[..., contextlib.AbstractAsyncContextManager[Any]],
-    pg_conn: asyncpg.Connection,
-) -> Callable[..., contextlib.AbstractAsyncContextManager[Edges]]:
+def stack(run_stack: StackRunner) -> Callable[..., contextlib.AbstractAsyncContextManager[Edges]]:
     """`async with stack(prepare=…, **settings) as edges:` runs the whole system on one simulated VOS."""
 
-    def _open(**kwargs: Any) -> contextlib.AbstractAsyncContextManager[Edges]:
-        return edges_stack(make_settings, make_vos_sim, run_api, run_poller, run_writer, pg_conn, **kwargs)
+    def _open(
+        prepare: Callable[[SimInstance], None] | None = None, **overrides: Any
+    ) -> contextlib.AbstractAsyncContextManager[Edges]:
+        values: dict[str, Any] = {
+            "auth": "required",
+            "api_keys": {ADMIN["X-API-Key"]: "admin"},
+            "poll_intervals": INTERVALS,
+            "vos_timeout_s": 3.0,
+            "lease_ttl_s": 3.0,
+            "api_fetch_timeout_s": 5.0,
+            "api_failure_backoff_s": 0,
+        }
+        values.update(overrides)
+        return run_stack(Edges, values, gateways=30, admin=ADMIN, prepare=prepare)
 
     return _open
 
@@ -364,6 +306,31 @@ async def _cache_row(edges: Edges, api_name: str) -> asyncpg.Record | None:
     return row
 
 
+async def wait_until_too_large(edges: Edges, timeout_s: float) -> None:
+    async def failed_too_large() -> bool:
+        row = await _cache_row(edges, "GetGatewayMapping")
+        return row is not None and row["error_kind"] == "too_large"
+
+    await wait_until(failed_too_large, timeout_s, "GetGatewayMapping to be recorded as too_large")
+
+
+async def flip_reaches_the_table(edges: Edges, kind: str, timeout_s: float) -> None:
+    """Flip one gateway of `kind` in the simulator and wait for the gateways table to follow:
+    the poller is not wedged by what the test broke."""
+    gateway = next(iter(edges.vos.state.table(kind)))
+    edges.vos.state.set_online(kind, gateway.name, gateway.online is None)
+
+    async def flipped() -> bool:
+        flag = await edges.pg.fetchval(
+            "SELECT is_online FROM gateways WHERE gateway_type = $1 AND gateway_name = $2",
+            kind,
+            gateway.name,
+        )
+        return bool(flag == (gateway.online is not None))
+
+    await wait_until(flipped, timeout_s, "the flip to reach the gateways table")
+
+
 async def test_the_poller_refuses_to_start_when_the_bus_cannot_carry_the_promised_reply(
     make_settings: Callable[..., Settings],
 ) -> None:
@@ -380,26 +347,11 @@ async def test_a_reply_over_the_cap_is_a_too_large_failure_and_the_rest_flows(
 ) -> None:
     # 30 gateways' config is ~60 kB; their online lists are a few kB.
     async with stack(vos_max_reply_bytes=16 * 1024) as edges:
-
-        async def failed_too_large() -> bool:
-            row = await _cache_row(edges, "GetGatewayMapping")
-            return row is not None and row["error_kind"] == "too_large"
-
-        await wait_until(failed_too_large, 15, "GetGatewayMapping to be recorded as too_large")
+        await wait_until_too_large(edges, 15)
         row = await _cache_row(edges, "GetGatewayMapping")
         assert row is not None and "VOSYNC_VOS_MAX_REPLY_BYTES" in row["error_message"]
         # The poller is not wedged: the online lists keep flowing and a flip reaches the table.
-        gateway = next(iter(edges.vos.state.table("mapping")))
-        edges.vos.state.set_online("mapping", gateway.name, gateway.online is None)
-
-        async def flipped() -> bool:
-            flag = await edges.pg.fetchval(
-                "SELECT is_online FROM gateways WHERE gateway_type = 'mapping' AND gateway_name = $1",
-                gateway.name,
-            )
-            return bool(flag == (gateway.online is not None))
-
-        await wait_until(flipped, 15, "the flip to reach the gateways table")
+        await flip_reaches_the_table(edges, "mapping", 15)
         polls = edges.poller.metrics.polls.labels("GetGatewayMapping", "too_large")._value.get()
         assert polls >= 1
         forced = await edges.client.post(
@@ -436,25 +388,11 @@ async def test_a_result_over_the_servers_max_payload_becomes_a_too_large_failure
             server.extra_config = "max_payload: 131072"
             await asyncio.to_thread(server.start)
 
-            async def failed_too_large() -> bool:
-                row = await _cache_row(edges, "GetGatewayMapping")
-                return row is not None and row["error_kind"] == "too_large"
-
-            await wait_until(failed_too_large, 30, "GetGatewayMapping to be recorded as too_large")
+            await wait_until_too_large(edges, 30)
             row = await _cache_row(edges, "GetGatewayMapping")
             assert row is not None and row["has_data"] and "max_payload" in row["error_message"]
             assert edges.poller.metrics.too_large.labels("GetGatewayMapping")._value.get() >= 1
             # Not wedged: a flip of a routing gateway still reaches the table.
-            gateway = next(iter(edges.vos.state.table("routing")))
-            edges.vos.state.set_online("routing", gateway.name, gateway.online is None)
-
-            async def flipped() -> bool:
-                flag = await edges.pg.fetchval(
-                    "SELECT is_online FROM gateways WHERE gateway_type = 'routing' AND gateway_name = $1",
-                    gateway.name,
-                )
-                return bool(flag == (gateway.online is not None))
-
-            await wait_until(flipped, 20, "the flip to reach the gateways table")
+            await flip_reaches_the_table(edges, "routing", 20)
     finally:
         await asyncio.to_thread(server.stop)

@@ -18,7 +18,8 @@ from typing import Any
 import asyncpg
 import httpx
 
-from tests.faults.system import ADMIN, plain_pg_url, service_env
+from tests.faults.system import ADMIN, service_env
+from tests.support.postgres import execute, plain_pg_url
 from tests.support.processes import ServiceProc
 from vosync.deploy.embedded import EmbeddedNats
 from vosync.shared.cache_key import cache_key
@@ -26,6 +27,7 @@ from vosync.shared.catalogue import API_PATH_PREFIX
 from vosync.shared.db.migrate import upgrade
 
 DATABASE = "vosync_faults_api"
+DROP_DATABASE = f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)'
 
 SECRETS = {
     "password": "SECRET-pw-1",
@@ -80,23 +82,10 @@ def _database_url(server_url: str, name: str) -> str:
 
 
 async def _fresh_database(server_url: str) -> str:
-    conn = await asyncpg.connect(plain_pg_url(server_url))
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
-        await conn.execute(f'CREATE DATABASE "{DATABASE}"')
-    finally:
-        await conn.close()
+    await execute(server_url, DROP_DATABASE, f'CREATE DATABASE "{DATABASE}"')
     url = _database_url(server_url, DATABASE)
     await upgrade(url)
     return url
-
-
-async def _drop_database(server_url: str) -> None:
-    conn = await asyncpg.connect(plain_pg_url(server_url))
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
-    finally:
-        await conn.close()
 
 
 async def _seed_rows(database_url: str, instance_id: int) -> None:
@@ -173,7 +162,7 @@ def start_api_under_test(workdir: Path, pg_server_url: str) -> Iterator[ApiUnder
     finally:
         code = asyncio.run(proc.stop())
         nats.stop()
-        asyncio.run(_drop_database(pg_server_url))
+        asyncio.run(execute(pg_server_url, DROP_DATABASE))
         print(proc.log_tail(80))
     assert code == 0, f"the api did not stop cleanly ({code})"
 

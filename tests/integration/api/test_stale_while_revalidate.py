@@ -8,20 +8,16 @@ get the new data. Beyond the window, and with refresh=true, readers still wait f
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.fixtures.api import RunApi
-from tests.fixtures.sim import MakeVosSim
+from tests.fixtures.stack import RunningStack, StackRunner
 from tests.support.waiting import wait_for
-from vosync.poller.service import PollerService
-from vosync.shared.settings import Settings
 from vosync.sim.instance import SimInstance
 
 READ = {"X-API-Key": "swr-read"}
@@ -41,13 +37,7 @@ async def sleep_past(expires_at: str, margin_s: float = 0.2) -> None:
 
 
 @pytest.fixture
-async def swr(
-    make_settings: Callable[..., Settings],
-    make_vos_sim: MakeVosSim,
-    run_api: RunApi,
-    run_poller: Callable[[Settings], Awaitable[PollerService]],
-    run_writer: Callable[..., contextlib.AbstractAsyncContextManager[Any]],
-) -> AsyncIterator[tuple[httpx.AsyncClient, SimInstance, str]]:
+async def swr(run_stack: StackRunner) -> AsyncIterator[tuple[httpx.AsyncClient, SimInstance, str]]:
     overrides: dict[str, Any] = {
         "auth": "required",
         "api_keys": {READ["X-API-Key"]: "admin"},
@@ -60,18 +50,8 @@ async def swr(
         "api_failure_backoff_s": 0,
         "lease_ttl_s": 3.0,
     }
-    settings = make_settings(**overrides)
-    sim = await make_vos_sim(instances=1, gateways=20)
-    api = await run_api(settings)
-    async with contextlib.AsyncExitStack() as exits:
-        client = await exits.enter_async_context(httpx.AsyncClient(base_url=api.url, timeout=30))
-        created = await client.post(
-            "/api/v1/instances", json={"name": "sim-0", "base_url": sim.urls[0]}, headers=READ
-        )
-        assert created.status_code == 201, created.text
-        await exits.enter_async_context(run_writer(**overrides))
-        await run_poller(settings)
-        yield client, sim.instances[0], f"/api/v1/vos-api/instances/{created.json()['id']}/{API}"
+    async with run_stack(RunningStack, overrides, gateways=20, admin=READ) as running:
+        yield running.client, running.vos, running.proxy(API)
 
 
 async def test_expired_key_inside_the_window_answers_at_once_and_refreshes_once(
