@@ -7,8 +7,24 @@ import itertools
 
 from tests.integration.poller.conftest import ResultTap, StartPoller, set_fault, sim_records
 from tests.support.waiting import wait_until
+from vosync.shared.instances import InstanceRecord
 from vosync.shared.messages import FetchReason
 from vosync.sim.cluster import SimCluster
+
+
+async def _start_lister(
+    start_poller: StartPoller, records: list[InstanceRecord], *, batch: int, most: int, refresh: int
+) -> None:
+    """A poller listing the phones every 0.4 s, then asking details in batches of `batch`: at most
+    `most` numbers a poll, `refresh` of them ones it already has details of."""
+    await start_poller(
+        records,
+        poller_id="p1",
+        poll_intervals={"GetAllPhoneOnline": 0.4},
+        phone_detail_batch_size=batch,
+        phone_detail_max_per_poll=most,
+        phone_detail_refresh_per_poll=refresh,
+    )
 
 
 async def test_new_numbers_in_bounded_batches_then_the_round_robin(
@@ -16,14 +32,7 @@ async def test_new_numbers_in_bounded_batches_then_the_round_robin(
 ) -> None:
     online = sim1.instances[0].state.online_phones()
     assert len(online) > 12
-    await start_poller(
-        sim_records(sim1),
-        poller_id="p1",
-        poll_intervals={"GetAllPhoneOnline": 0.4},
-        phone_detail_batch_size=5,
-        phone_detail_max_per_poll=12,
-        phone_detail_refresh_per_poll=3,
-    )
+    await _start_lister(start_poller, sim_records(sim1), batch=5, most=12, refresh=3)
     await wait_until(lambda: len(tap.results(api="GetAllPhoneOnline")) >= 5, 15, "five listings")
 
     listings = sorted(tap.results(api="GetAllPhoneOnline"), key=lambda r: r.fetched_at)
@@ -55,14 +64,7 @@ async def test_a_failed_detail_batch_is_asked_again(
     online = sim1.instances[0].state.online_phones()
     (record,) = sim_records(sim1)
     await set_fault(record.base_url, "GetPhoneOnline", "ret_code")
-    await start_poller(
-        [record],
-        poller_id="p1",
-        poll_intervals={"GetAllPhoneOnline": 0.4},
-        phone_detail_batch_size=100,
-        phone_detail_max_per_poll=100,
-        phone_detail_refresh_per_poll=0,
-    )
+    await _start_lister(start_poller, [record], batch=100, most=100, refresh=0)
     await wait_until(lambda: len(tap.results(api="GetPhoneOnline")) >= 2, 15, "two failed detail calls")
     assert all(not r.ok and r.params["e164s"] == online for r in tap.results(api="GetPhoneOnline"))
     await set_fault(record.base_url, "GetPhoneOnline", "none")
