@@ -24,7 +24,7 @@ from vosync.shared import bus
 from vosync.shared.cache_key import cache_key
 from vosync.shared.catalogue import API_PATH_PREFIX
 from vosync.shared.codec import decode, encode
-from vosync.shared.messages import ErrorKind, FetchRequest, FetchResult
+from vosync.shared.messages import CacheChanged, ErrorKind, FetchRequest, FetchResult
 from vosync.shared.settings import Settings
 
 ADMIN_KEY = "test-admin-key"
@@ -110,7 +110,8 @@ async def insert_cache_row(
     return key
 
 
-def ok_result(request: FetchRequest, response: dict[str, Any]) -> FetchResult:
+def _answer_to(request: FetchRequest, **outcome: Any) -> FetchResult:
+    """A FetchResult for `request`'s key, fetched now by the test poller, with `outcome`'s fields."""
     path = API_PATH_PREFIX + request.api_name
     return FetchResult(
         instance_id=request.instance_id,
@@ -118,34 +119,32 @@ def ok_result(request: FetchRequest, response: dict[str, Any]) -> FetchResult:
         api_path=path,
         params=request.params,
         cache_key=cache_key(path, request.params),
-        ok=True,
-        ret_code=0,
-        response=response,
         fetched_at=datetime.now(UTC),
-        duration_ms=3.0,
         poller_id="test-poller",
         reason=request.reason,
+        **outcome,
     )
+
+
+def ok_result(request: FetchRequest, response: dict[str, Any]) -> FetchResult:
+    return _answer_to(request, ok=True, ret_code=0, response=response, duration_ms=3.0)
 
 
 def failed_result(
     request: FetchRequest, kind: ErrorKind, error: str, ret_code: int | None = None
 ) -> FetchResult:
-    path = API_PATH_PREFIX + request.api_name
-    return FetchResult(
-        instance_id=request.instance_id,
-        api_name=request.api_name,
-        api_path=path,
-        params=request.params,
-        cache_key=cache_key(path, request.params),
-        ok=False,
-        ret_code=ret_code,
-        error=error,
-        error_kind=kind,
-        fetched_at=datetime.now(UTC),
-        poller_id="test-poller",
-        reason=request.reason,
-    )
+    return _answer_to(request, ok=False, ret_code=ret_code, error=error, error_kind=kind)
+
+
+async def note_cache_changed(settings: Settings, changed: CacheChanged) -> None:
+    """What the writer does after a commit: the note on core NATS, which every api replica hears."""
+    nc = await nats.connect(settings.require_nats_url())
+    try:
+        body, headers = encode(changed)
+        await nc.publish(bus.cache_changed_subject(changed.instance_id), body, headers=headers or None)
+        await nc.flush()
+    finally:
+        await nc.close()
 
 
 Answer = Callable[[FetchRequest], FetchResult | tuple[str, int] | None]
