@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -31,6 +31,17 @@ ADMIN_KEY = "test-admin-key"
 READ_KEY = "test-read-key"
 ADMIN = {"X-API-Key": ADMIN_KEY}
 READ = {"X-API-Key": READ_KEY}
+
+# Query values every list endpoint refuses; an endpoint's own filters and sorts add theirs.
+BAD_LIST_QUERIES: tuple[dict[str, str], ...] = (
+    {"online": "yes-ish"},
+    {"limit": "0"},
+    {"limit": "1001"},
+    {"limit": "ten"},
+    {"offset": "-1"},
+    {"q": "x" * 201},
+    {"q": "a\x00b"},
+)
 
 
 @pytest.fixture(autouse=True)
@@ -62,6 +73,15 @@ async def api_service(api_settings: Settings, run_api: RunApi) -> ApiService:
 async def api(api_service: ApiService) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=api_service.url, timeout=30) as client:
         yield client
+
+
+async def assert_each_query_is_400(
+    api: httpx.AsyncClient, path: str, queries: Iterable[dict[str, str]]
+) -> None:
+    for params in queries:
+        res = await api.get(path, params=params, headers=READ)
+        assert res.status_code == 400, (params, res.text)
+        assert res.json()["detail"]
 
 
 async def insert_instance(
