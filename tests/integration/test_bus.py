@@ -1,10 +1,13 @@
 """The streams, consumer and buckets declared in vosync.shared.bus, against a real JetStream."""
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.js.errors import KeyWrongLastSequenceError
 
@@ -15,14 +18,19 @@ from vosync.shared.messages import FetchResult
 from vosync.shared.settings import Settings
 
 
-def _settings(nats_url: str) -> Settings:
-    return Settings(nats_url=nats_url)
+@contextlib.asynccontextmanager
+async def _connected(settings: Settings) -> AsyncIterator[NatsClient]:
+    """A client connected the way the services connect (bus.connect), closed when the block ends."""
+    nc = await bus.connect(settings, "test")
+    try:
+        yield nc
+    finally:
+        await nc.close()
 
 
 async def test_publish_dedup_and_durable_pull_ack(nats_url: str) -> None:
-    settings = _settings(nats_url)
-    nc = await bus.connect(settings, "test")
-    try:
+    settings = Settings(nats_url=nats_url)
+    async with _connected(settings) as nc:
         js = nc.jetstream()
         await bus.ensure_writer_consumer(js, settings)
         await bus.ensure_writer_consumer(js, settings)  # idempotent
@@ -50,14 +58,11 @@ async def test_publish_dedup_and_durable_pull_ack(nats_url: str) -> None:
         await msgs[0].ack_sync()
         info = await js.consumer_info(bus.RESULTS_STREAM, bus.WRITER_DURABLE)
         assert info.num_ack_pending == 0 and info.num_pending == 0
-    finally:
-        await nc.close()
 
 
 async def test_fetch_subjects_are_outside_every_stream(nats_url: str) -> None:
-    settings = _settings(nats_url)
-    nc = await bus.connect(settings, "test")
-    try:
+    settings = Settings(nats_url=nats_url)
+    async with _connected(settings) as nc:
         js = nc.jetstream()
         await bus.ensure_streams(js, settings)
         for info in await js.streams_info():
@@ -71,14 +76,11 @@ async def test_fetch_subjects_are_outside_every_stream(nats_url: str) -> None:
         await nc.subscribe(bus.fetch_subject(1), queue=bus.FETCH_QUEUE, cb=reply)
         answer = await nc.request(bus.fetch_subject(1), b"ping", timeout=2)
         assert answer.data == b"pong"
-    finally:
-        await nc.close()
 
 
 async def test_kv_lease_create_update_with_revision(nats_url: str) -> None:
     settings = Settings(nats_url=nats_url, lease_ttl_s=2)
-    nc = await bus.connect(settings, "test")
-    try:
+    async with _connected(settings) as nc:
         js = nc.jetstream()
         buckets = await bus.ensure_buckets(js, settings)
         leases = buckets[bus.LEASES_BUCKET]
@@ -92,8 +94,6 @@ async def test_kv_lease_create_update_with_revision(nats_url: str) -> None:
             await leases.update(key, b"poller-b", last=rev)  # stale revision: fenced off
         await asyncio.sleep(2.5)  # nobody renews: the lease expires with the bucket's max age
         assert await leases.create(key, b"poller-b") > rev2
-    finally:
-        await nc.close()
 
 
 async def test_refused_credentials_fail_fast_with_a_clear_message(
@@ -111,9 +111,8 @@ async def test_refused_credentials_fail_fast_with_a_clear_message(
             await asyncio.wait_for(bus.connect(wrong, "test"), 10)
         assert _other_tasks() - before == set()  # the refused attempt does not retry behind us
         right = Settings(nats_url=server.url, nats_user="svc", nats_password="right")
-        nc = await bus.connect(right, "test")
-        assert nc.is_connected
-        await nc.close()
+        async with _connected(right) as nc:
+            assert nc.is_connected
 
 
 def _other_tasks() -> set[asyncio.Task[Any]]:

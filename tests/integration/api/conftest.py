@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -24,13 +24,24 @@ from vosync.shared import bus
 from vosync.shared.cache_key import cache_key
 from vosync.shared.catalogue import API_PATH_PREFIX
 from vosync.shared.codec import decode, encode
-from vosync.shared.messages import ErrorKind, FetchRequest, FetchResult
+from vosync.shared.messages import CacheChanged, ErrorKind, FetchRequest, FetchResult
 from vosync.shared.settings import Settings
 
 ADMIN_KEY = "test-admin-key"
 READ_KEY = "test-read-key"
 ADMIN = {"X-API-Key": ADMIN_KEY}
 READ = {"X-API-Key": READ_KEY}
+
+# Query values every list endpoint refuses; an endpoint's own filters and sorts add theirs.
+BAD_LIST_QUERIES: tuple[dict[str, str], ...] = (
+    {"online": "yes-ish"},
+    {"limit": "0"},
+    {"limit": "1001"},
+    {"limit": "ten"},
+    {"offset": "-1"},
+    {"q": "x" * 201},
+    {"q": "a\x00b"},
+)
 
 
 @pytest.fixture(autouse=True)
@@ -62,6 +73,15 @@ async def api_service(api_settings: Settings, run_api: RunApi) -> ApiService:
 async def api(api_service: ApiService) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=api_service.url, timeout=30) as client:
         yield client
+
+
+async def assert_each_query_is_400(
+    api: httpx.AsyncClient, path: str, queries: Iterable[dict[str, str]]
+) -> None:
+    for params in queries:
+        res = await api.get(path, params=params, headers=READ)
+        assert res.status_code == 400, (params, res.text)
+        assert res.json()["detail"]
 
 
 async def insert_instance(
@@ -110,7 +130,8 @@ async def insert_cache_row(
     return key
 
 
-def ok_result(request: FetchRequest, response: dict[str, Any]) -> FetchResult:
+def _answer_to(request: FetchRequest, **outcome: Any) -> FetchResult:
+    """A FetchResult for `request`'s key, fetched now by the test poller, with `outcome`'s fields."""
     path = API_PATH_PREFIX + request.api_name
     return FetchResult(
         instance_id=request.instance_id,
@@ -118,34 +139,32 @@ def ok_result(request: FetchRequest, response: dict[str, Any]) -> FetchResult:
         api_path=path,
         params=request.params,
         cache_key=cache_key(path, request.params),
-        ok=True,
-        ret_code=0,
-        response=response,
         fetched_at=datetime.now(UTC),
-        duration_ms=3.0,
         poller_id="test-poller",
         reason=request.reason,
+        **outcome,
     )
+
+
+def ok_result(request: FetchRequest, response: dict[str, Any]) -> FetchResult:
+    return _answer_to(request, ok=True, ret_code=0, response=response, duration_ms=3.0)
 
 
 def failed_result(
     request: FetchRequest, kind: ErrorKind, error: str, ret_code: int | None = None
 ) -> FetchResult:
-    path = API_PATH_PREFIX + request.api_name
-    return FetchResult(
-        instance_id=request.instance_id,
-        api_name=request.api_name,
-        api_path=path,
-        params=request.params,
-        cache_key=cache_key(path, request.params),
-        ok=False,
-        ret_code=ret_code,
-        error=error,
-        error_kind=kind,
-        fetched_at=datetime.now(UTC),
-        poller_id="test-poller",
-        reason=request.reason,
-    )
+    return _answer_to(request, ok=False, ret_code=ret_code, error=error, error_kind=kind)
+
+
+async def note_cache_changed(settings: Settings, changed: CacheChanged) -> None:
+    """What the writer does after a commit: the note on core NATS, which every api replica hears."""
+    nc = await nats.connect(settings.require_nats_url())
+    try:
+        body, headers = encode(changed)
+        await nc.publish(bus.cache_changed_subject(changed.instance_id), body, headers=headers or None)
+        await nc.flush()
+    finally:
+        await nc.close()
 
 
 Answer = Callable[[FetchRequest], FetchResult | tuple[str, int] | None]

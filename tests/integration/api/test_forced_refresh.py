@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import asyncpg
 import httpx
+import pytest
 
 from tests.fixtures.api import RunApi
 from tests.integration.api.conftest import (
@@ -54,49 +56,57 @@ async def test_twenty_syncs_in_two_seconds_reach_vos_at_most_twice_per_api(
     assert len(poller.requests) <= 2, len(poller.requests)
 
 
+ApiWithRefreshRate = Callable[[int], Awaitable[httpx.AsyncClient]]
+
+
+@pytest.fixture
+async def api_with_refresh_rate(
+    make_settings: Callable[..., Settings], run_api: RunApi
+) -> AsyncIterator[ApiWithRefreshRate]:
+    """`api = await api_with_refresh_rate(3)`: a client of an api of its own that allows each client
+    that many forced refreshes a minute (the shared `api` allows far more); closed after the test."""
+    async with contextlib.AsyncExitStack() as clients:
+
+        async def _start(per_minute: int) -> httpx.AsyncClient:
+            service = await run_api(
+                make_settings(
+                    auth="required",
+                    api_keys={ADMIN_KEY: "admin", READ_KEY: "read"},
+                    api_refresh_rate_per_minute=per_minute,
+                )
+            )
+            return await clients.enter_async_context(httpx.AsyncClient(base_url=service.url, timeout=30))
+
+        yield _start
+
+
 async def test_forced_refreshes_beyond_the_client_rate_are_429_with_retry_after(
-    make_settings: Callable[..., Settings],
-    run_api: RunApi,
-    pg_conn: asyncpg.Connection,
-    start_test_poller: StartTestPoller,
+    api_with_refresh_rate: ApiWithRefreshRate, pg_conn: asyncpg.Connection, start_test_poller: StartTestPoller
 ) -> None:
-    service = await run_api(
-        make_settings(
-            auth="required", api_keys={ADMIN_KEY: "admin", READ_KEY: "read"}, api_refresh_rate_per_minute=3
-        )
-    )
+    api = await api_with_refresh_rate(3)
     iid = await insert_instance(pg_conn)
     await start_test_poller(lambda req: ok_result(req, SUITES))
-    async with httpx.AsyncClient(base_url=service.url, timeout=30) as api:
-        path = f"/api/v1/vos-api/instances/{iid}/GetSuite"
-        answers = [await api.post(f"{path}?refresh=true", json={}, headers=READ) for _ in range(5)]
-        assert [a.status_code for a in answers] == [200, 200, 200, 429, 429]
-        refused = answers[-1]
-        assert int(refused.headers["Retry-After"]) >= 1
-        assert "too many forced refreshes" in refused.json()["detail"]
-        plain = await api.post(path, json={}, headers=READ)  # plain reads are never limited
-        assert plain.status_code == 200
+    path = f"/api/v1/vos-api/instances/{iid}/GetSuite"
+    answers = [await api.post(f"{path}?refresh=true", json={}, headers=READ) for _ in range(5)]
+    assert [a.status_code for a in answers] == [200, 200, 200, 429, 429]
+    refused = answers[-1]
+    assert int(refused.headers["Retry-After"]) >= 1
+    assert "too many forced refreshes" in refused.json()["detail"]
+    plain = await api.post(path, json={}, headers=READ)  # plain reads are never limited
+    assert plain.status_code == 200
 
 
 async def test_the_429_answer_is_in_the_openapi_document_with_retry_after(
-    make_settings: Callable[..., Settings],
-    run_api: RunApi,
-    pg_conn: asyncpg.Connection,
-    start_test_poller: StartTestPoller,
+    api_with_refresh_rate: ApiWithRefreshRate, pg_conn: asyncpg.Connection, start_test_poller: StartTestPoller
 ) -> None:
     """The rate-limited operations (forced proxy reads and syncs) document the 429 the limiter
     answers, with its Retry-After header and the error body it really sends."""
-    service = await run_api(
-        make_settings(
-            auth="required", api_keys={ADMIN_KEY: "admin", READ_KEY: "read"}, api_refresh_rate_per_minute=1
-        )
-    )
+    api = await api_with_refresh_rate(1)
     iid = await insert_instance(pg_conn)
     await start_test_poller(lambda req: ok_result(req, SUITES))
-    async with httpx.AsyncClient(base_url=service.url, timeout=30) as api:
-        schema = (await api.get("/schema/openapi.json")).json()
-        path = f"/api/v1/vos-api/instances/{iid}/GetSuite?refresh=true"
-        answers = [await api.post(path, json={}, headers=READ) for _ in range(2)]
+    schema = (await api.get("/schema/openapi.json")).json()
+    path = f"/api/v1/vos-api/instances/{iid}/GetSuite?refresh=true"
+    answers = [await api.post(path, json={}, headers=READ) for _ in range(2)]
     limited = {
         "/api/v1/vos-api/instances/{instance_id}/{api_name}": "post",
         "/api/v1/instances/{instance_id}/sync": "post",

@@ -9,24 +9,11 @@ from typing import Any
 
 import asyncpg
 import httpx
-import nats
 
-from tests.integration.api.conftest import READ, insert_cache_row, insert_instance
+from tests.integration.api.conftest import READ, insert_cache_row, insert_instance, note_cache_changed
 from tests.integration.api.test_gateways import insert_gateway
-from vosync.shared import bus
-from vosync.shared.codec import encode
 from vosync.shared.messages import CacheChanged
 from vosync.shared.settings import Settings
-
-
-async def note(settings: Settings, changed: CacheChanged) -> None:
-    nc = await nats.connect(settings.require_nats_url())
-    try:
-        body, headers = encode(changed)
-        await nc.publish(bus.cache_changed_subject(changed.instance_id), body, headers=headers or None)
-        await nc.flush()
-    finally:
-        await nc.close()
 
 
 async def eventually(api: httpx.AsyncClient, path: str, params: dict[str, str], want: int) -> dict[str, Any]:
@@ -65,11 +52,11 @@ async def test_list_is_served_from_memory_until_a_change_note(
 
     # The writer's change note for another instance leaves this one's lists alone…
     other = await insert_instance(pg_conn, "vos-b")
-    await note(api_settings, CacheChanged(instance_id=other, cache_keys=["k"]))
+    await note_cache_changed(api_settings, CacheChanged(instance_id=other, cache_keys=["k"]))
     await asyncio.sleep(0.2)
     assert (await api.get(path, params=params, headers=READ)).json()["total"] == 2
     # …its note for this instance brings the new rows, exact counts included.
-    await note(api_settings, CacheChanged(instance_id=iid, cache_keys=["k"]))
+    await note_cache_changed(api_settings, CacheChanged(instance_id=iid, cache_keys=["k"]))
     after = await eventually(api, path, params, 3)
     assert after["counts"]["mapping"] == {"total": 3, "online": 2, "offline": 1}
     assert [g["gateway_name"] for g in after["items"]] == ["gw-a", "gw-b", "gw-c"]
@@ -86,7 +73,7 @@ async def test_a_confirmed_unchanged_poll_refreshes_synced_at(
     assert first["age_s"] >= 40
     # The poll confirmed the same reply: only synced_at moved, and the note says just that.
     await pg_conn.execute("UPDATE vos_data_cache SET synced_at = now() WHERE vos_instance_id = $1", iid)
-    await note(api_settings, CacheChanged(instance_id=iid, cache_keys=[], synced_keys=["k"]))
+    await note_cache_changed(api_settings, CacheChanged(instance_id=iid, cache_keys=[], synced_keys=["k"]))
     deadline = asyncio.get_running_loop().time() + 5
     while (await api.get(path, headers=READ)).json()["age_s"] >= 40:
         assert asyncio.get_running_loop().time() < deadline, "synced_at stayed frozen"

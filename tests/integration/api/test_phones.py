@@ -13,7 +13,13 @@ import httpx
 import nats
 import pytest
 
-from tests.integration.api.conftest import ADMIN, READ, insert_instance
+from tests.integration.api.conftest import (
+    ADMIN,
+    BAD_LIST_QUERIES,
+    READ,
+    assert_each_query_is_400,
+    insert_instance,
+)
 from tests.integration.api.test_events_and_health import event, sse_blocks
 from tests.integration.writer.test_phone_projection import (
     detail_item,
@@ -141,18 +147,7 @@ async def test_fee_rate_groups_and_suites(api: httpx.AsyncClient, seeded: int) -
 async def test_bad_input_is_a_4xx_with_a_message(api: httpx.AsyncClient, pg_conn: asyncpg.Connection) -> None:
     a = await insert_instance(pg_conn)
     base = f"/api/v1/instances/{a}/phones"
-    for params in (
-        {"online": "yes-ish"},
-        {"limit": "0"},
-        {"limit": "1001"},
-        {"limit": "ten"},
-        {"offset": "-1"},
-        {"q": "x" * 201},
-        {"q": "a\x00b"},
-    ):
-        res = await api.get(base, params=params, headers=READ)
-        assert res.status_code == 400, (params, res.text)
-        assert res.json()["detail"]
+    await assert_each_query_is_400(api, base, BAD_LIST_QUERIES)
     bad_number = await api.get(f"{base}/86%00", headers=READ)
     assert bad_number.status_code == 400 and bad_number.json()["detail"]
     for path in ("phones", "phones/86", "fee-rate-groups", "suites"):

@@ -12,7 +12,6 @@ from typing import Any
 import aiohttp
 import asyncpg
 import httpx
-import nats
 
 from tests.integration.api.conftest import (
     ADMIN,
@@ -21,11 +20,10 @@ from tests.integration.api.conftest import (
     failed_result,
     insert_cache_row,
     insert_instance,
+    note_cache_changed,
     ok_result,
 )
 from vosync.api.service import ApiService
-from vosync.shared import bus
-from vosync.shared.codec import encode
 from vosync.shared.messages import CacheChanged, ErrorKind, FetchReason, FetchRequest
 
 MAPPING = {
@@ -238,13 +236,7 @@ async def test_cache_changed_drops_the_in_process_copy(
     await pg_conn.execute('UPDATE vos_data_cache SET response_data = \'{"retCode": 0, "v": 2}\'::jsonb')
     assert (await api.post(url(iid, "GetSuite"), headers=READ)).json()["data"] == SUITES
     # …until the writer's change notification arrives (core NATS, every replica).
-    nc = await nats.connect(api_settings.require_nats_url())
-    try:
-        body, headers = encode(CacheChanged(instance_id=iid, cache_keys=[key]))
-        await nc.publish(bus.cache_changed_subject(iid), body, headers=headers or None)
-        await nc.flush()
-    finally:
-        await nc.close()
+    await note_cache_changed(api_settings, CacheChanged(instance_id=iid, cache_keys=[key]))
     deadline = asyncio.get_running_loop().time() + 5
     while (await api.post(url(iid, "GetSuite"), headers=READ)).json()["data"] != {"retCode": 0, "v": 2}:
         assert asyncio.get_running_loop().time() < deadline, "the change notification was not applied"

@@ -11,11 +11,14 @@ from typing import Any
 
 import asyncpg
 import httpx
-import nats
 
-from tests.integration.api.conftest import ADMIN, READ, insert_cache_row, insert_instance
-from vosync.shared import bus
-from vosync.shared.codec import encode
+from tests.integration.api.conftest import (
+    ADMIN,
+    READ,
+    insert_cache_row,
+    insert_instance,
+    note_cache_changed,
+)
 from vosync.shared.messages import CacheChanged
 from vosync.shared.settings import Settings
 
@@ -96,13 +99,7 @@ async def test_etag_and_if_none_match_answer_304_until_the_data_changes(
         key,
         json.dumps({"retCode": 0, "infoGatewayMappings": []}),
     )
-    nc = await nats.connect(api_settings.require_nats_url())
-    try:
-        body, headers = encode(CacheChanged(instance_id=iid, cache_keys=[key]))
-        await nc.publish(bus.cache_changed_subject(iid), body, headers=headers or None)
-        await nc.flush()
-    finally:
-        await nc.close()
+    await note_cache_changed(api_settings, CacheChanged(instance_id=iid, cache_keys=[key]))
     deadline = asyncio.get_running_loop().time() + 5
     while True:
         res = await api.post(url, json={}, headers={**READ, "If-None-Match": etag})

@@ -72,6 +72,7 @@ async def put_instances(client: NatsClient, settings: Settings, *records: Instan
         await buckets[bus.INSTANCES_BUCKET].put(bus.instance_key(record.id), record.to_kv())
 
 
+RunPoller = Callable[[Settings], Awaitable["PollerService"]]
 StartPoller = Callable[..., Awaitable[tuple[Settings, "PollerService"]]]
 
 
@@ -79,7 +80,7 @@ StartPoller = Callable[..., Awaitable[tuple[Settings, "PollerService"]]]
 def start_poller(
     nc: NatsClient,
     poller_settings: Callable[..., Settings],
-    run_poller: Callable[[Settings], Awaitable[PollerService]],
+    run_poller: RunPoller,
 ) -> StartPoller:
     """`settings, poller = await start_poller(records, **overrides)`: the records put in the instances
     bucket, then a poller started on `poller_settings(**overrides)`."""

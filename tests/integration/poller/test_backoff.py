@@ -6,15 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
-
-from nats.aio.client import Client as NatsClient
 
 from tests.integration.poller.conftest import (
     FAST_INTERVALS,
     ResultTap,
     StartPoller,
-    put_instances,
     set_fault,
     sim_calls,
     sim_records,
@@ -23,10 +19,8 @@ from tests.support.waiting import wait_until
 from vosync.poller.service import PollerService
 from vosync.shared.instances import InstanceRecord
 from vosync.shared.messages import ErrorKind
-from vosync.shared.settings import Settings
 from vosync.sim.cluster import SimCluster
 
-RunPoller = Callable[[Settings], Awaitable[PollerService]]
 INTERVAL_S = 0.2
 INTERVALS = dict.fromkeys(FAST_INTERVALS, INTERVAL_S)  # 7 APIs: 35 calls/s when VOS is well
 BACKOFF = {"backoff_after_failures": 3, "backoff_base_s": 0.5, "backoff_max_s": 2.0}
@@ -87,17 +81,11 @@ async def test_vos_down_connect_errors_fall_to_the_backoff_rate(
 
 
 async def test_ret_code_errors_do_not_back_off(
-    sim1: SimCluster,
-    nc: NatsClient,
-    tap: ResultTap,
-    poller_settings: Callable[..., Settings],
-    run_poller: RunPoller,
+    sim1: SimCluster, tap: ResultTap, start_poller: StartPoller
 ) -> None:
     url = sim1.urls[0]
-    settings = poller_settings(poller_id="b", poll_intervals=INTERVALS, **BACKOFF)
     await set_fault(url, "*", "ret_code")
-    await put_instances(nc, settings, *sim_records(sim1))
-    poller = await run_poller(settings)
+    _, poller = await start_poller(sim_records(sim1), poller_id="b", poll_intervals=INTERVALS, **BACKOFF)
     await wait_until(lambda: len(tap.results(1)) >= 60, 5, "60 results at the normal rate")
     assert all(r.error_kind is ErrorKind.RET_CODE and r.ret_code == -10007 for r in tap.results(1))
     assert _gauge(poller) == 0

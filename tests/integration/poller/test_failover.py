@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import time
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
 
 from nats.aio.client import Client as NatsClient
@@ -16,6 +16,7 @@ from tests.fixtures.sim import MakeVosSim
 from tests.integration.poller.conftest import (
     FAST_INTERVALS,
     ResultTap,
+    RunPoller,
     Seen,
     put_instances,
     sim_records,
@@ -27,7 +28,6 @@ from vosync.shared import bus
 from vosync.shared.kv import snapshot
 from vosync.shared.settings import Settings
 
-RunPoller = Callable[[Settings], Awaitable[PollerService]]
 INTERVAL_S = 1.0
 TTL_S = 3.0
 INTERVALS = dict.fromkeys(FAST_INTERVALS, INTERVAL_S)

@@ -4,24 +4,19 @@ the instance, API, kind, retCode and VOS's exception; one line when it recovers;
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 
 import pytest
-from nats.aio.client import Client as NatsClient
 
 from tests.integration.poller.conftest import (
     ResultTap,
-    put_instances,
+    StartPoller,
     set_fault,
     sim_control,
     sim_records,
 )
 from tests.support.waiting import wait_until
-from vosync.poller.service import PollerService
-from vosync.shared.settings import Settings
 from vosync.sim.cluster import SimCluster
 
-RunPoller = Callable[[Settings], Awaitable[PollerService]]
 API = "GetGatewayMappingOnline"
 
 
@@ -30,18 +25,11 @@ def _lines(caplog: pytest.LogCaptureFixture, message: str) -> list[logging.LogRe
 
 
 async def test_ret_code_failure_logs_once_and_recovery_once(
-    sim1: SimCluster,
-    nc: NatsClient,
-    tap: ResultTap,
-    poller_settings: Callable[..., Settings],
-    run_poller: RunPoller,
-    caplog: pytest.LogCaptureFixture,
+    sim1: SimCluster, tap: ResultTap, start_poller: StartPoller, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="vosync")
     url = sim1.urls[0]
-    settings = poller_settings(poller_id="f", poll_intervals={API: 0.2})
-    await put_instances(nc, settings, *sim_records(sim1))
-    await run_poller(settings)
+    await start_poller(sim_records(sim1), poller_id="f", poll_intervals={API: 0.2})
     await wait_until(lambda: len(tap.results(1, API)) >= 2, 5, "normal polling")
 
     await sim_control(url, "POST", "/faults", {"api": API, "mode": "ret_code", "ret_code": -10007})

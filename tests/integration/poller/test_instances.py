@@ -4,7 +4,7 @@ changing and removing an instance takes effect within seconds, without a restart
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 from nats.aio.client import Client as NatsClient
 from nats.js.errors import NoKeysError
@@ -12,16 +12,16 @@ from nats.js.errors import NoKeysError
 from tests.fixtures.sim import MakeVosSim
 from tests.integration.poller.conftest import (
     ResultTap,
+    RunPoller,
+    StartPoller,
     put_instances,
     sim_calls,
     sim_records,
 )
 from tests.support.waiting import wait_until
-from vosync.poller.service import PollerService
 from vosync.shared import bus
 from vosync.shared.settings import Settings
 
-RunPoller = Callable[[Settings], Awaitable[PollerService]]
 FAST = {"GetGatewayMappingOnline": 0.3, "GetGatewayRoutingOnline": 0.3}
 
 
@@ -35,17 +35,11 @@ async def _leases(nc: NatsClient, settings: Settings) -> dict[str, bytes]:
 
 
 async def test_disable_enable_change_remove_add(
-    make_vos_sim: MakeVosSim,
-    nc: NatsClient,
-    tap: ResultTap,
-    poller_settings: Callable[..., Settings],
-    run_poller: RunPoller,
+    make_vos_sim: MakeVosSim, nc: NatsClient, tap: ResultTap, start_poller: StartPoller
 ) -> None:
     sim = await make_vos_sim(instances=3, gateways=5)
     one, two, three = sim_records(sim)
-    settings = poller_settings(poller_id="solo", poll_intervals=FAST)
-    await put_instances(nc, settings, one, two)
-    poller = await run_poller(settings)
+    settings, poller = await start_poller([one, two], poller_id="solo", poll_intervals=FAST)
     await wait_until(lambda: poller.polling() == {1, 2}, 5, "both instances polled")
     await wait_until(lambda: {r.instance_id for r in tap.results()} == {1, 2}, 5, "results of both")
 

@@ -4,7 +4,6 @@ stops polling at once, a graceful stop hands over at once, and pinned pollers ge
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
 
 from nats.aio.client import Client as NatsClient
 from nats.js.errors import KeyNotFoundError
@@ -13,16 +12,14 @@ from nats.js.kv import KeyValue
 from tests.fixtures.sim import MakeVosSim
 from tests.integration.poller.conftest import (
     ResultTap,
+    RunPoller,
     StartPoller,
-    put_instances,
     sim_records,
 )
 from tests.support.waiting import wait_until
-from vosync.poller.service import PollerService
 from vosync.shared import bus
 from vosync.shared.settings import Settings
 
-RunPoller = Callable[[Settings], Awaitable[PollerService]]
 SLOW = {"GetGatewayMappingOnline": 0.3}  # one fast API is enough to see who polls
 
 
@@ -83,16 +80,15 @@ async def test_a_lease_taken_away_stops_polling_at_once(
 
 
 async def test_graceful_stop_hands_over_without_waiting_for_the_ttl(
-    make_vos_sim: MakeVosSim,
-    nc: NatsClient,
-    tap: ResultTap,
-    poller_settings: Callable[..., Settings],
-    run_poller: RunPoller,
+    make_vos_sim: MakeVosSim, nc: NatsClient, tap: ResultTap, start_poller: StartPoller, run_poller: RunPoller
 ) -> None:
     sim = await make_vos_sim(instances=2, gateways=5)
-    settings = poller_settings(poll_intervals=SLOW, lease_ttl_s=30.0)  # expiry would take 30 s
-    await put_instances(nc, settings, *sim_records(sim))
-    first = await run_poller(settings.model_copy(update={"poller_id": "first"}))
+    settings, first = await start_poller(
+        sim_records(sim),
+        poller_id="first",
+        poll_intervals=SLOW,
+        lease_ttl_s=30.0,  # expiry would take 30 s
+    )
     await wait_until(lambda: first.leases.owned_ids() == {1, 2}, 5, "first owns both")
     second = await run_poller(settings.model_copy(update={"poller_id": "second"}))
     await wait_until(
@@ -112,15 +108,10 @@ async def test_graceful_stop_hands_over_without_waiting_for_the_ttl(
 
 
 async def test_pinned_poller_gets_its_instances_and_balancers_split_the_rest(
-    make_vos_sim: MakeVosSim,
-    nc: NatsClient,
-    poller_settings: Callable[..., Settings],
-    run_poller: RunPoller,
+    make_vos_sim: MakeVosSim, start_poller: StartPoller, run_poller: RunPoller
 ) -> None:
     sim = await make_vos_sim(instances=5, gateways=5)
-    settings = poller_settings(poll_intervals=SLOW)
-    await put_instances(nc, settings, *sim_records(sim))
-    balancer = await run_poller(settings.model_copy(update={"poller_id": "bal"}))
+    settings, balancer = await start_poller(sim_records(sim), poller_id="bal", poll_intervals=SLOW)
     await wait_until(lambda: balancer.leases.owned_ids() == {1, 2, 3, 4, 5}, 5, "balancer owns all")
     pinned = await run_poller(settings.model_copy(update={"poller_id": "pin", "poller_instances": [2, 5]}))
     await wait_until(lambda: pinned.leases.owned_ids() == {2, 5}, 10, "pinned poller owns exactly 2 and 5")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
 
 import pytest
 from nats.aio.client import Client as NatsClient
@@ -13,7 +12,7 @@ from nats.errors import NoRespondersError
 
 from tests.integration.poller.conftest import (
     ResultTap,
-    put_instances,
+    StartPoller,
     set_fault,
     sim_calls,
     sim_records,
@@ -25,10 +24,8 @@ from vosync.shared.cache_key import cache_key
 from vosync.shared.codec import decode
 from vosync.shared.instances import InstanceRecord
 from vosync.shared.messages import FetchReason, FetchRequest, FetchResult
-from vosync.shared.settings import Settings
 from vosync.sim.cluster import SimCluster
 
-RunPoller = Callable[[Settings], Awaitable[PollerService]]
 PATH = "/external/server/GetGatewayMapping"
 
 
@@ -45,19 +42,12 @@ def _ask(instance_id: int, api: str, **kw: object) -> bytes:
 
 
 @pytest.fixture
-async def on_demand_only(
-    sim1: SimCluster, nc: NatsClient, poller_settings: Callable[..., Settings], run_poller: RunPoller
-) -> PollerService:
+async def on_demand_only(sim1: SimCluster, start_poller: StartPoller) -> PollerService:
     """A poller that owns no instance (pinned to one that does not exist): no scheduled calls."""
+    records = [*sim_records(sim1), InstanceRecord(id=2, name="off", base_url=sim1.urls[0], enabled=False)]
     # A patient VOS timeout: the coalescing test holds its VOS call for seconds.
-    settings = poller_settings(poller_id="od", poller_instances=[999], vos_timeout_s=10.0)
-    await put_instances(
-        nc,
-        settings,
-        *sim_records(sim1),
-        InstanceRecord(id=2, name="off", base_url=sim1.urls[0], enabled=False),
-    )
-    return await run_poller(settings)
+    _, poller = await start_poller(records, poller_id="od", poller_instances=[999], vos_timeout_s=10.0)
+    return poller
 
 
 async def test_200_concurrent_requests_one_vos_call(
@@ -150,25 +140,24 @@ async def test_refusals(
 
 
 async def test_any_poller_serves_any_instance_and_the_owner_stamps_its_lease(
-    sim1: SimCluster, nc: NatsClient, poller_settings: Callable[..., Settings], run_poller: RunPoller
+    sim1: SimCluster, nc: NatsClient, start_poller: StartPoller
 ) -> None:
-    settings = poller_settings(poller_id="owner", poll_intervals={"GetSuite": 3600.0})
-    await put_instances(nc, settings, *sim_records(sim1))
-    owner = await run_poller(settings)
+    _, owner = await start_poller(sim_records(sim1), poller_id="owner", poll_intervals={"GetSuite": 3600.0})
     await wait_until(lambda: owner.leases.owned_ids() == {1}, 5, "the lease")
     reply = decode(FetchResult, (await _request(nc, 1, _ask(1, "GetSuite"))).data)
     assert reply.ok and reply.poller_id == "owner" and reply.lease_revision == owner.leases.revision(1)
 
 
-async def test_backing_off_instance_refuses_with_503(
-    nc: NatsClient, poller_settings: Callable[..., Settings], run_poller: RunPoller
-) -> None:
-    settings = poller_settings(
-        poller_id="od", poller_instances=[999], backoff_after_failures=2, backoff_base_s=30, backoff_max_s=30
-    )
+async def test_backing_off_instance_refuses_with_503(nc: NatsClient, start_poller: StartPoller) -> None:
     dead = InstanceRecord(id=5, name="down", base_url="http://127.0.0.1:9")  # discard port: refused
-    await put_instances(nc, settings, dead)
-    await run_poller(settings)
+    await start_poller(
+        [dead],
+        poller_id="od",
+        poller_instances=[999],
+        backoff_after_failures=2,
+        backoff_base_s=30,
+        backoff_max_s=30,
+    )
     kinds = [
         decode(FetchResult, (await _request(nc, 5, _ask(5, "GetSuite"))).data).error_kind for _ in range(2)
     ]

@@ -4,37 +4,35 @@ numbers and a bounded round-robin of known ones, in batches, and publishes every
 from __future__ import annotations
 
 import itertools
-from collections.abc import Awaitable, Callable
 
-from nats.aio.client import Client as NatsClient
-
-from tests.integration.poller.conftest import ResultTap, put_instances, set_fault, sim_records
+from tests.integration.poller.conftest import ResultTap, StartPoller, set_fault, sim_records
 from tests.support.waiting import wait_until
-from vosync.poller.service import PollerService
+from vosync.shared.instances import InstanceRecord
 from vosync.shared.messages import FetchReason
-from vosync.shared.settings import Settings
 from vosync.sim.cluster import SimCluster
 
 
+async def _start_lister(
+    start_poller: StartPoller, records: list[InstanceRecord], *, batch: int, most: int, refresh: int
+) -> None:
+    """A poller listing the phones every 0.4 s, then asking details in batches of `batch`: at most
+    `most` numbers a poll, `refresh` of them ones it already has details of."""
+    await start_poller(
+        records,
+        poller_id="p1",
+        poll_intervals={"GetAllPhoneOnline": 0.4},
+        phone_detail_batch_size=batch,
+        phone_detail_max_per_poll=most,
+        phone_detail_refresh_per_poll=refresh,
+    )
+
+
 async def test_new_numbers_in_bounded_batches_then_the_round_robin(
-    sim1: SimCluster,
-    nc: NatsClient,
-    tap: ResultTap,
-    poller_settings: Callable[..., Settings],
-    run_poller: Callable[[Settings], Awaitable[PollerService]],
+    sim1: SimCluster, tap: ResultTap, start_poller: StartPoller
 ) -> None:
     online = sim1.instances[0].state.online_phones()
     assert len(online) > 12
-    settings = poller_settings(
-        poller_id="p1",
-        poll_intervals={"GetAllPhoneOnline": 0.4},
-        phone_detail_batch_size=5,
-        phone_detail_max_per_poll=12,
-        phone_detail_refresh_per_poll=3,
-    )
-    (record,) = sim_records(sim1)
-    await put_instances(nc, settings, record)
-    await run_poller(settings)
+    await _start_lister(start_poller, sim_records(sim1), batch=5, most=12, refresh=3)
     await wait_until(lambda: len(tap.results(api="GetAllPhoneOnline")) >= 5, 15, "five listings")
 
     listings = sorted(tap.results(api="GetAllPhoneOnline"), key=lambda r: r.fetched_at)
@@ -61,24 +59,12 @@ async def test_new_numbers_in_bounded_batches_then_the_round_robin(
 
 
 async def test_a_failed_detail_batch_is_asked_again(
-    sim1: SimCluster,
-    nc: NatsClient,
-    tap: ResultTap,
-    poller_settings: Callable[..., Settings],
-    run_poller: Callable[[Settings], Awaitable[PollerService]],
+    sim1: SimCluster, tap: ResultTap, start_poller: StartPoller
 ) -> None:
     online = sim1.instances[0].state.online_phones()
     (record,) = sim_records(sim1)
-    settings = poller_settings(
-        poller_id="p1",
-        poll_intervals={"GetAllPhoneOnline": 0.4},
-        phone_detail_batch_size=100,
-        phone_detail_max_per_poll=100,
-        phone_detail_refresh_per_poll=0,
-    )
     await set_fault(record.base_url, "GetPhoneOnline", "ret_code")
-    await put_instances(nc, settings, record)
-    await run_poller(settings)
+    await _start_lister(start_poller, [record], batch=100, most=100, refresh=0)
     await wait_until(lambda: len(tap.results(api="GetPhoneOnline")) >= 2, 15, "two failed detail calls")
     assert all(not r.ok and r.params["e164s"] == online for r in tap.results(api="GetPhoneOnline"))
     await set_fault(record.base_url, "GetPhoneOnline", "none")

@@ -6,42 +6,33 @@ from __future__ import annotations
 import asyncio
 import itertools
 import statistics
-from collections.abc import Awaitable, Callable
 
 from nats.aio.client import Client as NatsClient
 
 from tests.integration.poller.conftest import (
     FAST_INTERVALS,
     ResultTap,
-    put_instances,
+    StartPoller,
     set_fault,
     sim_calls,
     sim_records,
 )
 from tests.support.waiting import wait_until
-from vosync.poller.service import PollerService
 from vosync.shared import bus
 from vosync.shared.codec import decode
 from vosync.shared.messages import FetchReason, FetchRequest, FetchResult
-from vosync.shared.settings import Settings
 from vosync.sim.cluster import SimCluster
 
 RUNS = 8  # intervals observed per API (at least)
 
 
 async def test_each_api_at_its_interval(
-    sim1: SimCluster,
-    nc: NatsClient,
-    tap: ResultTap,
-    poller_settings: Callable[..., Settings],
-    run_poller: Callable[[Settings], Awaitable[PollerService]],
+    sim1: SimCluster, nc: NatsClient, tap: ResultTap, start_poller: StartPoller
 ) -> None:
     # Only the scheduled APIs themselves: the GetPhoneOnline calls that follow each GetAllPhoneOnline
     # have their own test (test_phone_details.py).
-    settings = poller_settings(poller_id="p1", phone_detail_max_per_poll=0)
     (record,) = sim_records(sim1)
-    await put_instances(nc, settings, record)
-    poller = await run_poller(settings)
+    settings, poller = await start_poller([record], poller_id="p1", phone_detail_max_per_poll=0)
 
     def enough() -> bool:
         return all(len(tap.results(api=api)) > RUNS for api in FAST_INTERVALS)
@@ -82,18 +73,13 @@ async def test_each_api_at_its_interval(
 
 
 async def test_at_most_max_concurrency_calls_per_instance(
-    sim1: SimCluster,
-    nc: NatsClient,
-    tap: ResultTap,
-    poller_settings: Callable[..., Settings],
-    run_poller: Callable[[Settings], Awaitable[PollerService]],
+    sim1: SimCluster, nc: NatsClient, tap: ResultTap, start_poller: StartPoller
 ) -> None:
     """A slow VOS: 7 scheduled APIs and 10 on-demand requests for distinct keys all want it at once."""
     await set_fault(sim1.urls[0], "*", latency_ms=150)
-    settings = poller_settings(poller_id="p1", poll_intervals=dict.fromkeys(FAST_INTERVALS, 0.2))
-    (record,) = sim_records(sim1)
-    await put_instances(nc, settings, record)
-    await run_poller(settings)
+    settings, _ = await start_poller(
+        sim_records(sim1), poller_id="p1", poll_intervals=dict.fromkeys(FAST_INTERVALS, 0.2)
+    )
     asks = [
         FetchRequest(instance_id=1, api_name="GetGatewayMappingOnline", params={"names": [f"gw{i}"]})
         for i in range(10)

@@ -6,7 +6,6 @@ import json
 from typing import Any, TypeVar
 
 import asyncpg
-from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 
 from vosync.shared import bus
@@ -98,9 +97,3 @@ async def cache_row(conn: asyncpg.Connection, result: FetchResult) -> dict[str, 
     if isinstance(record["response_data"], str):
         record["response_data"] = json.loads(record["response_data"])
     return record
-
-
-async def jetstream(nc: NatsClient, settings: Any) -> JetStreamContext:
-    js = nc.jetstream()
-    await bus.ensure_writer_consumer(js, settings)
-    return js

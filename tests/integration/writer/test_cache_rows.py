@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import asyncpg
 
 from tests.integration.writer.helpers import cache_row
-from vosync.shared.messages import ErrorKind
+from vosync.shared.messages import ErrorKind, FetchResult
 from vosync.sim.replies import at, failed, ok
 from vosync.writer.apply import BatchApplier, Disposition
 
@@ -18,6 +20,14 @@ def suite_items(*names: str) -> list[dict[str, object]]:
 
 def suites(*names: str) -> dict[str, object]:
     return {"retCode": 0, "infoSuites": suite_items(*names)}
+
+
+async def applied_row(
+    applier: BatchApplier, conn: asyncpg.Connection, result: FetchResult
+) -> dict[str, Any] | None:
+    """The cache row of `result`'s key once `result` is applied in a batch of its own."""
+    await applier.apply([result])
+    return await cache_row(conn, result)
 
 
 async def test_success_then_failure_keeps_data_and_records_the_error(
@@ -46,8 +56,7 @@ async def test_success_then_failure_keeps_data_and_records_the_error(
     assert report.changed_keys == {1: {good.cache_key}}  # the error state is a visible change
 
     again = ok(SUITES, suites("basic", "gold"), fetched_at=30)
-    await applier.apply([again])
-    recovered = await cache_row(pg_conn, again)
+    recovered = await applied_row(applier, pg_conn, again)
     assert recovered is not None
     assert recovered["response_data"] == again.response and recovered["synced_at"] == at(30)
     assert recovered["error_kind"] is None and recovered["error_message"] is None
@@ -58,8 +67,7 @@ async def test_first_ever_failure_creates_a_row_without_data(
     applier: BatchApplier, pg_conn: asyncpg.Connection, instance: int
 ) -> None:
     bad = failed(SUITES, fetched_at=5, ret_code=-10007, error="Not found, operation failed.")
-    await applier.apply([bad])
-    row = await cache_row(pg_conn, bad)
+    row = await applied_row(applier, pg_conn, bad)
     assert row is not None
     assert row["response_data"] is None and not row["is_valid"] and row["synced_at"] is None
     assert row["ret_code"] == -10007 and row["error_kind"] == "ret_code"
@@ -70,8 +78,7 @@ async def test_an_older_result_changes_nothing(
     applier: BatchApplier, pg_conn: asyncpg.Connection, instance: int
 ) -> None:
     newer = ok(SUITES, suites("new"), fetched_at=100)
-    await applier.apply([newer])
-    before = await cache_row(pg_conn, newer)
+    before = await applied_row(applier, pg_conn, newer)
     for older in (ok(SUITES, suites("old"), fetched_at=50), failed(SUITES, fetched_at=60)):
         report = await applier.apply([older])
         assert [o for _, o in report.outcomes] == [Disposition.STALE]
@@ -83,8 +90,7 @@ async def test_an_unchanged_reply_rewrites_only_timestamps(
     applier: BatchApplier, pg_conn: asyncpg.Connection, instance: int
 ) -> None:
     first = ok(SUITES, suites("a", "b"), fetched_at=0)
-    await applier.apply([first])
-    before = await cache_row(pg_conn, first)
+    before = await applied_row(applier, pg_conn, first)
     second = ok(SUITES, suites("a", "b"), fetched_at=40)  # the same reply, fetched again
     report = await applier.apply([second])
     assert [o for _, o in report.outcomes] == [Disposition.UNCHANGED] and report.changed_keys == {}
@@ -105,8 +111,7 @@ async def test_the_same_items_in_another_key_order_are_stored_as_a_new_reply(
 ) -> None:
     """The hash is of the reply's text (VOS sends its keys in a fixed order): reordering is a change."""
     first = ok(SUITES, suites("a", "b"), fetched_at=0)
-    await applier.apply([first])
-    before = await cache_row(pg_conn, first)
+    before = await applied_row(applier, pg_conn, first)
     reordered = {
         "infoSuites": [dict(reversed(item.items())) for item in suite_items("a", "b")],
         "retCode": 0,

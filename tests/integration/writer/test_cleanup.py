@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
+from tests.integration.writer.conftest import RunWriter
 from tests.integration.writer.helpers import cache_row
 from tests.support.waiting import wait_for
 from vosync.shared.messages import FetchResult
@@ -18,9 +18,7 @@ from vosync.writer.apply import BatchApplier
 from vosync.writer.cleanup import Cleanup
 from vosync.writer.cleanup_plan import CLEANUP_LOCK, RetentionPolicy, Table
 from vosync.writer.metrics import WriterMetrics
-from vosync.writer.service import WriterService
 
-RunWriter = Callable[..., contextlib.AbstractAsyncContextManager[WriterService]]
 DAY = timedelta(days=1)
 
 

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
 import time
 import urllib.request
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
 import asyncpg
 import nats
@@ -16,6 +15,7 @@ from faststream.nats.message import NatsMessage
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 
+from tests.integration.writer.conftest import RunWriter
 from tests.integration.writer.helpers import (
     MAP,
     MAP_ON,
@@ -33,8 +33,7 @@ from tests.integration.writer.helpers import (
 from tests.support.waiting import wait_for
 from vosync.shared import bus, channels
 from vosync.shared.codec import decode, encode
-from vosync.shared.messages import CacheChanged, GatewayOnlineEvent
-from vosync.shared.settings import Settings
+from vosync.shared.messages import CacheChanged, FetchResult, GatewayOnlineEvent
 from vosync.sim.replies import (
     failed,
     mapping_item,
@@ -47,23 +46,13 @@ from vosync.sim.replies import (
 from vosync.writer.apply import BatchApplier
 from vosync.writer.service import WriterService
 
-RunWriter = Callable[..., contextlib.AbstractAsyncContextManager[WriterService]]
 
-
-@pytest.fixture
-async def nc(nats_url: str) -> AsyncIterator[NatsClient]:
-    client = await nats.connect(nats_url)
-    try:
-        yield client
-    finally:
-        await client.close()
-
-
-@pytest.fixture
-async def js(nc: NatsClient, make_settings: Callable[..., Settings]) -> nats.js.JetStreamContext:
-    context = nc.jetstream()
-    await bus.ensure_writer_consumer(context, make_settings())
-    return context
+def _suite_page(page: int, n: int | None = None) -> FetchResult:
+    """A GetSuite result of its own key (`params={"page": page}`, fetched at `page`); `n` in its
+    reply is the page unless given."""
+    return ok(
+        "GetSuite", {"retCode": 0, "n": page if n is None else n}, fetched_at=page, params={"page": page}
+    )
 
 
 def metric(writer: WriterService, name: str, labels: dict[str, str] | None = None) -> float:
@@ -225,7 +214,7 @@ async def test_results_of_a_deleted_instance_are_acked_and_dropped(
 async def test_a_backlog_is_written_in_batches(
     run_writer: RunWriter, js: nats.js.JetStreamContext, pg_conn: asyncpg.Connection, instance: int
 ) -> None:
-    results = [ok("GetSuite", {"retCode": 0, "n": i}, fetched_at=i, params={"page": i}) for i in range(300)]
+    results = [_suite_page(i) for i in range(300)]
     for result in results:
         await publish(js, result)
     async with run_writer(writer_batch_size=100) as writer:
@@ -379,7 +368,7 @@ async def test_stop_finishes_the_batch_in_hand_within_five_seconds(
     run_writer: RunWriter, js: nats.js.JetStreamContext, pg_conn: asyncpg.Connection, instance: int
 ) -> None:
     for i in range(400):
-        await publish(js, ok("GetSuite", {"retCode": 0, "n": i}, fetched_at=i, params={"page": i}))
+        await publish(js, _suite_page(i))
     manager = run_writer(writer_batch_size=50)
     await manager.__aenter__()
     await wait_for(lambda: _rows_at_least(pg_conn, 1))
@@ -400,10 +389,10 @@ async def test_a_deleted_durable_is_declared_again_and_consumption_goes_on(
     run_writer: RunWriter, js: nats.js.JetStreamContext, pg_conn: asyncpg.Connection, instance: int
 ) -> None:
     async with run_writer() as writer:
-        await publish(js, ok("GetSuite", {"retCode": 0, "n": 1}, fetched_at=1, params={"page": 1}))
+        await publish(js, _suite_page(1))
         await wait_for(lambda: _rows_at_least(pg_conn, 1), timeout=10)
         await js.delete_consumer(bus.RESULTS_STREAM, bus.WRITER_DURABLE)
-        await publish(js, ok("GetSuite", {"retCode": 0, "n": 2}, fetched_at=2, params={"page": 2}))
+        await publish(js, _suite_page(2))
         await wait_for(lambda: _rows_at_least(pg_conn, 2), timeout=20)
         assert await writer._ready() == {"nats": True, "database": True}
 
@@ -432,7 +421,7 @@ async def test_bus_metrics_name_the_channel_not_the_subject(
     run_writer: RunWriter, js: nats.js.JetStreamContext, pg_conn: asyncpg.Connection, instance: int
 ) -> None:
     async with run_writer() as writer:
-        await publish(js, ok("GetSuite", {"retCode": 0, "n": 1}, fetched_at=7, params={"page": 7}))
+        await publish(js, _suite_page(7, n=1))
         await wait_for(lambda: _rows_at_least(pg_conn, 1), timeout=10)
         handlers = {
             sample.labels["handler"]

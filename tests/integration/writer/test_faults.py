@@ -14,7 +14,7 @@ import shutil
 import signal
 import sys
 import tempfile
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import asyncpg
@@ -121,15 +121,6 @@ async def check_everything_applied(
 async def _events(js: nats.js.JetStreamContext, count: int) -> list | None:  # type: ignore[type-arg]
     found = await events(js)
     return found if len(found) >= count else None
-
-
-@pytest.fixture
-async def nc(nats_url: str) -> AsyncIterator[NatsClient]:
-    client = await nats.connect(nats_url)
-    try:
-        yield client
-    finally:
-        await client.close()
 
 
 def writer_env(settings: Settings) -> dict[str, str]:

@@ -12,7 +12,7 @@ import asyncpg
 import nats
 import pytest
 
-from tests.integration.writer.helpers import add_instance, drained, events, jetstream, publish
+from tests.integration.writer.helpers import add_instance, drained, events, publish
 from tests.support.waiting import wait_for
 from vosync.shared.settings import Settings
 from vosync.sim.replies import mapping_item, mapping_online_item, ok, reply
@@ -237,36 +237,30 @@ async def test_history_off_writes_none_and_a_result_with_no_partition_keeps_its_
 
 async def test_the_writer_service_makes_its_partitions_and_its_events_carry_the_transitions_ids(
     run_writer: Callable[..., Any],
-    nats_url: str,
-    make_settings: Callable[..., Settings],
+    js: nats.js.JetStreamContext,
     pg_conn: asyncpg.Connection,
     instance: int,
 ) -> None:
     """A fresh database: the running writer makes today's partitions itself (no round run here),
     and each transition's event_id is the Nats-Msg-Id its event has on GATEWAY_EVENTS."""
     assert await pg_conn.fetchval("SELECT count(*) FROM gateway_samples") == 0
-    nc = await nats.connect(nats_url)
-    try:
-        js = await jetstream(nc, make_settings())
-        async with run_writer():
-            today = f"gateway_samples_p{datetime.now(UTC):%Y%m%d}"
+    async with run_writer():
+        today = f"gateway_samples_p{datetime.now(UTC):%Y%m%d}"
 
-            async def partition_made() -> bool:
-                return bool(await pg_conn.fetchval("SELECT to_regclass($1) IS NOT NULL", today))
+        async def partition_made() -> bool:
+            return bool(await pg_conn.fetchval("SELECT to_regclass($1) IS NOT NULL", today))
 
-            await wait_for(partition_made, what="today's samples partition")
-            t = _hour_ago(1)
-            await publish(js, ok(MAP, reply(MAP, [mapping_item("a", 1)]), fetched_at=t))
-            await publish(js, _online(t + timedelta(seconds=10), {"a": 3}))
-            # Applied apart: a batch holding several polls of a scope samples only its newest.
-            await wait_for(lambda: drained(js, pg_conn), what="the first poll applied")
-            await publish(js, _online(t + timedelta(seconds=70), {}))
-            await wait_for(lambda: drained(js, pg_conn), what="results applied and events published")
-            found = await events(js)
-        got = await _transitions(pg_conn)
-        assert [(n, on, prev) for n, on, prev, _, _ in got] == [("a", True, None), ("a", False, True)]
-        assert [h["Nats-Msg-Id"] for h, _, _ in found] == [str(eid) for *_, eid in got]
-        samples = await pg_conn.fetch("SELECT at, concurrent_calls FROM gateway_samples ORDER BY at")
-        assert [(r["at"], r["concurrent_calls"]) for r in samples] == [(t, 3)]
-    finally:
-        await nc.close()
+        await wait_for(partition_made, what="today's samples partition")
+        t = _hour_ago(1)
+        await publish(js, ok(MAP, reply(MAP, [mapping_item("a", 1)]), fetched_at=t))
+        await publish(js, _online(t + timedelta(seconds=10), {"a": 3}))
+        # Applied apart: a batch holding several polls of a scope samples only its newest.
+        await wait_for(lambda: drained(js, pg_conn), what="the first poll applied")
+        await publish(js, _online(t + timedelta(seconds=70), {}))
+        await wait_for(lambda: drained(js, pg_conn), what="results applied and events published")
+        found = await events(js)
+    got = await _transitions(pg_conn)
+    assert [(n, on, prev) for n, on, prev, _, _ in got] == [("a", True, None), ("a", False, True)]
+    assert [h["Nats-Msg-Id"] for h, _, _ in found] == [str(eid) for *_, eid in got]
+    samples = await pg_conn.fetch("SELECT at, concurrent_calls FROM gateway_samples ORDER BY at")
+    assert [(r["at"], r["concurrent_calls"]) for r in samples] == [(t, 3)]

@@ -7,37 +7,18 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import asyncpg
 import nats
-import pytest
 
+from tests.integration.writer.conftest import RunWriter
 from tests.integration.writer.helpers import consumer_idle, gateways, publish
 from tests.support.waiting import wait_for
-from vosync.shared import bus
-from vosync.shared.settings import Settings
 from vosync.sim.replies import at, failed, mapping_item, mapping_online_item, ok, reply
-from vosync.writer.service import WriterService
 
 MAP, MAP_ON = "GetGatewayMapping", "GetGatewayMappingOnline"
-RunWriter = Callable[..., contextlib.AbstractAsyncContextManager[WriterService]]
 HEALTH = "SELECT gateway_name, synced_at, online_synced_at FROM gateways ORDER BY synced_at, gateway_name"
-
-
-@pytest.fixture
-async def js(
-    nats_url: str, make_settings: Callable[..., Settings]
-) -> AsyncIterator[nats.js.JetStreamContext]:
-    client = await nats.connect(nats_url)
-    context = client.jetstream()
-    await bus.ensure_writer_consumer(context, make_settings())
-    try:
-        yield context
-    finally:
-        await client.close()
 
 
 async def stored_rows(conn: asyncpg.Connection) -> dict[str, tuple[Any, ...]]:
