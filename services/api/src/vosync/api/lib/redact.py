@@ -27,3 +27,10 @@ def has_secret(value: Any) -> bool:
     if isinstance(value, list):
         return any(has_secret(item) for item in value)
     return False
+
+
+def raw_data_shown(value: Any, *, unmasked: bool) -> dict[str, Any]:
+    """A row's raw VOS item as a reply shows it: an object ({} when the column holds anything else),
+    secrets masked unless the caller may see them."""
+    raw = value if isinstance(value, dict) else {}
+    return raw if unmasked else redact(raw)

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Table, func, literal_column, or_, select
+from sqlalchemy import ColumnElement, Table, func, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql.elements import UnaryExpression
 
@@ -26,7 +26,8 @@ from vosync.api.domain.gateways.schemas import (
 from vosync.api.lib.directory import CachedInstances, InstanceInfo
 from vosync.api.lib.jsonutil import dumps
 from vosync.api.lib.list_cache import CachedList, ListCache, ListKey
-from vosync.api.lib.redact import redact
+from vosync.api.lib.redact import raw_data_shown
+from vosync.api.lib.text_search import contains_any
 from vosync.shared.cache_key import cache_key
 from vosync.shared.catalogue import Projection, gateway_apis
 from vosync.shared.db.models import Gateway, VosDataCache, VosInstance
@@ -93,11 +94,6 @@ def _order_by(sort: GatewaySort, history: tuple[ColumnElement[Any], ...]) -> lis
     first = column.desc().nulls_last() if descending else column.asc().nulls_last()
     # Ties break by name then type, so paging is stable.
     return [first, _G.c.gateway_name.asc(), _G.c.gateway_type.asc()]
-
-
-def _like_pattern(text: str) -> str:
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
 
 
 def _counts(total: int, online: int) -> OnlineCounts:
@@ -202,12 +198,12 @@ class GatewayService:
         if online is not None:
             conditions.append(_G.c.is_online.is_(online))
         if q:
-            pattern = _like_pattern(q)
             conditions.append(
-                or_(
-                    _G.c.gateway_name.ilike(pattern, escape="\\"),
-                    _G.c.ip_address.ilike(pattern, escape="\\"),
-                    func.array_to_string(_G.c.remote_ips, literal_column("','")).ilike(pattern, escape="\\"),
+                contains_any(
+                    q,
+                    _G.c.gateway_name,
+                    _G.c.ip_address,
+                    func.array_to_string(_G.c.remote_ips, literal_column("','")),
                 )
             )
         joined, history = _with_history(instance.id)
@@ -286,13 +282,12 @@ class GatewayService:
             row = (await conn.execute(stmt)).first()
         if row is None:
             return None
-        raw = row.raw_data if isinstance(row.raw_data, dict) else {}
         return GatewayDetail(
             **{field: getattr(row, field) for field in _ITEM_FIELDS},
             instance_id=instance.id,
             instance_name=instance.name,
             lock_type=row.lock_type,
-            raw_data=raw if unmasked else redact(raw),
+            raw_data=raw_data_shown(row.raw_data, unmasked=unmasked),
             created_at=row.created_at,
             updated_at=row.updated_at,
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Table, func, or_, select
+from sqlalchemy import ColumnElement, Table, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from vosync.api.domain.phones.schemas import (
@@ -20,7 +20,8 @@ from vosync.api.domain.phones.schemas import (
     SuiteList,
 )
 from vosync.api.lib.directory import InstanceInfo
-from vosync.api.lib.redact import redact
+from vosync.api.lib.redact import raw_data_shown
+from vosync.api.lib.text_search import contains_any
 from vosync.shared.cache_key import cache_key
 from vosync.shared.catalogue import API_PATH_PREFIX
 from vosync.shared.db.models import FeeRateGroup, Phone, Suite, VosDataCache
@@ -44,11 +45,6 @@ _ITEM_COLUMNS = (
 )
 
 
-def _like_pattern(text: str) -> str:
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
 def _last_seen(row: Any, listed_at: datetime | None) -> datetime | None:
     return (listed_at or row.last_seen_at) if row.is_online else row.last_seen_at
 
@@ -63,11 +59,6 @@ def _item(row: Any, listed_at: datetime | None) -> PhoneItem:
         product_id=row.product_id,
         last_seen_at=_last_seen(row, listed_at),
     )
-
-
-def _raw(value: Any, unmasked: bool) -> dict[str, Any]:
-    raw = value if isinstance(value, dict) else {}
-    return raw if unmasked else redact(raw)
 
 
 class PhoneService:
@@ -86,10 +77,7 @@ class PhoneService:
         if online is not None:
             conditions.append(_P.c.is_online.is_(online))
         if q:
-            pattern = _like_pattern(q)
-            conditions.append(
-                or_(_P.c.e164.ilike(pattern, escape="\\"), _P.c.remote_ip.ilike(pattern, escape="\\"))
-            )
+            conditions.append(contains_any(q, _P.c.e164, _P.c.remote_ip))
         items_stmt = (
             select(*_ITEM_COLUMNS).where(*conditions).order_by(_P.c.e164.asc()).limit(limit).offset(offset)
         )
@@ -131,7 +119,6 @@ class PhoneService:
             listed_at = (await conn.execute(self._listed_at(instance.id))).scalar_one_or_none()
         if row is None:
             return None
-        raw = row.detail_data if isinstance(row.detail_data, dict) else {}
         return PhoneDetail(
             **{f: getattr(_item(row, listed_at), f) for f in PhoneItem.__struct_fields__},
             instance_id=instance.id,
@@ -142,7 +129,7 @@ class PhoneService:
             crypto_type=row.crypto_type,
             online_changed_at=row.online_changed_at,
             details_synced_at=row.detail_synced_at,
-            raw_data=raw if unmasked else redact(raw),
+            raw_data=raw_data_shown(row.detail_data, unmasked=unmasked),
             created_at=row.created_at,
             updated_at=row.updated_at,
         )
@@ -170,7 +157,7 @@ class PhoneService:
                 gift_money=r.gift_money,
                 nonholonomic_order=r.nonholonomic_order,
                 memo=r.memo,
-                raw_data=_raw(r.raw_data, unmasked),
+                raw_data=raw_data_shown(r.raw_data, unmasked=unmasked),
                 synced_at=r.synced_at,
             )
             for r in rows
