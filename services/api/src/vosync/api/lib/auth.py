@@ -13,11 +13,12 @@ and a plain-function guard even a worker-thread hop; this is on the proxy's hot 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import parse_qs
 
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.params import QueryParameter
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from vosync.shared.settings import Role, Settings
@@ -29,6 +30,11 @@ API_KEY_HEADER = b"x-api-key"
 # EventSource cannot send headers; routes with opt {QUERY_KEY_OPT: True} also accept ?api_key=.
 API_KEY_QUERY = "api_key"
 QUERY_KEY_OPT = "api_key_in_query"
+# A route with QUERY_KEY_OPT declares its `api_key` parameter with this type so that the OpenAPI
+# document shows it; the handler never reads it (role_of does, before the handler runs).
+ApiKeyInQuery = Annotated[
+    str | None, QueryParameter(description="the X-API-Key, for clients that cannot send headers")
+]
 _ROLE_SCOPE_KEY = "vosync.role"
 _UNSET: Any = object()
 _KEY_NEEDED = "a valid X-API-Key header is required"

@@ -8,13 +8,20 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
+from litestar import Request
 from litestar.response import ServerSentEventMessage
 
 RETRY_MS = 3000  # how long EventSource waits before it reconnects
 
 T = TypeVar("T")
+
+
+def keepalive_seconds(request: Request[Any, Any, Any]) -> float:
+    """The idle time after which a stream sends a keepalive comment (VOSYNC_API_SSE_KEEPALIVE_S)."""
+    seconds: float = request.app.state.settings.api_sse_keepalive_s
+    return seconds
 
 
 def connected() -> ServerSentEventMessage:

@@ -12,9 +12,9 @@ from litestar.params import QueryParameter
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 
 from vosync.api.domain.changes.service import ChangeClient, ChangeHub
-from vosync.api.lib.auth import API_KEY_QUERY, QUERY_KEY_OPT, READ
+from vosync.api.lib.auth import API_KEY_QUERY, QUERY_KEY_OPT, READ, ApiKeyInQuery
 from vosync.api.lib.openapi import error_responses
-from vosync.api.lib.sse import connected, live
+from vosync.api.lib.sse import connected, keepalive_seconds, live
 from vosync.api.lib.validate import MAX_DB_INT
 
 EVENT_NAME = "gateways.changed"
@@ -67,10 +67,7 @@ class ChangeController(Controller):
         request: Request[Any, Any, Any],
         changes: NamedDependency[ChangeHub],
         instance_id: Annotated[int, QueryParameter(ge=1, le=MAX_DB_INT, description="the instance")],
-        api_key: Annotated[
-            str | None, QueryParameter(description="the X-API-Key, for clients that cannot send headers")
-        ] = None,
+        api_key: ApiKeyInQuery = None,
     ) -> ServerSentEvent:
-        keepalive_s: float = request.app.state.settings.api_sse_keepalive_s
         client = changes.subscribe(instance_id)
-        return ServerSentEvent(_stream(changes, client, keepalive_s))
+        return ServerSentEvent(_stream(changes, client, keepalive_seconds(request)))

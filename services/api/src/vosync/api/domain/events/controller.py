@@ -18,9 +18,9 @@ from litestar.response import ServerSentEvent, ServerSentEventMessage
 from vosync.api.domain.events.log import EventLog
 from vosync.api.domain.events.schemas import EventPage
 from vosync.api.domain.events.service import PHONE_EVENTS, EventClient, EventHub, OutboundEvent
-from vosync.api.lib.auth import API_KEY_QUERY, QUERY_KEY_OPT, READ
+from vosync.api.lib.auth import API_KEY_QUERY, QUERY_KEY_OPT, READ, ApiKeyInQuery
 from vosync.api.lib.openapi import error_responses
-from vosync.api.lib.sse import connected, live
+from vosync.api.lib.sse import connected, keepalive_seconds, live
 from vosync.api.lib.timeparse import parse_time
 from vosync.api.lib.validate import MAX_DB_INT
 from vosync.shared.messages import GatewayOnlineEvent
@@ -29,6 +29,10 @@ EVENT_NAME = "gateway.online"
 RESYNC_EVENT = "gateway.resync"
 REPLAY_MAX = 10_000  # a client further behind is told to reload (RESYNC_EVENT) instead
 MAX_EVENT_ID = 2**63 - 1
+# The filter of both SSE streams (the event log's own has no description).
+OneInstanceOnly = Annotated[
+    int | None, QueryParameter(ge=1, le=MAX_DB_INT, description="only this instance's events")
+]
 
 
 def _event_id(value: str | None, what: str) -> int | None:
@@ -114,18 +118,13 @@ class EventController(Controller):
         request: Request[Any, Any, Any],
         events: NamedDependency[EventHub],
         event_log: NamedDependency[EventLog],
-        instance_id: Annotated[
-            int | None, QueryParameter(ge=1, le=MAX_DB_INT, description="only this instance's events")
-        ] = None,
-        api_key: Annotated[
-            str | None, QueryParameter(description="the X-API-Key, for clients that cannot send headers")
-        ] = None,
+        instance_id: OneInstanceOnly = None,
+        api_key: ApiKeyInQuery = None,
         last_event_id: Annotated[
             str | None,
             QueryParameter(max_length=32, description="resume after this event id (as Last-Event-ID)"),
         ] = None,
     ) -> ServerSentEvent:
-        keepalive_s: float = request.app.state.settings.api_sse_keepalive_s
         after = _event_id(request.headers.get("last-event-id"), "Last-Event-ID")
         if after is None:
             after = _event_id(last_event_id, "last_event_id")
@@ -138,7 +137,7 @@ class EventController(Controller):
                 events.unsubscribe(client)
                 raise
             resume = _Resume(after, missed[:REPLAY_MAX], len(missed) > REPLAY_MAX)
-        return ServerSentEvent(_stream(events, client, keepalive_s, resume))
+        return ServerSentEvent(_stream(events, client, keepalive_seconds(request), resume))
 
     @get(
         "/",
@@ -183,13 +182,8 @@ class EventController(Controller):
         self,
         request: Request[Any, Any, Any],
         events: NamedDependency[EventHub],
-        instance_id: Annotated[
-            int | None, QueryParameter(ge=1, le=MAX_DB_INT, description="only this instance's events")
-        ] = None,
-        api_key: Annotated[
-            str | None, QueryParameter(description="the X-API-Key, for clients that cannot send headers")
-        ] = None,
+        instance_id: OneInstanceOnly = None,
+        api_key: ApiKeyInQuery = None,
     ) -> ServerSentEvent:
-        keepalive_s: float = request.app.state.settings.api_sse_keepalive_s
         client = events.subscribe(instance_id, PHONE_EVENTS)
-        return ServerSentEvent(_stream(events, client, keepalive_s, None))
+        return ServerSentEvent(_stream(events, client, keepalive_seconds(request), None))

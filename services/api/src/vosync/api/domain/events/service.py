@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -42,6 +43,22 @@ class EventClient:
     dropped: bool = False
 
 
+def _listen(
+    broker: NatsBroker,
+    channel: channels.Channel[E],
+    decoder: Callable[[StreamMessage[Any]], Awaitable[E | None]],
+    handler: Callable[[E | None], Awaitable[None]],
+) -> None:
+    """One channel's events from `broker` to `handler`, with room for a burst of them."""
+    broker.subscriber(
+        channel.stream_subject,
+        decoder=decoder,
+        no_reply=True,
+        pending_msgs_limit=100_000,
+        pending_bytes_limit=256 * 1024**2,
+    )(handler)
+
+
 class EventHub:
     def __init__(self, metrics: ApiMetrics) -> None:
         self._metrics = metrics
@@ -59,20 +76,8 @@ class EventHub:
         `no_reply`: the events are JetStream publishes, so they carry the publisher's PubAck inbox as
         reply subject; FastStream would answer it with the handler's (empty) result, a publish the
         api's NATS user may not make."""
-        broker.subscriber(
-            channels.GATEWAY_ONLINE.stream_subject,
-            decoder=self._decode,
-            no_reply=True,
-            pending_msgs_limit=100_000,
-            pending_bytes_limit=256 * 1024**2,
-        )(self._on_event)
-        broker.subscriber(
-            channels.PHONE_ONLINE.stream_subject,
-            decoder=self._decode_phone,
-            no_reply=True,
-            pending_msgs_limit=100_000,
-            pending_bytes_limit=256 * 1024**2,
-        )(self._on_phone_event)
+        _listen(broker, channels.GATEWAY_ONLINE, self._decode, self._on_event)
+        _listen(broker, channels.PHONE_ONLINE, self._decode_phone, self._on_phone_event)
 
     async def stop(self) -> None:
         self.close_all()
