@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -201,24 +202,12 @@ class Settings(BaseSettings):
     @field_validator("poll_intervals", "cache_ttls")
     @classmethod
     def _check_api_seconds(cls, value: dict[str, float]) -> dict[str, float]:
-        known = known_api_names()
-        for name, seconds in value.items():
-            if name not in known:
-                raise ValueError(f"unknown VOS API {name!r} (known: {', '.join(sorted(known))})")
-            if not seconds > 0:
-                raise ValueError(f"{name}: seconds must be > 0, got {seconds}")
-        return value
+        return _seconds_per_api(value, lambda seconds: seconds > 0, "> 0")
 
     @field_validator("api_stale_while_revalidate_s")
     @classmethod
     def _check_grace_seconds(cls, value: dict[str, float]) -> dict[str, float]:
-        known = known_api_names()
-        for name, seconds in value.items():
-            if name not in known:
-                raise ValueError(f"unknown VOS API {name!r} (known: {', '.join(sorted(known))})")
-            if not seconds >= 0:
-                raise ValueError(f"{name}: seconds must be >= 0 (0 turns it off), got {seconds}")
-        return value
+        return _seconds_per_api(value, lambda seconds: seconds >= 0, ">= 0 (0 turns it off)")
 
     def stale_while_revalidate_s(self, api_name: str) -> float:
         """The grace window of one API: its setting, else its poll interval, else 0 (on demand)."""
@@ -269,6 +258,19 @@ class Settings(BaseSettings):
         if not self.database_url:
             raise SettingsError("VOSYNC_DATABASE_URL is not set (e.g. postgresql://user@host:5432/vosync)")
         return self.database_url
+
+
+def _seconds_per_api(
+    value: dict[str, float], allowed: Callable[[float], bool], rule: str
+) -> dict[str, float]:
+    """`value` if every key is a known VOS API and every value `allowed`; else the first offence."""
+    known = known_api_names()
+    for name, seconds in value.items():
+        if name not in known:
+            raise ValueError(f"unknown VOS API {name!r} (known: {', '.join(sorted(known))})")
+        if not allowed(seconds):
+            raise ValueError(f"{name}: seconds must be {rule}, got {seconds}")
+    return value
 
 
 class SettingsError(RuntimeError):
