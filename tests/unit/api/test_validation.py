@@ -3,8 +3,8 @@
 import pytest
 from litestar.exceptions import ClientException
 
-from vosync.api.domain.gateways.service import _like_pattern
 from vosync.api.domain.instances.service import clean_base_url, clean_name
+from vosync.api.lib.text_search import _like_pattern
 from vosync.api.lib.validate import check_text
 
 

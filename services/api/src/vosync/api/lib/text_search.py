@@ -9,7 +9,7 @@ from sqlalchemy import ColumnElement, or_
 _ESCAPE = "\\"
 
 
-def _contains_pattern(text: str) -> str:
+def _like_pattern(text: str) -> str:
     # The user's text is a literal substring: LIKE's wildcards in it must not match anything.
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
@@ -17,5 +17,5 @@ def _contains_pattern(text: str) -> str:
 
 def contains_any(text: str, *columns: ColumnElement[Any]) -> ColumnElement[bool]:
     """`text` occurs, ignoring case, in at least one of `columns`."""
-    pattern = _contains_pattern(text)
+    pattern = _like_pattern(text)
     return or_(*(column.ilike(pattern, escape=_ESCAPE) for column in columns))
