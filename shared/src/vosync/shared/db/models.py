@@ -57,6 +57,11 @@ def _now() -> Any:
     return mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)
 
 
+def _instance_fk() -> Any:
+    # The rows VOS reported for an instance mean nothing without it: they go when it goes.
+    return mapped_column(ForeignKey("vos_instances.id", ondelete="CASCADE"), nullable=False)
+
+
 class VosInstance(Base):
     __tablename__ = "vos_instances"
 
@@ -90,9 +95,7 @@ class VosDataCache(Base):
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    vos_instance_id: Mapped[int] = mapped_column(
-        ForeignKey("vos_instances.id", ondelete="CASCADE"), nullable=False
-    )
+    vos_instance_id: Mapped[int] = _instance_fk()
     api_path: Mapped[str] = mapped_column(String(255), nullable=False)
     api_name: Mapped[str] = mapped_column(String(128), nullable=False)
     cache_key: Mapped[str] = mapped_column(String(32), nullable=False)
@@ -134,9 +137,7 @@ class Gateway(Base):
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    vos_instance_id: Mapped[int] = mapped_column(
-        ForeignKey("vos_instances.id", ondelete="CASCADE"), nullable=False
-    )
+    vos_instance_id: Mapped[int] = _instance_fk()
     gateway_type: Mapped[str] = mapped_column(String(16), nullable=False)
     gateway_name: Mapped[str] = mapped_column(String(255), nullable=False)
     in_config: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("false"))
@@ -282,9 +283,7 @@ class Phone(Base):
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    vos_instance_id: Mapped[int] = mapped_column(
-        ForeignKey("vos_instances.id", ondelete="CASCADE"), nullable=False
-    )
+    vos_instance_id: Mapped[int] = _instance_fk()
     e164: Mapped[str] = mapped_column(String(64), nullable=False)
     is_online: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("false"))
     online_changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -313,9 +312,7 @@ class FeeRateGroup(Base):
     __table_args__ = (UniqueConstraint("vos_instance_id", "name", name="uq_fee_rate_groups_instance_name"),)
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    vos_instance_id: Mapped[int] = mapped_column(
-        ForeignKey("vos_instances.id", ondelete="CASCADE"), nullable=False
-    )
+    vos_instance_id: Mapped[int] = _instance_fk()
     name: Mapped[str] = mapped_column(String(255), nullable=False)
     memo: Mapped[str | None] = mapped_column(Text)
     raw_data: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
@@ -331,9 +328,7 @@ class Suite(Base):
     __table_args__ = (UniqueConstraint("vos_instance_id", "suite_id", name="uq_suites_instance_suite_id"),)
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    vos_instance_id: Mapped[int] = mapped_column(
-        ForeignKey("vos_instances.id", ondelete="CASCADE"), nullable=False
-    )
+    vos_instance_id: Mapped[int] = _instance_fk()
     suite_id: Mapped[int] = mapped_column(Integer, nullable=False)  # VOS's `id`
     name: Mapped[str | None] = mapped_column(String(255))
     rent_type: Mapped[int | None] = mapped_column(Integer)  # 0 day, 1 month, 2 year, 3 one-off
