@@ -82,22 +82,6 @@ class ApiResources:
     def proxy(self) -> ProxyService:
         return self.services.proxy
 
-    @property
-    def gateways(self) -> GatewayService:
-        return self.services.gateways
-
-    @property
-    def events(self) -> EventHub:
-        return self.services.events
-
-    @property
-    def instances(self) -> InstanceService:
-        return self.services.instances
-
-    @property
-    def changes(self) -> ChangeHub:
-        return self.services.changes
-
     def end_event_streams(self) -> None:
         if self._services is not None:
             self._services.events.close_all()
