@@ -162,30 +162,40 @@ FETCH: Channel[FetchRequest] = Channel(
     },
 )
 
-GATEWAY_ONLINE: Channel[GatewayOnlineEvent] = Channel(
+
+def _outbox_events(name: str, pattern: str, model: type[M], description: str) -> Channel[M]:
+    """A channel the writer's outbox relay publishes to: captured by EVENTS_STREAM, which drops a
+    republished outbox id."""
+    return Channel(
+        name=name,
+        pattern=pattern,
+        model=model,
+        stream=EVENTS_STREAM,
+        description=description,
+        headers={MSG_ID_HEADER: "the outbox id (= `event_id`)", **_CODEC_HEADERS},
+    )
+
+
+GATEWAY_ONLINE: Channel[GatewayOnlineEvent] = _outbox_events(
     name="gateway.online",
     pattern="gateway.online.{instance_id}.{gateway_type}",
     model=GatewayOnlineEvent,
-    stream=EVENTS_STREAM,
     description=(
         "A gateway went online or offline (`is_online`, `previous`), with its figures at that moment. "
         "Published by the writer's outbox relay after the commit that saw the transition, in order "
         "per gateway; exactly one event per transition (the stream drops a republished outbox id)."
     ),
-    headers={MSG_ID_HEADER: "the outbox id (= `event_id`)", **_CODEC_HEADERS},
 )
 
-PHONE_ONLINE: Channel[PhoneOnlineEvent] = Channel(
+PHONE_ONLINE: Channel[PhoneOnlineEvent] = _outbox_events(
     name="phone.online",
     pattern="phone.online.{instance_id}",
     model=PhoneOnlineEvent,
-    stream=EVENTS_STREAM,
     description=(
         "A phone registered or dropped (`is_online`, `previous`): online = listed by GetAllPhoneOnline. "
         "Published by the writer's outbox relay (the gateways' outbox) after the commit that saw the "
         "transition, in order per phone; exactly one event per transition."
     ),
-    headers={MSG_ID_HEADER: "the outbox id (= `event_id`)", **_CODEC_HEADERS},
 )
 
 CACHE_CHANGED: Channel[CacheChanged] = Channel(
