@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
+from vosync.shared.db.limits import E164_MAX
 from vosync.writer.jsontext import pg_json
 from vosync.writer.reply_lists import K, R, keyed_rows, reply_list
 from vosync.writer.vos_items import Item, Problems, as_float, as_int, as_name, as_text
 
-E164_MAX = 64
 NAME_MAX = 255
 IP_MAX = 64
 # Epoch ms VOS may send; outside this a "time" is garbage (and PostgreSQL's range ends anyway).

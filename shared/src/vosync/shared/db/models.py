@@ -29,6 +29,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from vosync.shared.db.limits import E164_MAX
+
 NAMING = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -284,7 +286,7 @@ class Phone(Base):
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     vos_instance_id: Mapped[int] = _instance_fk()
-    e164: Mapped[str] = mapped_column(String(64), nullable=False)
+    e164: Mapped[str] = mapped_column(String(E164_MAX), nullable=False)
     is_online: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("false"))
     online_changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     online_synced_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # status known

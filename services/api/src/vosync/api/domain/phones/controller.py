@@ -15,8 +15,7 @@ from vosync.api.lib.auth import READ, sees_secrets
 from vosync.api.lib.directory import InstanceInfo
 from vosync.api.lib.openapi import error_responses
 from vosync.api.lib.validate import MAX_DB_INT, check_text
-
-E164_MAX = 64  # the column's length: a longer number cannot be stored, so it is unknown
+from vosync.shared.db.limits import E164_MAX
 
 
 class PhoneController(Controller):
@@ -70,7 +69,9 @@ class PhoneController(Controller):
     ) -> PhoneDetail:
         check_text(e164, "e164")
         unmasked = sees_secrets(request)
-        detail = await phones.get(instance, e164, unmasked=unmasked) if len(e164) <= E164_MAX else None
+        detail = (
+            await phones.get(instance, e164, unmasked=unmasked) if len(e164) <= E164_MAX else None
+        )  # longer: never stored
         if detail is None:
             raise NotFoundException(detail=f"no phone {e164!r} on instance {instance.id}")
         return detail
