@@ -3,9 +3,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +14,7 @@ import httpx
 import pytest
 from playwright.async_api import Browser, Locator, Page, async_playwright, expect
 
+from tests.support.waiting import wait_for
 from vosync.shared.settings import Settings
 from vosync.sim.cluster import SimCluster
 
@@ -47,14 +46,7 @@ async def poll_until(
     check: Callable[[], Awaitable[Any]], what: str, timeout_s: float = 30.0, every_s: float = 0.25
 ) -> Any:
     """Polls `check` until it returns something truthy; fails naming `what` after the deadline."""
-    deadline = time.monotonic() + timeout_s
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = await check()
-        if last:
-            return last
-        await asyncio.sleep(every_s)
-    raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what} (last: {last!r})")
+    return await wait_for(check, timeout_s, what, interval_s=every_s)
 
 
 @dataclass
