@@ -3,9 +3,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,8 +12,9 @@ from urllib.parse import quote
 
 import httpx
 import pytest
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, Locator, Page, async_playwright, expect
 
+from tests.support.waiting import wait_for
 from vosync.shared.settings import Settings
 from vosync.sim.cluster import SimCluster
 
@@ -39,20 +38,15 @@ FAST_POLLS = {
     "GetGatewayRouting": 2.0,
 }
 GatewayKey = tuple[str, str]  # (gateway_type, gateway_name)
+GATEWAY_ROW = '[data-testid="gw-row"]'
+WAIT_MS = 20_000  # for the page to show what the system already holds
 
 
 async def poll_until(
     check: Callable[[], Awaitable[Any]], what: str, timeout_s: float = 30.0, every_s: float = 0.25
 ) -> Any:
     """Polls `check` until it returns something truthy; fails naming `what` after the deadline."""
-    deadline = time.monotonic() + timeout_s
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = await check()
-        if last:
-            return last
-        await asyncio.sleep(every_s)
-    raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what} (last: {last!r})")
+    return await wait_for(check, timeout_s, what, interval_s=every_s)
 
 
 @dataclass
@@ -138,6 +132,14 @@ class System:
         what = "the api to match the simulator"
         result: dict[GatewayKey, bool] = await poll_until(same, what, timeout_s, 0.5)
         return result
+
+    async def register_synced(
+        self, index: int = 0, timeout_s: float = 60.0
+    ) -> tuple[int, dict[GatewayKey, bool]]:
+        """Registers the simulator's instance and waits until the api serves its gateways: the
+        instance id and what the simulator reports."""
+        instance_id = await self.register(index)
+        return instance_id, await self.wait_synced(instance_id, index, timeout_s)
 
     async def stop_polling(self) -> None:
         """Stops the poller: the data stays as it is (for measuring reads without ingest alongside)."""
@@ -227,3 +229,37 @@ async def gateway_page(browser: Browser) -> AsyncIterator[PageUnderTest]:
 def artifact(name: str) -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS / name
+
+
+def gateway_row(page: Page, name: str) -> Locator:
+    return page.locator(f'{GATEWAY_ROW}[data-name="{name}"]')
+
+
+def first_online(truth: dict[GatewayKey, bool], gateway_type: str = "mapping") -> str:
+    """The first online gateway of the type by name (the same one on every run)."""
+    return sorted(n for (t, n), on in truth.items() if t == gateway_type and on)[0]
+
+
+async def open_page(target: PageUnderTest, system: System, instance_id: int, fragment: str = "") -> Page:
+    """The page on the instance (`fragment`: more of the URL's #... state), once its rows show."""
+    page = target.page
+    await page.goto(f"{system.api_url}/#instance={instance_id}{fragment}")
+    await expect(page.locator(GATEWAY_ROW).first).to_be_visible(timeout=WAIT_MS)
+    return page
+
+
+async def wait_changed_in_place(
+    page: Page, row_test_id: str, key: str, value: str, state_test_id: str, state: str
+) -> None:
+    """Waits until the row whose data-`key` is `value` flashes and its state cell says `state`, still
+    the DOM element the test marked `__sameRow` before the change (a change never rebuilds it)."""
+    await page.wait_for_function(
+        """([rowTestId, key, value, stateTestId, state]) => {
+            const r = document.querySelector(
+                `[data-testid="${rowTestId}"][data-${key}="${CSS.escape(value)}"]`);
+            return r && r.__sameRow === true && r.classList.contains("flash")
+                && r.querySelector(`[data-testid="${stateTestId}"]`).textContent.includes(state);
+        }""",
+        arg=[row_test_id, key, value, state_test_id, state],
+        timeout=WAIT_MS,
+    )

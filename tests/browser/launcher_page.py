@@ -10,9 +10,7 @@ from pathlib import Path
 
 from playwright.sync_api import expect, sync_playwright
 
-from tests.browser.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
-
-ROW = '[data-testid="gw-row"]'
+from tests.browser.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, GATEWAY_ROW
 
 
 def chromium_available() -> bool:
@@ -38,15 +36,15 @@ def check_live_page(api_url: str, sim_url: str, truth: dict[str, bool]) -> Path:
         try:
             page = browser.new_page(viewport={"width": 1360, "height": 900})
             page.goto(f"{api_url}/#instance=1")
-            expect(page.locator(ROW).first).to_be_visible(timeout=20_000)
-            expect(page.locator(ROW)).to_have_count(len(truth), timeout=20_000)
+            expect(page.locator(GATEWAY_ROW).first).to_be_visible(timeout=20_000)
+            expect(page.locator(GATEWAY_ROW)).to_have_count(len(truth), timeout=20_000)
             for name, online in truth.items():
-                state = page.locator(f'{ROW}[data-name="{name}"] [data-testid="gw-state"]')
+                state = page.locator(f'{GATEWAY_ROW}[data-name="{name}"] [data-testid="gw-state"]')
                 expect(state).to_contain_text("online" if online else "offline", timeout=20_000)
             name = next(n for n, online in truth.items() if online)
             page.evaluate("window.__notReloaded = true")
             _flip(sim_url, "mapping", name, online=False)
-            state = page.locator(f'{ROW}[data-name="{name}"] [data-testid="gw-state"]')
+            state = page.locator(f'{GATEWAY_ROW}[data-name="{name}"] [data-testid="gw-state"]')
             expect(state).to_contain_text("offline", timeout=20_000)
             assert page.evaluate("window.__notReloaded === true"), "the page reloaded"
             ARTIFACTS.mkdir(exist_ok=True)

@@ -7,36 +7,34 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
 
 import pytest
 from playwright.async_api import Page, expect
 
 from tests.browser.conftest import (
     FAST_POLLS,
+    GATEWAY_ROW,
+    WAIT_MS,
     GatewayKey,
     PageUnderTest,
     StartSystem,
     System,
     artifact,
+    first_online,
+    gateway_row,
+    open_page,
     poll_until,
+    wait_changed_in_place,
 )
 from vosync.api.service import ApiService
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-ROW = '[data-testid="gw-row"]'
-WAIT_MS = 20_000
-
-
-def row(page: Page, name: str) -> Any:
-    return page.locator(f'{ROW}[data-name="{name}"]')
-
 
 async def shown(page: Page) -> dict[GatewayKey, bool]:
     """The rows on the page: (type, name) → online, read from each row's state cell."""
     cells: list[list[str]] = await page.eval_on_selector_all(
-        ROW,
+        GATEWAY_ROW,
         """rows => rows.map(r => [r.dataset.type, r.dataset.name,
                                   r.querySelector('[data-testid="gw-state"]').textContent])""",
     )
@@ -56,13 +54,6 @@ def of_type(gateways: dict[GatewayKey, bool], gateway_type: str) -> dict[Gateway
     return {k: v for k, v in gateways.items() if k[0] == gateway_type}
 
 
-async def open_page(target: PageUnderTest, system: System, instance_id: int, fragment: str = "") -> Page:
-    page = target.page
-    await page.goto(f"{system.api_url}/#instance={instance_id}{fragment}")
-    await expect(page.locator(ROW).first).to_be_visible(timeout=WAIT_MS)
-    return page
-
-
 async def test_rows_match_the_simulator_and_a_flip_changes_its_row_live(
     start_system: StartSystem, gateway_page: PageUnderTest
 ) -> None:
@@ -75,10 +66,9 @@ async def test_rows_match_the_simulator_and_a_flip_changes_its_row_live(
     await expect(empty).to_be_visible(timeout=WAIT_MS)
     await expect(empty).to_contain_text("POST")
     await expect(empty).to_contain_text("/api/v1/instances")
-    instance_id = await system.register()
-    truth = await system.wait_synced(instance_id)
+    instance_id, truth = await system.register_synced()
 
-    await expect(page.locator(f'{ROW}[data-type="mapping"]')).to_have_count(30, timeout=WAIT_MS)
+    await expect(page.locator(f'{GATEWAY_ROW}[data-type="mapping"]')).to_have_count(30, timeout=WAIT_MS)
     assert await shown(page) == of_type(truth, "mapping")
     for gateway_type in ("mapping", "routing"):
         online = sum(of_type(truth, gateway_type).values())
@@ -88,27 +78,19 @@ async def test_rows_match_the_simulator_and_a_flip_changes_its_row_live(
     await expect(page.get_by_test_id("live")).to_have_attribute("data-state", "open", timeout=WAIT_MS)
 
     await page.get_by_test_id("tab-routing").click()
-    await expect(page.locator(f'{ROW}[data-type="routing"]')).to_have_count(30, timeout=WAIT_MS)
+    await expect(page.locator(f'{GATEWAY_ROW}[data-type="routing"]')).to_have_count(30, timeout=WAIT_MS)
     assert await shown(page) == of_type(truth, "routing")
     assert "type=routing" in page.url
     await page.get_by_test_id("tab-mapping").click()
-    await expect(page.locator(f'{ROW}[data-type="mapping"]')).to_have_count(30, timeout=WAIT_MS)
+    await expect(page.locator(f'{GATEWAY_ROW}[data-type="mapping"]')).to_have_count(30, timeout=WAIT_MS)
 
     # Flip one online gateway offline in the simulator: its row (the same DOM element) changes in
     # place and flashes, the tab count follows, and the page never reloads.
-    name = sorted(n for (t, n), on in truth.items() if t == "mapping" and on)[0]
+    name = first_online(truth)
     before = await counts(page, "mapping")
-    await row(page, name).evaluate("r => { r.__sameRow = true; window.__sameDocument = true; }")
+    await gateway_row(page, name).evaluate("r => { r.__sameRow = true; window.__sameDocument = true; }")
     await system.set_online("mapping", name, False)
-    await page.wait_for_function(
-        """name => {
-            const r = document.querySelector(`[data-testid="gw-row"][data-name="${CSS.escape(name)}"]`);
-            return r && r.__sameRow === true && r.classList.contains("flash")
-                && r.querySelector('[data-testid="gw-state"]').textContent.includes("offline");
-        }""",
-        arg=name,
-        timeout=WAIT_MS,
-    )
+    await wait_changed_in_place(page, "gw-row", "name", name, "gw-state", "offline")
     assert await page.evaluate("window.__sameDocument === true")
     assert await counts(page, "mapping") == {
         "total": before["total"],
@@ -118,8 +100,10 @@ async def test_rows_match_the_simulator_and_a_flip_changes_its_row_live(
     await page.screenshot(path=artifact("gateway-page.png"))
 
     await system.set_online("mapping", name, True)
-    await expect(row(page, name).get_by_test_id("gw-state")).to_contain_text("online", timeout=WAIT_MS)
-    assert await row(page, name).evaluate("r => r.__sameRow === true")
+    await expect(gateway_row(page, name).get_by_test_id("gw-state")).to_contain_text(
+        "online", timeout=WAIT_MS
+    )
+    assert await gateway_row(page, name).evaluate("r => r.__sameRow === true")
     assert await counts(page, "mapping") == before
 
     # VOS stops answering: without any click the page says so (from the cache status the poller's
@@ -130,7 +114,7 @@ async def test_rows_match_the_simulator_and_a_flip_changes_its_row_live(
     # Which of the tab's two APIs fails first depends on the schedules and the poller's backoff;
     # either way the banner names it and says why.
     await expect(health).to_contain_text(re.compile(r"GetGatewayMapping(Online)?: http_status"))
-    await expect(page.locator(ROW)).to_have_count(30)
+    await expect(page.locator(GATEWAY_ROW)).to_have_count(30)
     await system.set_fault(None)
     await expect(health).to_have_count(0, timeout=30_000)
     assert not gateway_page.errors
@@ -150,7 +134,7 @@ async def test_refresh_fetches_from_vos_and_reports_a_vos_outage(
     await expect(page.get_by_test_id("table-empty")).to_contain_text("No routing gateways", timeout=WAIT_MS)
 
     await page.get_by_test_id("refresh").click()
-    await expect(page.locator(f'{ROW}[data-type="routing"]')).to_have_count(12, timeout=WAIT_MS)
+    await expect(page.locator(f'{GATEWAY_ROW}[data-type="routing"]')).to_have_count(12, timeout=WAIT_MS)
     truth = await system.truth()
     await poll_until(
         lambda: _shown_equals(page, of_type(truth, "routing")), "the refreshed rows to match the simulator"
@@ -167,7 +151,7 @@ async def test_refresh_fetches_from_vos_and_reports_a_vos_outage(
     banner = page.get_by_test_id("banner-vos")
     await expect(banner).to_contain_text("VOS unreachable", timeout=WAIT_MS)
     await expect(source).to_contain_text("GetGatewayRoutingOnline → stale")
-    await expect(page.locator(ROW)).to_have_count(12)  # the last good rows stay
+    await expect(page.locator(GATEWAY_ROW)).to_have_count(12)  # the last good rows stay
 
     await system.set_fault(None)
     refresh = page.get_by_test_id("refresh")
@@ -196,8 +180,7 @@ async def test_api_outage_shows_a_banner_and_the_page_recovers_by_itself(
     start_system: StartSystem, gateway_page: PageUnderTest
 ) -> None:
     system = await start_system(gateways=10)
-    instance_id = await system.register()
-    truth = await system.wait_synced(instance_id)
+    instance_id, truth = await system.register_synced()
     page = await open_page(gateway_page, system, instance_id)
     await expect(page.get_by_test_id("live")).to_have_attribute("data-state", "open", timeout=WAIT_MS)
 
@@ -217,9 +200,11 @@ async def test_api_outage_shows_a_banner_and_the_page_recovers_by_itself(
         await expect(api_banner).to_have_count(0, timeout=30_000)
         await expect(page.get_by_test_id("live")).to_have_attribute("data-state", "open", timeout=30_000)
         await expect(page.get_by_test_id("banner-live")).to_have_count(0, timeout=WAIT_MS)
-        name = sorted(n for (t, n), on in truth.items() if t == "mapping" and on)[0]
+        name = first_online(truth)
         await system.set_online("mapping", name, False)
-        await expect(row(page, name).get_by_test_id("gw-state")).to_contain_text("offline", timeout=WAIT_MS)
+        await expect(gateway_row(page, name).get_by_test_id("gw-state")).to_contain_text(
+            "offline", timeout=WAIT_MS
+        )
     finally:
         await again.stop()
     assert not gateway_page.errors
@@ -237,29 +222,30 @@ async def test_a_key_is_asked_for_and_used_for_requests_and_the_event_stream(
 ) -> None:
     keys = {"page-reader": "read", "the-admin": "admin"}
     system = await start_system(gateways=8, auth="required", api_keys=keys, admin_key="the-admin")
-    instance_id = await system.register()
-    truth = await system.wait_synced(instance_id)
+    instance_id, truth = await system.register_synced()
     page = gateway_page.page
     await page.goto(f"{system.api_url}/#instance={instance_id}")
     dialog = page.get_by_test_id("key-dialog")
     await expect(dialog).to_be_visible(timeout=WAIT_MS)
     await page.get_by_test_id("key-input").fill("page-reader")
     await page.get_by_test_id("key-save").click()
-    await expect(page.locator(ROW)).to_have_count(8, timeout=WAIT_MS)
+    await expect(page.locator(GATEWAY_ROW)).to_have_count(8, timeout=WAIT_MS)
     assert await shown(page) == of_type(truth, "mapping")
     assert await page.evaluate("localStorage.getItem('vosync.apiKey')") == "page-reader"
 
     # EventSource cannot send headers: the stream authenticates with ?api_key= and still delivers.
     await expect(page.get_by_test_id("live")).to_have_attribute("data-state", "open", timeout=WAIT_MS)
-    name = sorted(n for (t, n), on in truth.items() if t == "mapping" and on)[0]
-    await row(page, name).evaluate("r => { r.__sameRow = true; }")
+    name = first_online(truth)
+    await gateway_row(page, name).evaluate("r => { r.__sameRow = true; }")
     await system.set_online("mapping", name, False)
-    await expect(row(page, name).get_by_test_id("gw-state")).to_contain_text("offline", timeout=WAIT_MS)
-    assert await row(page, name).evaluate("r => r.__sameRow === true")
+    await expect(gateway_row(page, name).get_by_test_id("gw-state")).to_contain_text(
+        "offline", timeout=WAIT_MS
+    )
+    assert await gateway_row(page, name).evaluate("r => r.__sameRow === true")
 
     # A reload keeps the key: no dialog the second time.
     await page.reload()
-    await expect(page.locator(ROW)).to_have_count(8, timeout=WAIT_MS)
+    await expect(page.locator(GATEWAY_ROW)).to_have_count(8, timeout=WAIT_MS)
     await expect(dialog).to_be_hidden()
     assert not gateway_page.errors
 
@@ -272,8 +258,7 @@ async def test_five_thousand_gateways_page_sort_search_and_filter_quickly(
     start_system: StartSystem, gateway_page: PageUnderTest
 ) -> None:
     system = await start_system(gateways=5000)
-    instance_id = await system.register()
-    truth = await system.wait_synced(instance_id, timeout_s=120)
+    instance_id, truth = await system.register_synced(timeout_s=120)
     # The services share this process's event loop here (in production they are separate processes):
     # stop ingesting 10,000 gateways a second so the numbers are the page's and the api's reads.
     await system.stop_polling()
@@ -308,7 +293,7 @@ async def test_five_thousand_gateways_page_sort_search_and_filter_quickly(
         return f"{el}.value = {json.dumps(value)}; {fire}"
 
     await page.goto(f"{system.api_url}/#instance={instance_id}")
-    await expect(page.locator(ROW)).to_have_count(100, timeout=WAIT_MS)
+    await expect(page.locator(GATEWAY_ROW)).to_have_count(100, timeout=WAIT_MS)
     first = "first page, 100 rows (from navigation start)"
     took_ms[first], render_ms[first] = await page.evaluate(
         "() => { const r = performance.getEntriesByName('vosync:render-rows').at(-1);"
@@ -352,9 +337,9 @@ async def test_five_thousand_gateways_page_sort_search_and_filter_quickly(
         set_value("search", needle, "input"),
         f"{ROWS_JS}.length === {matches}",
     )
-    await expect(row(page, needle)).to_be_visible()
+    await expect(gateway_row(page, needle)).to_be_visible()
     await page.get_by_test_id("search").fill("")
-    await expect(page.locator(ROW)).to_have_count(500, timeout=WAIT_MS)
+    await expect(page.locator(GATEWAY_ROW)).to_have_count(500, timeout=WAIT_MS)
 
     offline = sum(1 for on in mapping.values() if not on)
     await timed(

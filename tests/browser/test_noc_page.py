@@ -10,58 +10,49 @@ import io
 from typing import Any
 
 import pytest
-from playwright.async_api import Page, expect
+from playwright.async_api import expect
 
-from tests.browser.conftest import GatewayKey, PageUnderTest, StartSystem, System, artifact, poll_until
+from tests.browser.conftest import (
+    GATEWAY_ROW,
+    WAIT_MS,
+    PageUnderTest,
+    StartSystem,
+    artifact,
+    first_online,
+    gateway_row,
+    open_page,
+    poll_until,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-ROW = '[data-testid="gw-row"]'
-WAIT_MS = 20_000
-
-
-def row(page: Page, name: str) -> Any:
-    return page.locator(f'{ROW}[data-name="{name}"]')
-
-
-def first_online(truth: dict[GatewayKey, bool], gateway_type: str = "mapping") -> str:
-    return sorted(n for (t, n), on in truth.items() if t == gateway_type and on)[0]
-
-
-async def open_page(target: PageUnderTest, system: System, instance_id: int, fragment: str = "") -> Page:
-    page = target.page
-    await page.goto(f"{system.api_url}/#instance={instance_id}{fragment}")
-    await expect(page.locator(ROW).first).to_be_visible(timeout=WAIT_MS)
-    return page
 
 
 async def test_live_figures_change_in_place_when_the_simulator_changes_them(
     start_system: StartSystem, gateway_page: PageUnderTest
 ) -> None:
     system = await start_system(gateways=20)
-    instance_id = await system.register()
-    truth = await system.wait_synced(instance_id)
+    instance_id, truth = await system.register_synced()
     page = await open_page(gateway_page, system, instance_id)
     name = first_online(truth)
     other = sorted(n for (t, n), on in truth.items() if t == "mapping" and on)[1]
-    await row(page, name).evaluate("r => { r.__sameRow = true; window.__sameDocument = true; }")
+    await gateway_row(page, name).evaluate("r => { r.__sameRow = true; window.__sameDocument = true; }")
     await expect(page.get_by_test_id("live")).to_have_attribute("data-state", "open", timeout=WAIT_MS)
 
     # No on/off flip: only the figures move, and the row (the same element) shows them.
     await system.set_stats("mapping", name, concurrent_calls=7, asr=12.34, acd=99)
     await system.set_stats("mapping", other, asr=77.7)
-    await expect(row(page, name).get_by_test_id("gw-asr")).to_have_text("12.3 %", timeout=WAIT_MS)
-    await expect(row(page, name).get_by_test_id("gw-acd")).to_have_text("99 s", timeout=WAIT_MS)
-    await expect(row(page, name).get_by_test_id("gw-calls")).to_contain_text("7", timeout=WAIT_MS)
-    await expect(row(page, other).get_by_test_id("gw-asr")).to_have_text("77.7 %", timeout=WAIT_MS)
-    assert await row(page, name).evaluate("r => r.__sameRow === true")
+    await expect(gateway_row(page, name).get_by_test_id("gw-asr")).to_have_text("12.3 %", timeout=WAIT_MS)
+    await expect(gateway_row(page, name).get_by_test_id("gw-acd")).to_have_text("99 s", timeout=WAIT_MS)
+    await expect(gateway_row(page, name).get_by_test_id("gw-calls")).to_contain_text("7", timeout=WAIT_MS)
+    await expect(gateway_row(page, other).get_by_test_id("gw-asr")).to_have_text("77.7 %", timeout=WAIT_MS)
+    assert await gateway_row(page, name).evaluate("r => r.__sameRow === true")
     assert await page.evaluate("window.__sameDocument === true")
 
     # Again, a second change of the same gateway lands too.
     await system.set_stats("mapping", name, concurrent_calls=3, asr=55.5)
-    await expect(row(page, name).get_by_test_id("gw-asr")).to_have_text("55.5 %", timeout=WAIT_MS)
-    await expect(row(page, name).get_by_test_id("gw-calls")).to_contain_text("3", timeout=WAIT_MS)
-    assert await row(page, name).evaluate("r => r.__sameRow === true")
+    await expect(gateway_row(page, name).get_by_test_id("gw-asr")).to_have_text("55.5 %", timeout=WAIT_MS)
+    await expect(gateway_row(page, name).get_by_test_id("gw-calls")).to_contain_text("3", timeout=WAIT_MS)
+    assert await gateway_row(page, name).evaluate("r => r.__sameRow === true")
     assert not gateway_page.errors
 
 
@@ -142,8 +133,7 @@ async def test_csv_export_holds_every_gateway_of_the_view_quoted_with_a_bom(
     awkward = ['客户 "甲", 北京', "line\nbreak", "plain-名"]
     for name in awkward:
         await system.add_gateway("mapping", name, online=True)
-    instance_id = await system.register()
-    truth = await system.wait_synced(instance_id, timeout_s=90)
+    instance_id, truth = await system.register_synced(timeout_s=90)
     page = await open_page(gateway_page, system, instance_id, "&sort=-asr&limit=50")
     await expect(page.get_by_test_id("range")).to_have_text("1–50 of 1,103", timeout=WAIT_MS)
 
@@ -180,19 +170,22 @@ async def test_the_drawer_shows_uptime_transitions_and_charts_of_a_gateway(
     start_system: StartSystem, gateway_page: PageUnderTest
 ) -> None:
     system = await start_system(gateways=10)
-    instance_id = await system.register()
-    truth = await system.wait_synced(instance_id)
+    instance_id, truth = await system.register_synced()
     page = await open_page(gateway_page, system, instance_id)
     name = first_online(truth)
     await system.set_stats("mapping", name, concurrent_calls=5, asr=40.0)
-    await expect(row(page, name).get_by_test_id("gw-asr")).to_have_text("40.0 %", timeout=WAIT_MS)
+    await expect(gateway_row(page, name).get_by_test_id("gw-asr")).to_have_text("40.0 %", timeout=WAIT_MS)
     # Down for a moment and back: two transitions, some downtime.
     await system.set_online("mapping", name, False)
-    await expect(row(page, name).get_by_test_id("gw-state")).to_contain_text("offline", timeout=WAIT_MS)
+    await expect(gateway_row(page, name).get_by_test_id("gw-state")).to_contain_text(
+        "offline", timeout=WAIT_MS
+    )
     await system.set_online("mapping", name, True)
-    await expect(row(page, name).get_by_test_id("gw-state")).to_contain_text("online", timeout=WAIT_MS)
+    await expect(gateway_row(page, name).get_by_test_id("gw-state")).to_contain_text(
+        "online", timeout=WAIT_MS
+    )
 
-    await row(page, name).get_by_test_id("gw-name").click()
+    await gateway_row(page, name).get_by_test_id("gw-name").click()
     drawer = page.get_by_test_id("drawer")
     await expect(drawer).to_be_visible()
     await expect(drawer.get_by_test_id("drawer-title")).to_have_text(name)
@@ -237,7 +230,9 @@ async def test_the_drawer_shows_uptime_transitions_and_charts_of_a_gateway(
     order = [item["gateway_name"] for item in listed.json()["items"]]
 
     async def sorted_rows() -> bool:
-        names: list[str] = await page.eval_on_selector_all(ROW, "rows => rows.map(r => r.dataset.name)")
+        names: list[str] = await page.eval_on_selector_all(
+            GATEWAY_ROW, "rows => rows.map(r => r.dataset.name)"
+        )
         return names == order
 
     await poll_until(sorted_rows, "the rows in the api's uptime order")
@@ -246,8 +241,8 @@ async def test_the_drawer_shows_uptime_transitions_and_charts_of_a_gateway(
     assert known and known == sorted(known), texts
     unknown = [t.strip() == "–" for t in texts]
     assert unknown == sorted(unknown), texts  # gateways without observed time last
-    flaps = await row(page, name).get_by_test_id("gw-flaps").text_content()
-    assert flaps is not None and int(flaps) == history["flaps_24h"]
+    row_flaps = await gateway_row(page, name).get_by_test_id("gw-flaps").text_content()
+    assert row_flaps is not None and int(row_flaps) == history["flaps_24h"]
     assert not gateway_page.errors
 
 
@@ -255,8 +250,7 @@ async def test_the_event_feed_shows_live_events_and_pages_older_ones(
     start_system: StartSystem, gateway_page: PageUnderTest
 ) -> None:
     system = await start_system(gateways=40)
-    instance_id = await system.register()
-    truth = await system.wait_synced(instance_id)
+    instance_id, truth = await system.register_synced()
     # Enough transitions for more than one page of the feed (50 a page).
     names = sorted(n for (t, n), _ in truth.items() if t == "mapping")[:30]
     for name in names:

@@ -8,12 +8,19 @@ from __future__ import annotations
 import pytest
 from playwright.async_api import Page, expect
 
-from tests.browser.conftest import FAST_POLLS, PageUnderTest, StartSystem, artifact, poll_until
+from tests.browser.conftest import (
+    FAST_POLLS,
+    WAIT_MS,
+    PageUnderTest,
+    StartSystem,
+    artifact,
+    poll_until,
+    wait_changed_in_place,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 ROW = '[data-testid="phone-row"]'
-WAIT_MS = 20_000
 POLLS = {**FAST_POLLS, "GetAllPhoneOnline": 1.0}
 
 
@@ -72,15 +79,7 @@ async def test_phones_tab_shows_the_online_phones_and_changes_live(
     # The phone drops in VOS: its row (the same DOM element) turns offline and flashes, no reload.
     await first.evaluate("r => { r.__sameRow = true; window.__sameDocument = true; }")
     vos.set_phone_online(number, False)
-    await page.wait_for_function(
-        """n => {
-            const r = document.querySelector(`[data-testid="phone-row"][data-e164="${n}"]`);
-            return r && r.__sameRow === true && r.classList.contains("flash")
-                && r.querySelector('[data-testid="phone-state"]').textContent.includes("offline");
-        }""",
-        arg=number,
-        timeout=WAIT_MS,
-    )
+    await wait_changed_in_place(page, "phone-row", "e164", number, "phone-state", "offline")
     assert await counts(page) == {"total": len(online), "online": len(online) - 1, "offline": 1}
     await expect(first.get_by_test_id("phone-last-seen")).not_to_have_text("now 在线")
 

@@ -33,6 +33,7 @@ import httpx
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
+from tests.support.waiting import wait_for
 from vosync.shared import bus
 from vosync.shared.catalogue import Catalogue, Projection, UnknownApiError, WriteApiError
 from vosync.shared.codec import decode
@@ -63,15 +64,7 @@ async def poll_until(
     check: Callable[[], Awaitable[T | None]], timeout_s: float, what: str, interval_s: float = 0.2
 ) -> T:
     """`check()` until it returns something truthy; AssertionError naming `what` after the deadline."""
-    deadline = time.monotonic() + timeout_s
-    last: T | None = None
-    while True:
-        last = await check()
-        if last:
-            return last
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what} (last: {last!r})")
-        await asyncio.sleep(interval_s)
+    return await wait_for(check, timeout_s, what, interval_s=interval_s)
 
 
 # -- reading streams ---------------------------------------------------------------------------------

@@ -8,8 +8,6 @@ starts it again on the same port. The scenario ends with every invariant.
 from __future__ import annotations
 
 import asyncio
-import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +15,9 @@ import pytest
 
 from tests.faults.conftest import MakeSystem
 from tests.faults.load import ApiLoad, routes_for
-from tests.faults.system import API_ANSWER_LIMIT_S, READ_KEY, FaultSystem
+from tests.faults.system import API_ANSWER_LIMIT_S, READ_KEY
+from tests.support.drifting_system import start_drifting_system
+from tests.support.private_postgres import private_postgres
 from vosync.deploy.embedded import EmbeddedNats, EmbeddedPostgres
 from vosync.shared.db.migrate import upgrade
 
@@ -38,38 +38,16 @@ def private_nats(tmp_path: Path) -> Iterator[EmbeddedNats]:
 
 @pytest.fixture
 def private_pg() -> Iterator[EmbeddedPostgres]:
-    """Under /tmp and world-traversable: as root, PostgreSQL runs as another user that must reach it."""
-    path = Path(tempfile.mkdtemp(prefix="vosync-faults-pg-"))
-    path.chmod(0o755)
-    server = EmbeddedPostgres(path, durable=True)
-    server.start()
-    try:
+    """Durable: the data must survive the restart in the middle of the test."""
+    with private_postgres("vosync-faults-pg-", durable=True) as server:
         yield server
-    finally:
-        server.stop()
-        shutil.rmtree(path, ignore_errors=True)
-
-
-async def start_everything(system: FaultSystem) -> None:
-    system.add("writer", "vosync-writer")
-    system.add("api", "vosync-api")
-    system.add("poller", "vosync-poller")
-    await system.start("writer", "api", "poller")
-    await system.wait_progress()
 
 
 async def test_nats_restart_while_results_flow(
     private_nats: EmbeddedNats, make_system: MakeSystem, database_url: str
 ) -> None:
-    system = await make_system(
-        nats_url=private_nats.url,
-        database_url=database_url,
-        sim_instances=2,
-        gateways=20,
-        drift_s=0.5,
-        drift_fraction=0.1,
-    )
-    await start_everything(system)
+    system = await start_drifting_system(make_system, nats_url=private_nats.url, database_url=database_url)
+    await system.wait_progress()
     routes = routes_for(sorted(system.instances))
     async with ApiLoad(system.api_url, READ_KEY, routes, timeout_s=API_ANSWER_LIMIT_S) as load:
         before = await system.js.stream_info("VOS_RESULTS")
@@ -90,15 +68,8 @@ async def test_postgres_restart_while_results_flow(
     private_pg: EmbeddedPostgres, make_system: MakeSystem, nats_url: str
 ) -> None:
     await upgrade(private_pg.url())
-    system = await make_system(
-        nats_url=nats_url,
-        database_url=private_pg.url(),
-        sim_instances=2,
-        gateways=20,
-        drift_s=0.5,
-        drift_fraction=0.1,
-    )
-    await start_everything(system)
+    system = await start_drifting_system(make_system, nats_url=nats_url, database_url=private_pg.url())
+    await system.wait_progress()
     routes = routes_for(sorted(system.instances))
     async with ApiLoad(system.api_url, READ_KEY, routes, timeout_s=API_ANSWER_LIMIT_S) as load:
         await asyncio.to_thread(private_pg.stop)

@@ -16,6 +16,7 @@ from tests.faults.conftest import MakeSystem
 from tests.faults.invariants import consumer_idle
 from tests.faults.load import ApiLoad, routes_for
 from tests.faults.system import API_ANSWER_LIMIT_S, READ_KEY
+from tests.support.drifting_system import start_drifting_system
 
 pytestmark = pytest.mark.slow
 
@@ -25,18 +26,7 @@ OUTAGE_S = 1.5  # how long a killed service stays dead (the others run on meanwh
 async def test_sigkill_poller_writer_api_in_turn_under_load(
     make_system: MakeSystem, nats_url: str, database_url: str
 ) -> None:
-    system = await make_system(
-        nats_url=nats_url,
-        database_url=database_url,
-        sim_instances=2,
-        gateways=20,
-        drift_s=0.5,
-        drift_fraction=0.1,
-    )
-    system.add("writer", "vosync-writer")
-    system.add("api", "vosync-api")
-    system.add("poller", "vosync-poller")
-    await system.start("writer", "api", "poller")
+    system = await start_drifting_system(make_system, nats_url=nats_url, database_url=database_url)
     routes = routes_for(sorted(system.instances))
     async with ApiLoad(system.api_url, READ_KEY, routes, timeout_s=API_ANSWER_LIMIT_S) as load:
         for name in ("poller", "writer", "api"):

@@ -22,6 +22,7 @@ from tests.faults.conftest import MakeSystem
 from tests.faults.invariants import poll_until
 from tests.faults.load import ApiLoad, routes_for
 from tests.faults.system import API_ANSWER_LIMIT_S, READ, READ_KEY, VOS_TIMEOUT_S, FaultSystem
+from tests.support.drifting_system import start_drifting_system
 from tests.support.processes import metric_sum
 
 pytestmark = pytest.mark.slow
@@ -68,19 +69,9 @@ async def connect_failures(system: FaultSystem) -> float:
 async def test_every_fault_mode_latency_and_a_vos_outage(
     make_system: MakeSystem, nats_url: str, database_url: str
 ) -> None:
-    system = await make_system(
-        nats_url=nats_url,
-        database_url=database_url,
-        sim_instances=2,
-        gateways=20,
-        drift_s=0.5,
-        drift_fraction=0.1,
-        backoff_max_s=BACKOFF_MAX_S,
+    system = await start_drifting_system(
+        make_system, nats_url=nats_url, database_url=database_url, backoff_max_s=BACKOFF_MAX_S
     )
-    system.add("writer", "vosync-writer")
-    system.add("api", "vosync-api")
-    system.add("poller", "vosync-poller")
-    await system.start("writer", "api", "poller")
     await system.wait_progress()
     assert system.sim is not None
     chaos_id, vos = min(system.instances), system.sim.instances[0]

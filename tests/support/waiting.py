@@ -27,11 +27,17 @@ async def wait_until(
 
 
 async def wait_for(
-    check: Callable[[], Awaitable[T | None]], timeout: float = 10.0, what: str = "condition"
+    check: Callable[[], Awaitable[T | None]],
+    timeout: float = 10.0,
+    what: str = "condition",
+    *,
+    interval_s: float | None = None,
 ) -> T:
-    """Poll `check` until it returns something truthy and return that, or fail after `timeout` s."""
+    """Poll `check` until it returns something truthy and return that, or fail after `timeout` s.
+    Every `interval_s` seconds, or (None) soon at first and then every 0.2 s: a quick condition is
+    seen quickly without a slow one being asked too often."""
     deadline = time.monotonic() + timeout
-    delay = 0.02
+    delay = 0.02 if interval_s is None else interval_s
     while True:
         value = await check()
         if value:
@@ -39,4 +45,5 @@ async def wait_for(
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what} (last: {value!r})")
         await asyncio.sleep(delay)
-        delay = min(delay * 1.5, 0.2)
+        if interval_s is None:
+            delay = min(delay * 1.5, 0.2)

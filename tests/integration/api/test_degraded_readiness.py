@@ -4,10 +4,7 @@ cache, and its readiness body and /metrics say the database is degraded."""
 from __future__ import annotations
 
 import asyncio
-import shutil
-import tempfile
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import asyncpg
 import httpx
@@ -16,6 +13,7 @@ import pytest
 from tests.conftest import plain_pg_url
 from tests.fixtures.api import RunApi
 from tests.integration.api.conftest import ADMIN, ADMIN_KEY, READ_KEY, insert_cache_row, insert_instance
+from tests.support.private_postgres import private_postgres
 from vosync.deploy.embedded import EmbeddedPostgres
 from vosync.shared.db.migrate import upgrade
 from vosync.shared.settings import Settings
@@ -25,17 +23,8 @@ MAPPING = {"infoGatewayMappings": [{"name": "gw-1"}]}
 
 @pytest.fixture
 def private_pg() -> Iterator[EmbeddedPostgres]:
-    """Its own server, so stopping it disturbs no other test (under /tmp: PostgreSQL may run as
-    another user)."""
-    path = Path(tempfile.mkdtemp(prefix="vosync-degraded-pg-"))
-    path.chmod(0o755)
-    server = EmbeddedPostgres(path, durable=False)
-    server.start()
-    try:
+    with private_postgres("vosync-degraded-pg-", durable=False) as server:
         yield server
-    finally:
-        server.stop()
-        shutil.rmtree(path, ignore_errors=True)
 
 
 async def test_ready_while_postgres_is_stopped_and_hot_cache_serves(
