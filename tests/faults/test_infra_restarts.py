@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from tests.faults.conftest import MakeSystem
+from tests.faults.drifting_system import start_drifting_system
 from tests.faults.load import ApiLoad, routes_for
 from tests.faults.system import API_ANSWER_LIMIT_S, READ_KEY
-from tests.support.drifting_system import start_drifting_system
 from tests.support.private_postgres import private_postgres
 from vosync.deploy.embedded import EmbeddedNats, EmbeddedPostgres
 from vosync.shared.db.migrate import upgrade

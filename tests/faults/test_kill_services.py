@@ -13,10 +13,10 @@ import asyncio
 import pytest
 
 from tests.faults.conftest import MakeSystem
+from tests.faults.drifting_system import start_drifting_system
 from tests.faults.invariants import consumer_idle
 from tests.faults.load import ApiLoad, routes_for
 from tests.faults.system import API_ANSWER_LIMIT_S, READ_KEY
-from tests.support.drifting_system import start_drifting_system
 
 pytestmark = pytest.mark.slow
 

@@ -19,10 +19,10 @@ import httpx
 import pytest
 
 from tests.faults.conftest import MakeSystem
+from tests.faults.drifting_system import start_drifting_system
 from tests.faults.invariants import poll_until
 from tests.faults.load import ApiLoad, routes_for
 from tests.faults.system import API_ANSWER_LIMIT_S, READ, READ_KEY, VOS_TIMEOUT_S, FaultSystem
-from tests.support.drifting_system import start_drifting_system
 from tests.support.processes import metric_sum
 
 pytestmark = pytest.mark.slow
