@@ -13,23 +13,26 @@ from __future__ import annotations
 
 TRY_LOCK = "SELECT pg_try_advisory_xact_lock($1, $2)"
 
-
-def _delete_outbox_rows(where: str) -> str:
-    """The published and the dead rows are picked alike (oldest id first); only `where` differs."""
-    return f"""
+# $1 cutoff, $2 batch rows
+DELETE_PUBLISHED = """
     DELETE FROM gateway_event_outbox
     WHERE id = ANY(ARRAY(
         SELECT id FROM gateway_event_outbox
-        WHERE {where}
+        WHERE published_at < $1
         ORDER BY id
         LIMIT $2
         FOR UPDATE SKIP LOCKED))
-"""  # noqa: S608 (only this module's constant conditions are interpolated; values are bind parameters)
+"""
 
-
-# $1 cutoff, $2 batch rows
-DELETE_PUBLISHED = _delete_outbox_rows("published_at < $1")
-DELETE_DEAD = _delete_outbox_rows("published_at IS NULL AND dead_at < $1")
+DELETE_DEAD = """
+    DELETE FROM gateway_event_outbox
+    WHERE id = ANY(ARRAY(
+        SELECT id FROM gateway_event_outbox
+        WHERE published_at IS NULL AND dead_at < $1
+        ORDER BY id
+        LIMIT $2
+        FOR UPDATE SKIP LOCKED))
+"""
 
 # $1 cutoff, $2 batch rows, $3/$4 the (api_path, cache_key) pairs of the scheduled requests. FOR
 # UPDATE re-reads a row a writer's commit changed meanwhile, and checks the timestamps on that.
