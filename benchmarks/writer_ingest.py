@@ -144,10 +144,15 @@ async def one_batch_run(
     return elapsed
 
 
-async def jsonb_floor(conn: asyncpg.Connection, count: int, fetched_at: datetime) -> float:
+def reply_texts(count: int, fetched_at: datetime) -> tuple[bytes, bytes]:
+    """The JSON text of a snapshot's config and online replies, as both floors send them."""
+    config, online = snapshot(count, fetched_at)
+    return pydantic_core.to_json(config.response), pydantic_core.to_json(online.response)
+
+
+async def jsonb_floor(conn: asyncpg.Connection, config_text: bytes) -> float:
     """PostgreSQL receiving the config reply's text and parsing it as jsonb, nothing more."""
-    config, _ = snapshot(count, fetched_at)
-    text = pydantic_core.to_json(config.response).decode()
+    text = config_text.decode()
     started = time.perf_counter()
     await conn.fetchval("SELECT pg_column_size($1::jsonb)", text)
     return time.perf_counter() - started
@@ -179,10 +184,8 @@ CONTRACT_WRITE = """
 """
 
 
-async def contract_floor(conn: asyncpg.Connection, count: int, fetched_at: datetime) -> float:
+async def contract_floor(conn: asyncpg.Connection, texts: tuple[bytes, bytes], count: int) -> float:
     """PostgreSQL alone storing both replies and one row per gateway with its two items."""
-    config, online = snapshot(count, fetched_at)
-    texts = [pydantic_core.to_json(result.response) for result in (config, online)]
     await conn.execute(CONTRACT_TABLES)
     try:
         started = time.perf_counter()
@@ -321,6 +324,7 @@ async def measure(s: Stack, count: int, runs: int) -> dict[str, float | int | st
         one_batch: list[float] = []
         floors: list[float] = []
         contract_floors: list[float] = []
+        texts = reply_texts(count, base)
         for run in range(runs):
             await outbox_published(conn)
             await empty_tables(conn)
@@ -337,8 +341,8 @@ async def measure(s: Stack, count: int, runs: int) -> dict[str, float | int | st
             await empty_tables(conn)
             one_batch.append(await one_batch_run(applier, conn, count, base + timedelta(minutes=2 * run + 1)))
             print(f"  one-batch apply {run + 1}: {one_batch[-1]:.3f} s", flush=True)
-            floors.append(await jsonb_floor(conn, count, base))
-            contract_floors.append(await contract_floor(conn, count, base))
+            floors.append(await jsonb_floor(conn, texts[0]))
+            contract_floors.append(await contract_floor(conn, texts, count))
             print(
                 f"  floors {run + 1}: jsonb parse {floors[-1]:.3f} s, the contract's writes in SQL"
                 f" {contract_floors[-1]:.3f} s",

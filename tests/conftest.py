@@ -19,8 +19,7 @@ import asyncpg
 import nats
 import pytest
 
-from tests.support.postgres import execute
-from tests.support.postgres import plain_pg_url as plain_pg_url  # imported from here by other tests
+from tests.support.postgres import execute, plain_pg_url
 from vosync.deploy.embedded import EmbeddedNats, EmbeddedPostgres
 from vosync.shared.db.migrate import upgrade
 from vosync.shared.db.models import TABLES_IN_TRUNCATE_ORDER

@@ -14,7 +14,7 @@ import asyncpg
 from playwright.async_api import expect
 
 from tests.browser.conftest import PageUnderTest, StartSystem
-from tests.conftest import plain_pg_url
+from tests.support.postgres import plain_pg_url
 from vosync.writer.history_partitions import ROLLUPS, SAMPLES, TRANSITIONS, Family, partition_of
 from vosync.writer.history_sql import create_partition
 

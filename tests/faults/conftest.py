@@ -14,8 +14,9 @@ import nats
 import pytest
 
 from tests.faults.api_stack import ApiUnderTest, start_api_under_test
-from tests.faults.system import FaultSystem, plain_pg_url, register_instances, service_env, settings_of
+from tests.faults.system import FaultSystem, register_instances, service_env, settings_of
 from tests.fixtures.sim import MakeVosSim
+from tests.support.postgres import plain_pg_url
 from vosync.shared import bus
 
 MakeSystem = Callable[..., Awaitable[FaultSystem]]

@@ -32,6 +32,7 @@ from tests.faults.invariants import (
     poll_until,
     wait_gateways_match,
 )
+from tests.support.postgres import plain_pg_url
 from tests.support.processes import ServiceProc
 from vosync.shared import bus
 from vosync.shared.instances import InstanceRecord
@@ -99,10 +100,6 @@ def service_env(nats_url: str, database_url: str, **overrides: Any) -> dict[str,
     }
     values.update(overrides)
     return {f"VOSYNC_{name.upper()}": str(value) for name, value in values.items()}
-
-
-def plain_pg_url(url: str) -> str:
-    return url.replace("postgresql+asyncpg://", "postgresql://")
 
 
 def settings_of(env: dict[str, str]) -> Settings:

@@ -211,7 +211,7 @@ async def test_a_gateway_name_with_a_slash_can_be_read(api_under_test: ApiUnderT
 async def _insert_gateway(api: ApiUnderTest, name: str) -> None:
     import asyncpg
 
-    from tests.faults.system import plain_pg_url
+    from tests.support.postgres import plain_pg_url
 
     conn = await asyncpg.connect(plain_pg_url(api.database_url))
     try:

@@ -5,7 +5,7 @@ from types import ModuleType
 
 import asyncpg
 
-from tests.conftest import plain_pg_url
+from tests.support.postgres import plain_pg_url
 from vosync.shared.db.migrate import downgrade, upgrade
 from vosync.shared.db.models import GATEWAY_RAW_DATA_SQL
 

@@ -10,9 +10,9 @@ import asyncpg
 import httpx
 import pytest
 
-from tests.conftest import plain_pg_url
 from tests.fixtures.api import RunApi
 from tests.integration.api.conftest import ADMIN, ADMIN_KEY, READ_KEY, insert_cache_row, insert_instance
+from tests.support.postgres import plain_pg_url
 from tests.support.private_postgres import private_postgres
 from vosync.deploy.embedded import EmbeddedPostgres
 from vosync.shared.db.migrate import upgrade

@@ -69,9 +69,8 @@ class PhoneController(Controller):
     ) -> PhoneDetail:
         check_text(e164, "e164")
         unmasked = sees_secrets(request)
-        detail = (
-            await phones.get(instance, e164, unmasked=unmasked) if len(e164) <= E164_MAX else None
-        )  # longer: never stored
+        # A number longer than the column was never stored: unknown, without asking the database.
+        detail = await phones.get(instance, e164, unmasked=unmasked) if len(e164) <= E164_MAX else None
         if detail is None:
             raise NotFoundException(detail=f"no phone {e164!r} on instance {instance.id}")
         return detail
