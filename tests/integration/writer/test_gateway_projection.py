@@ -345,3 +345,29 @@ async def test_a_session_without_the_staging_table_still_writes(
     finally:
         await pool.close()
     assert set(await gateways(pg_conn)) == {("mapping", "a"), ("mapping", "b")}
+
+
+async def test_online_items_come_from_the_stored_reply_at_their_own_position(
+    applier: BatchApplier, pg_conn: asyncpg.Connection, instance: int
+) -> None:
+    """Items are read back from vos_data_cache by position: each row gets its own item, from the
+    reply the cache row holds, whatever the order of the lists in a backlog or a repeated name."""
+    first = [mapping_online_item("a", 1, currentCall=1), mapping_online_item("b", 2, currentCall=2)]
+    newest = [
+        mapping_online_item("c", 3, currentCall=30),
+        mapping_online_item("b", 2, currentCall=20),
+        mapping_online_item("c", 3, currentCall=31),  # a repeated name: the last item wins
+    ]
+    await applier.apply(
+        [ok(MAP_ON, reply(MAP_ON, first), fetched_at=1), ok(MAP_ON, reply(MAP_ON, newest), fetched_at=2)]
+    )
+    rows = await gateways(pg_conn)
+    assert {name: row["online_data"] for (_, name), row in rows.items()} == {
+        "b": newest[1],
+        "c": newest[2],
+    }  # "a" went offline at 2 and, in no config, is gone
+    assert rows[("mapping", "c")]["raw_data"]["currentCall"] == 31
+    await applier.apply([ok(MAP_ON, reply(MAP_ON, list(reversed(newest[:2]))), fetched_at=3)])
+    rows = await gateways(pg_conn)
+    assert rows[("mapping", "b")]["online_data"] == newest[1]
+    assert rows[("mapping", "c")]["online_data"] == newest[0]

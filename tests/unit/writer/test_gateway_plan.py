@@ -15,7 +15,7 @@ def cfg(name: str) -> ConfigRow:
 
 
 def onl(name: str, calls: int = 1) -> OnlineRow:
-    return OnlineRow(name, calls, 0.5, 60.0, None, None, None, "{}")
+    return OnlineRow(name, calls, 0.5, 60.0, None, None, None, {}, 1)
 
 
 def state(gid: int, name: str, *, online: bool, config: bool = True, known: bool = True) -> GatewayState:

@@ -83,3 +83,13 @@ def test_an_online_candidate_is_a_poll_at_its_newest_success_and_config_is_none(
     candidate = projection_plan.candidate(folded(online(1, "a"), online(9)), ONLINE)
     assert projection_plan.polled_at(candidate) == at(9)
     assert projection_plan.polled_at(projection_plan.candidate(folded(config(4)), CONFIG)) is None
+
+
+def test_only_the_reply_the_cache_row_holds_lends_its_items() -> None:
+    candidate = projection_plan.candidate(folded(online(1, "a"), online(2, "b", "a")), ONLINE)
+    assert candidate is not None
+    steps = projection_plan.steps(candidate, stored(2), content_changed=True)
+    # The row holds the newest reply; the older one's positions point at other items there.
+    assert [(s.at, s.in_cache_row) for s in steps] == [(at(1), False), (at(2), True)]
+    # A newer reply stored than any of the batch's (its success kept, a later failure newer).
+    assert [s.in_cache_row for s in projection_plan.steps(candidate, stored(3), True)] == [False, False]

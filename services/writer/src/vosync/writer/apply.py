@@ -47,7 +47,7 @@ from vosync.shared.catalogue import (
 from vosync.shared.messages import FetchReason, FetchResult, GatewayOnlineEvent, PhoneOnlineEvent
 from vosync.writer import cache_rows, gateway_sql, history_sql, phone_rows, phone_sql, projection_plan
 from vosync.writer.cache_rows import CacheFold, CacheState
-from vosync.writer.gateway_plan import ConfigSource, GatewayState, Scope, ScopePlan, Transition
+from vosync.writer.gateway_plan import ConfigSource, GatewayState, Scope, ScopePlan, StoredList, Transition
 from vosync.writer.gateway_rows import ConfigRow, OnlineRow, parse_config, parse_online
 from vosync.writer.jsontext import pg_json
 from vosync.writer.phone_plan import PhonePlan, PhoneTransition
@@ -458,7 +458,8 @@ class _Transaction:
             source = ConfigSource(step.cache_id, snapshot.list_key, step.spec.name, step.at)
             plan.apply_config(cast(list[ConfigRow], snapshot.rows), source)
         else:
-            plan.apply_online(cast(list[OnlineRow], snapshot.rows), step.at, step.spec.name)
+            stored = StoredList(step.cache_id, snapshot.list_key) if step.in_cache_row else None
+            plan.apply_online(cast(list[OnlineRow], snapshot.rows), step.at, step.spec.name, stored)
 
     async def _write(self, plans: list[ScopePlan]) -> None:
         deletes = sorted(gid for plan in plans for gid in plan.delete_ids)

@@ -48,6 +48,14 @@ class Transition:
 
 
 @dataclass(frozen=True, slots=True)
+class StoredList:
+    """A reply's list as stored in cache row `cache_id`: a row's raw item is read from it by position."""
+
+    cache_id: int
+    list_key: str
+
+
+@dataclass(frozen=True, slots=True)
 class ConfigSource:
     """Where a config row's raw item is: position `ordinal` of `list_key` in cache row `cache_id`."""
 
@@ -69,6 +77,7 @@ class RowPlan:
     config: ConfigRow | None = None  # set from this batch's config snapshot
     config_source: ConfigSource | None = None
     online: OnlineRow | None = None  # the latest online item, while online
+    online_list: StoredList | None = None  # where `online`'s raw item is stored, if it still is
     online_at: datetime | None = None  # the last online snapshot that said something about it
     online_api: str | None = None
     changed_at: datetime | None = None  # the last transition in this batch
@@ -107,7 +116,10 @@ class ScopePlan:
             row.in_config, row.dirty = True, True
             row.config, row.config_source = config, source
 
-    def apply_online(self, rows: list[OnlineRow], at: datetime, api_name: str) -> None:
+    def apply_online(
+        self, rows: list[OnlineRow], at: datetime, api_name: str, stored: StoredList | None = None
+    ) -> None:
+        """`stored`: where this snapshot's list is stored, when the cache row holds this reply."""
         listed = {row.name: row for row in rows}
         for name, online in listed.items():
             row = self.rows.get(name) or self._new(name)
@@ -120,12 +132,13 @@ class ScopePlan:
                 )
                 row.is_online, row.changed_at, row.went_offline = True, at, False
             row.status_known, row.dirty = True, True
-            row.online, row.online_at, row.online_api = online, at, api_name
+            row.online, row.online_list, row.online_at, row.online_api = online, stored, at, api_name
         for name in sorted(self.rows.keys() - listed.keys()):
             row = self.rows[name]
             if row.is_online:
                 self.transitions.append(Transition(self.scope, name, False, True, at, concurrent_calls=0))
                 row.is_online, row.changed_at, row.went_offline, row.online = False, at, True, None
+                row.online_list = None
                 row.online_at, row.online_api, row.dirty = at, api_name, True
             elif not row.status_known:
                 row.status_known, row.online_at, row.online_api, row.dirty = True, at, api_name, True

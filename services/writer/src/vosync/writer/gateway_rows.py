@@ -16,7 +16,7 @@ become None; all of it is counted in `problems`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -61,7 +61,13 @@ class OnlineRow:
     ip_address: str | None
     remote_ips: list[str] | None
     capacity: int | None
-    item_json: str  # the raw online item, kept in online_data
+    item: Mapping[str, Any]  # the raw item, kept in online_data
+    ordinal: int  # 1-based position in the reply's list: PostgreSQL takes the raw item from there
+
+    @property
+    def item_json(self) -> str:
+        """The raw item as JSON, for when its reply is no longer the one stored (rare: not per row)."""
+        return pg_json(self.item)
 
 
 RowT = TypeVar("RowT", ConfigRow, OnlineRow)
@@ -133,7 +139,7 @@ def parse_config(response: dict[str, Any] | None, list_key: str, kind: GatewayTy
 def parse_online(response: dict[str, Any] | None, list_key: str, kind: GatewayType) -> Snapshot[OnlineRow]:
     ip_field = "remoteIps" if kind is GatewayType.MAPPING else "remoteIp"
 
-    def online_row(_ordinal: int, name: str, item: Item, problems: Problems) -> OnlineRow:
+    def online_row(ordinal: int, name: str, item: Item, problems: Problems) -> OnlineRow:
         ips = as_ip_list(item.get(ip_field), ip_field, problems)
         return OnlineRow(
             name=name,
@@ -143,7 +149,8 @@ def parse_online(response: dict[str, Any] | None, list_key: str, kind: GatewayTy
             ip_address=_first_ip(ips, problems),
             remote_ips=ips,
             capacity=as_int(item.get("capacity"), "capacity", problems),
-            item_json=pg_json(item.raw),
+            item=item.raw,
+            ordinal=ordinal,
         )
 
     return _snapshot(response, list_key, online_row)

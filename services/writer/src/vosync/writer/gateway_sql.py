@@ -5,9 +5,11 @@ The batch's rows go to PostgreSQL by a binary COPY into a temporary staging tabl
 first transaction of a session that needs it, emptied at every commit) that the UPDATE and the
 INSERT read: for 10,000 rows of ~30 columns, asyncpg's encoding of one array per column cost
 ~0.3 s per statement, the COPY ~0.1 s.
-Every row the batch changes is written once, whatever number of snapshots touched it. Config rows
-take their raw item straight from the reply just stored in vos_data_cache (by position in its list),
-so a 10,000-gateway reply is parsed by PostgreSQL once, not twice. `raw_data` is a generated column
+Every row the batch changes is written once, whatever number of snapshots touched it. Rows take
+their raw config and online items straight from the replies just stored in vos_data_cache (by
+position in their lists), so a 10,000-gateway reply is parsed by PostgreSQL once, not twice, and
+the writer never turns 10,000 items back into JSON (an online item is sent as JSON only when the
+cache row holds a newer reply than the one it came from). `raw_data` is a generated column
 (config item || online item || {"_data_sources": {"config": item, "online": item}}); the writer sets
 `data_sources` (which API each item came from, and when). The
 UPDATE skips rows whose values do not change, so an unchanged gateway is not rewritten, and an
@@ -20,7 +22,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from vosync.shared.catalogue import Catalogue, GatewayType, Projection
-from vosync.writer.gateway_plan import ConfigSource, GatewayState, RowPlan, Scope
+from vosync.writer.gateway_plan import GatewayState, RowPlan, Scope
 
 _TYPES = {kind.value: kind for kind in GatewayType}  # a dict lookup: Enum(value) is slow per row
 
@@ -34,11 +36,19 @@ READ_STATE = """
 
 DELETE = "DELETE FROM gateway_rows WHERE id = ANY($1::bigint[])"
 
-# The raw config items of the cache rows named by $1 (ids) and $2 (list keys), with their position.
+# The raw items of the cache rows named by ids and list keys, with their position: config items
+# ($1, $2) and online items ($3, $4). Two CTEs, each read once, so that PostgreSQL inlines them
+# rather than materialising megabytes of items.
 _ITEMS = """
     items AS (
         SELECT s.cache_id, e.ord::int AS ord, e.item
         FROM unnest($1::bigint[], $2::text[]) AS s(cache_id, list_key)
+        JOIN vos_data_cache c ON c.id = s.cache_id
+        CROSS JOIN LATERAL jsonb_array_elements(c.response_data -> s.list_key) WITH ORDINALITY AS e(item, ord)
+    ),
+    online_items AS (
+        SELECT s.cache_id, e.ord::int AS ord, e.item
+        FROM unnest($3::bigint[], $4::text[]) AS s(cache_id, list_key)
         JOIN vos_data_cache c ON c.id = s.cache_id
         CROSS JOIN LATERAL jsonb_array_elements(c.response_data -> s.list_key) WITH ORDINALITY AS e(item, ord)
     )"""
@@ -92,7 +102,9 @@ STAGE_COLUMNS: list[tuple[str, str]] = [
     ("online_ip", "text"),  # the address the online item reports (registered from), with set_online
     ("online_remote_ips", "text"),  # CSV
     ("set_online_data", "bool"),
-    ("online_item", "jsonb"),
+    ("online_cache_id", "bigint"),  # the online item: read from this cache row at online_ord,
+    ("online_ord", "int"),
+    ("online_item", "jsonb"),  # or, when that row no longer holds its reply, sent as JSON
     ("changed_at", "timestamptz"),
     ("online_at", "timestamptz"),
     ("config_api", "text"),
@@ -148,12 +160,22 @@ def stage_record(scope: Scope, row: RowPlan, apis: ApiNames) -> tuple[Any, ...]:
         row.is_online,
         *online_cols,
         online is not None or not row.is_online,
-        online.item_json if row.is_online and online is not None else None,
+        *_online_item(row),
         row.changed_at,
         row.online_at,
         apis.config.get(kind),
         apis.online.get(kind),
     )
+
+
+def _online_item(row: RowPlan) -> tuple[int | None, int | None, str | None]:
+    """(online_cache_id, online_ord, online_item): where the online item is, or the item itself."""
+    online = row.online
+    if not row.is_online or online is None:
+        return None, None, None
+    if row.online_list is not None:
+        return row.online_list.cache_id, online.ordinal, None
+    return None, None, online.item_json
 
 
 STAGE_TABLE = "writer_gateway_rows"
@@ -201,7 +223,9 @@ _NEW: dict[str, str] = {
     "acd": "CASE WHEN n.set_online THEN n.acd ELSE {g}.acd END",
     "online_changed_at": "coalesce(n.changed_at, {g}.online_changed_at)",
     "config_data": "CASE WHEN n.set_config THEN i.item ELSE {g}.config_data END",
-    "online_data": "CASE WHEN n.set_online_data THEN n.online_item ELSE {g}.online_data END",
+    "online_data": (
+        "CASE WHEN n.set_online_data THEN coalesce(oi.item, n.online_item) ELSE {g}.online_data END"
+    ),
     "synced_at": "CASE WHEN n.set_config THEN n.config_at ELSE {g}.synced_at END",
     "online_synced_at": "coalesce(n.online_at, {g}.online_synced_at)",
 }
@@ -244,6 +268,7 @@ UPDATE = f"""
         updated_at = now()
     FROM {STAGE_TABLE} n
     LEFT JOIN items i ON i.cache_id = n.cache_id AND i.ord = n.ord
+    LEFT JOIN online_items oi ON oi.cache_id = n.online_cache_id AND oi.ord = n.online_ord
     WHERE n.id IS NOT NULL AND g.id = n.id AND {_changed("g")}
 """  # noqa: S608 (only constants of this module are interpolated; values are bind parameters)
 
@@ -258,6 +283,7 @@ INSERT = f"""
     FROM {STAGE_TABLE} n
     LEFT JOIN gateway_rows g0 ON false
     LEFT JOIN items i ON i.cache_id = n.cache_id AND i.ord = n.ord
+    LEFT JOIN online_items oi ON oi.cache_id = n.online_cache_id AND oi.ord = n.online_ord
     WHERE n.id IS NULL
 """  # noqa: S608 (only constants of this module are interpolated; values are bind parameters)
 
@@ -278,14 +304,24 @@ def state_from_record(record: Any) -> tuple[Scope, GatewayState]:
     return scope, state
 
 
-def _source(row: RowPlan) -> ConfigSource | None:
-    return row.config_source if row.config is not None else None
+def _config_list(row: RowPlan) -> tuple[int, str] | None:
+    source = row.config_source if row.config is not None else None
+    return (source.cache_id, source.list_key) if source is not None else None
 
 
-def sources_args(rows: Iterable[tuple[Scope, RowPlan]]) -> tuple[list[int], list[str]]:
-    """$1, $2 of UPDATE and INSERT: the cache rows (ids, list keys) the config items come from."""
-    sources = sorted({(src.cache_id, src.list_key) for _, row in rows if (src := _source(row)) is not None})
-    return [s[0] for s in sources], [s[1] for s in sources]
+def _online_list(row: RowPlan) -> tuple[int, str] | None:
+    stored = row.online_list if row.is_online and row.online is not None else None
+    return (stored.cache_id, stored.list_key) if stored is not None else None
+
+
+def _lists(pairs: Iterable[tuple[int, str] | None]) -> tuple[list[int], list[str]]:
+    found = sorted({pair for pair in pairs if pair is not None})
+    return [cache_id for cache_id, _ in found], [key for _, key in found]
+
+
+def sources_args(rows: Sequence[tuple[Scope, RowPlan]]) -> tuple[list[int], list[str], list[int], list[str]]:
+    """$1–$4 of UPDATE and INSERT: the cache rows (ids, list keys) the config and online items come from."""
+    return (*_lists(_config_list(row) for _, row in rows), *_lists(_online_list(row) for _, row in rows))
 
 
 def stage_records(rows: Iterable[tuple[Scope, RowPlan]], apis: ApiNames) -> list[tuple[Any, ...]]:

@@ -11,7 +11,8 @@ Rules
 - Config is a state, not a stream of changes: only the newest success, and only when the content
   changed and that success is the reply now in the cache row (the items are read from there).
 - Online: every success in fetched_at order (a backlog loses no transition), unless it is a single
-  list with unchanged content (a redelivery, or nothing changed).
+  list with unchanged content (a redelivery, or nothing changed). Its items are read from the cache
+  row only when that row holds its reply (its newest success; never an older one of a backlog).
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ class Step:
     result: FetchResult
     cache_id: int
     parsed: ParsedSnapshot | None = None  # parsed ahead; None: parse it in turn
+    in_cache_row: bool = False  # the cache row holds this reply: its items can be read from there
 
     @property
     def at(self) -> datetime:
@@ -96,7 +98,14 @@ def steps(
         return []
     ahead = list(parsed) if len(parsed) == len(candidate.snapshots) else [None] * len(candidate.snapshots)
     return [
-        Step(candidate.scope, candidate.spec, result, stored.id, snapshot)
+        Step(
+            candidate.scope,
+            candidate.spec,
+            result,
+            stored.id,
+            snapshot,
+            in_cache_row=result.fetched_at == stored.synced_at,
+        )
         for result, snapshot in zip(candidate.snapshots, ahead, strict=True)
     ]
 
